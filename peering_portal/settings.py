@@ -1,0 +1,208 @@
+"""The one settings module. Every knob is an environment variable, parsed strictly:
+a value that does not parse stops start-up with a message naming the variable."""
+
+import ipaddress
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name, default=""):
+    return os.environ.get(name, default)
+
+
+def envbool(name, default):
+    value = env(name, default).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false (1/0, yes/no, on/off), not {value!r}")
+
+
+def envint(name, default, minimum=None):
+    value = env(name, default).strip()
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def envlist(name, default):
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def envnetworks(name, default):
+    networks = []
+    for item in envlist(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list CIDRs, and {item!r} is not one") from None
+    return networks
+
+
+DEBUG = envbool("DEBUG", "false")
+SECRET_KEY = env("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = "insecure-development-key-only-used-when-debug-is-on"
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_q",
+    "peerings",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "peerings.middleware.AuditContextMiddleware",
+]
+
+ROOT_URLCONF = "peering_portal.urls"
+WSGI_APPLICATION = "peering_portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "peerings.context_processors.portal",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env("DATABASE_URL")
+if DATABASE_URL:
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # The web server and the worker cluster write at the same time: WAL plus
+            # IMMEDIATE transactions keep that from ending in "database is locked".
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "deployment-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+SESSION_COOKIE_SECURE = not DEBUG and envbool("SECURE_COOKIES", "true")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
+
+# --- background work (django-q2) ---
+# timeout < retry, or the ORM broker hands a slow task to a second worker while the first
+# still runs it; max_attempts bounds the retries of a task that keeps failing.
+Q_TIMEOUT = envint("Q_TIMEOUT", "300", minimum=10)
+Q_CLUSTER = {
+    "name": "peering_portal",
+    "workers": envint("Q_WORKERS", "2", minimum=1),
+    "timeout": Q_TIMEOUT,
+    "retry": Q_TIMEOUT + 60,
+    "max_attempts": envint("Q_MAX_ATTEMPTS", "3", minimum=1),
+    "ack_failures": True,
+    "save_limit": 1000,
+    "poll": 1,
+    "catch_up": False,
+    "label": "Background tasks",
+}
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, not {REDIS_URL!r}")
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- AWS ---
+# Credentials come from boto3's standard chain; AWS_ENDPOINT_URL (read by boto3 itself)
+# points at the simulator in the demo and the tests.
+AWS_CONNECT_TIMEOUT = envint("AWS_CONNECT_TIMEOUT", "5", minimum=1)
+AWS_READ_TIMEOUT = envint("AWS_READ_TIMEOUT", "10", minimum=1)
+AWS_MAX_ATTEMPTS = envint("AWS_MAX_ATTEMPTS", "5", minimum=1)
+# The account whose credentials the portal runs with. Deployments in any other vendor
+# account are reached by assuming the role below in that account.
+VENDOR_HOME_ACCOUNT_ID = env("VENDOR_HOME_ACCOUNT_ID", "123456789012")
+VENDOR_ROLE_ARN_TEMPLATE = env(
+    "VENDOR_ROLE_ARN_TEMPLATE", "arn:aws:iam::{account_id}:role/PeeringPortal"
+)
+if "{account_id}" not in VENDOR_ROLE_ARN_TEMPLATE:
+    raise ImproperlyConfigured("VENDOR_ROLE_ARN_TEMPLATE must contain {account_id}")
+VENDOR_NAME = env("VENDOR_NAME", "Peering Cloud")
+# How long the worker waits for AWS to report a just-accepted peering as active.
+PEERING_ACTIVE_TIMEOUT = envint("PEERING_ACTIVE_TIMEOUT", "60", minimum=1)
+
+# Customer VPCs may not use these ranges (the vendor's platform uses them internally).
+RESERVED_CIDRS = envnetworks("RESERVED_CIDRS", "100.0.0.0/8,101.0.0.0/8")
+# Plans on which VPC peering is offered.
+PEERING_PLANS = envlist("PEERING_PLANS", "dedicated,enterprise")
+
+# Demo mode offers a sandbox customer account in the dialog; never on in production.
+DEMO_MODE = envbool("DEMO_MODE", "false")
+DEMO_CUSTOMER_ACCOUNT_ID = env("DEMO_CUSTOMER_ACCOUNT_ID", "210987654321")
+
+# Proxies whose X-Forwarded-For header is believed.
+TRUSTED_PROXIES = envnetworks("TRUSTED_PROXIES", "")

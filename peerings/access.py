@@ -1,0 +1,28 @@
+"""Who may see and do what. Customer pages never reveal another organization's rows:
+an outsider gets 404, exactly as for a row that does not exist."""
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+
+from peerings.models import Deployment, Membership
+
+
+def membership_for(user, organization_id):
+    return Membership.objects.filter(user=user, organization_id=organization_id).first()
+
+
+def deployments_visible_to(user):
+    return Deployment.objects.filter(organization__memberships__user=user)
+
+
+def deployment_for(request, pk, *, to_act=False):
+    """The deployment if the user belongs to its organization (else 404). With `to_act`,
+    viewers are refused (403): they read, they never change."""
+    deployment = get_object_or_404(
+        deployments_visible_to(request.user).select_related("organization"), pk=pk
+    )
+    membership = membership_for(request.user, deployment.organization_id)
+    if to_act and not membership.can_act:
+        raise PermissionDenied("Viewers can look but not change anything.")
+    deployment.membership = membership
+    return deployment

@@ -1,0 +1,363 @@
+"""Every boto3 call the portal makes, and nothing else.
+
+The rest of the code sees plain data (`PeeringRequest`) and domain errors (`AwsError` and
+its subclasses), never a botocore `ClientError`. Every mutating call is idempotent: AWS
+offers no ClientToken for peering, route or security-group calls, so we describe first or
+treat "already there" / "already gone" as done."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+THROTTLING_CODES = {
+    "RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException",
+}
+SERVER_CODES = {"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable"}
+PEERING_NOT_FOUND_CODES = {
+    "InvalidVpcPeeringConnectionID.NotFound",
+    "InvalidVpcPeeringConnectionId.NotFound",  # moto's spelling
+}
+FINAL_PEERING_STATES = {"failed", "rejected", "expired", "deleted", "deleting"}
+
+
+class AwsError(Exception):
+    """Something AWS said or did not say. `str()` is safe to show a customer."""
+
+    def __init__(self, message, code=""):
+        super().__init__(message)
+        self.code = code
+
+
+class AwsUnavailable(AwsError):
+    """AWS could not be reached, or kept throttling or failing: worth trying again later."""
+
+
+class AwsRefused(AwsError):
+    """AWS answered with an error that retrying the same call will not fix."""
+
+
+class RouteConflict(AwsError):
+    """A route for the customer's CIDR already points somewhere other than this peering."""
+
+
+class PeeringNotActive(AwsError):
+    """The peering connection reached a final state other than active."""
+
+    def __init__(self, message, state):
+        super().__init__(message, code=state)
+        self.state = state
+
+
+@dataclass(frozen=True)
+class PeeringRequest:
+    peering_id: str
+    status: str
+    status_message: str
+    requester_account_id: str
+    requester_vpc_id: str
+    requester_region: str
+    requester_cidrs: list = field(default_factory=list)
+    accepter_account_id: str = ""
+    accepter_vpc_id: str = ""
+    accepter_region: str = ""
+
+
+def _config():
+    return Config(
+        retries={"mode": "standard", "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+        read_timeout=settings.AWS_READ_TIMEOUT,
+    )
+
+
+@lru_cache(maxsize=32)
+def _home_client(service, region):
+    # Clients are thread-safe and expensive to build; the home account's credentials come
+    # from the standard chain and refresh themselves, so these are safe to keep.
+    return boto3.session.Session().client(service, region_name=region, config=_config())
+
+
+def client(service, region, account_id):
+    """A client acting in `account_id`: our own credentials for the home account, an
+    assumed role (VENDOR_ROLE_ARN_TEMPLATE) for any other."""
+    if account_id == settings.VENDOR_HOME_ACCOUNT_ID:
+        return _home_client(service, region)
+    sts = _home_client("sts", region)
+    role_arn = settings.VENDOR_ROLE_ARN_TEMPLATE.format(account_id=account_id)
+    credentials = _call(
+        sts.assume_role, RoleArn=role_arn, RoleSessionName="peering-portal"
+    )["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return session.client(service, region_name=region, config=_config())
+
+
+def _call(method, **kwargs):
+    try:
+        return method(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise _translated(exc) from exc
+
+
+def _translated(exc):
+    """botocore has already retried throttling and 5xx (standard mode); what still fails
+    here is reported as unavailable, to be tried again later, not as a refusal."""
+    if isinstance(exc, BotoCoreError):
+        return AwsUnavailable(
+            "AWS could not be reached in time; nothing was changed. Please try again.",
+            code=type(exc).__name__,
+        )
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in THROTTLING_CODES or code in SERVER_CODES or status >= 500:
+        return AwsUnavailable("AWS is busy or failing right now; we will try again.", code=code)
+    return AwsRefused(error.get("Message") or code, code=code)
+
+
+class Ec2:
+    """EC2 in one region of one account: the deployment's, or a simulated customer's."""
+
+    def __init__(self, region, account_id, ec2_client=None):
+        self.region = region
+        self.account_id = account_id
+        self.ec2 = ec2_client or client("ec2", region, account_id)
+
+    # --- peering connections ---
+
+    def describe_peering(self, peering_id):
+        """The peering connection as AWS sees it, or None when it does not exist here."""
+        try:
+            answer = _call(
+                self.ec2.describe_vpc_peering_connections,
+                VpcPeeringConnectionIds=[peering_id],
+            )
+        except AwsRefused as exc:
+            if exc.code in PEERING_NOT_FOUND_CODES:
+                return None
+            raise
+        connections = [
+            c for c in answer.get("VpcPeeringConnections", [])
+            if c.get("VpcPeeringConnectionId") == peering_id
+        ]
+        if not connections:
+            return None
+        connection = connections[0]
+        requester = connection.get("RequesterVpcInfo", {})
+        accepter = connection.get("AccepterVpcInfo", {})
+        cidrs = [block["CidrBlock"] for block in requester.get("CidrBlockSet", [])]
+        if not cidrs and requester.get("CidrBlock"):
+            cidrs = [requester["CidrBlock"]]
+        status = connection.get("Status", {})
+        return PeeringRequest(
+            peering_id=peering_id,
+            status=status.get("Code", ""),
+            status_message=status.get("Message", ""),
+            requester_account_id=requester.get("OwnerId", ""),
+            requester_vpc_id=requester.get("VpcId", ""),
+            requester_region=requester.get("Region", ""),
+            requester_cidrs=sorted(set(cidrs)),
+            accepter_account_id=accepter.get("OwnerId", ""),
+            accepter_vpc_id=accepter.get("VpcId", ""),
+            accepter_region=accepter.get("Region", ""),
+        )
+
+    def accept_peering(self, peering_id):
+        try:
+            _call(self.ec2.accept_vpc_peering_connection, VpcPeeringConnectionId=peering_id)
+        except AwsRefused as exc:
+            # A second worker, or an earlier run of this one, already accepted it.
+            if exc.code == "InvalidStateTransition":
+                current = self.describe_peering(peering_id)
+                if current and current.status in ("active", "provisioning"):
+                    return
+            raise
+
+    def wait_until_active(self, peering_id, timeout, sleep=time.sleep):
+        """Poll until the connection is active. The boto3 waiter only waits for the
+        connection to exist, not for it to be usable, so we poll ourselves."""
+        deadline = time.monotonic() + timeout
+        delay = 0.5
+        while True:
+            current = self.describe_peering(peering_id)
+            if current is None:
+                raise PeeringNotActive("The peering connection no longer exists in AWS.",
+                                       "deleted")
+            if current.status == "active":
+                return current
+            if current.status in FINAL_PEERING_STATES:
+                raise PeeringNotActive(current.status_message or current.status,
+                                       current.status)
+            if time.monotonic() + delay > deadline:
+                raise AwsUnavailable(
+                    f"AWS has not made {peering_id} active yet (still {current.status}).",
+                    code="ActivationTimeout",
+                )
+            sleep(delay)
+            delay = min(delay * 2, 5)
+
+    def delete_peering(self, peering_id):
+        try:
+            _call(self.ec2.delete_vpc_peering_connection, VpcPeeringConnectionId=peering_id)
+        except AwsRefused as exc:
+            if exc.code in PEERING_NOT_FOUND_CODES:
+                return
+            if exc.code == "InvalidStateTransition":
+                current = self.describe_peering(peering_id)
+                if current is None or current.status in FINAL_PEERING_STATES:
+                    return
+            raise
+
+    # --- routes ---
+
+    def route_tables(self, vpc_id):
+        """All route tables of the VPC: {route table ID: list of routes}."""
+        tables = {}
+        paginator = self.ec2.get_paginator("describe_route_tables")
+        pages = paginator.paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+        try:
+            for page in pages:
+                for table in page.get("RouteTables", []):
+                    # moto may ignore the filter; AWS does not. Check it ourselves.
+                    if table.get("VpcId") == vpc_id:
+                        tables[table["RouteTableId"]] = table.get("Routes", [])
+        except (ClientError, BotoCoreError) as exc:
+            raise _translated(exc) from exc
+        return tables
+
+    def ensure_route(self, route_table_id, cidr, peering_id, existing_routes=()):
+        for route in existing_routes:
+            if route.get("DestinationCidrBlock") == cidr:
+                if route.get("VpcPeeringConnectionId") == peering_id:
+                    return "exists"
+                if route.get("State") == "blackhole":
+                    # Left behind by a peering that no longer exists: take it over.
+                    _call(self.ec2.replace_route, RouteTableId=route_table_id,
+                          DestinationCidrBlock=cidr, VpcPeeringConnectionId=peering_id)
+                    return "replaced"
+                raise RouteConflict(
+                    f"The deployment's route table {route_table_id} already sends {cidr} "
+                    "somewhere else. Please contact support.",
+                    code="RouteConflict",
+                )
+        try:
+            _call(self.ec2.create_route, RouteTableId=route_table_id,
+                  DestinationCidrBlock=cidr, VpcPeeringConnectionId=peering_id)
+        except AwsRefused as exc:
+            if exc.code == "RouteAlreadyExists":
+                return "exists"
+            raise
+        return "created"
+
+    def delete_route(self, route_table_id, cidr, peering_id, existing_routes=()):
+        """Delete the route only if it is ours (it targets this peering)."""
+        ours = any(
+            r.get("DestinationCidrBlock") == cidr and r.get("VpcPeeringConnectionId") == peering_id
+            for r in existing_routes
+        )
+        if not ours:
+            return False
+        try:
+            _call(self.ec2.delete_route, RouteTableId=route_table_id, DestinationCidrBlock=cidr)
+        except AwsRefused as exc:
+            if exc.code == "InvalidRoute.NotFound":
+                return False
+            raise
+        return True
+
+    # --- security group rules ---
+
+    def ensure_ingress(self, group_id, cidr, port, description):
+        try:
+            _call(
+                self.ec2.authorize_security_group_ingress,
+                GroupId=group_id,
+                IpPermissions=[_permission(cidr, port, description)],
+            )
+        except AwsRefused as exc:
+            if exc.code == "InvalidPermission.Duplicate":
+                return "exists"
+            raise
+        return "created"
+
+    def revoke_ingress(self, group_id, cidr, port):
+        try:
+            _call(
+                self.ec2.revoke_security_group_ingress,
+                GroupId=group_id,
+                IpPermissions=[_permission(cidr, port)],
+            )
+        except AwsRefused as exc:
+            if exc.code == "InvalidPermission.NotFound":
+                return False
+            raise
+        return True
+
+    def ingress_rules(self, group_id):
+        """The (cidr, port) pairs the group admits over TCP."""
+        answer = _call(self.ec2.describe_security_groups, GroupIds=[group_id])
+        rules = set()
+        for group in answer.get("SecurityGroups", []):
+            for permission in group.get("IpPermissions", []):
+                if permission.get("IpProtocol") != "tcp":
+                    continue
+                for ip_range in permission.get("IpRanges", []):
+                    for port in range(permission["FromPort"], permission["ToPort"] + 1):
+                        rules.add((ip_range["CidrIp"], port))
+        return rules
+
+    # --- networks (seeding the demo world and the simulated customer side) ---
+
+    def vpc_exists(self, vpc_id):
+        try:
+            answer = _call(self.ec2.describe_vpcs, VpcIds=[vpc_id])
+        except AwsRefused as exc:
+            if exc.code == "InvalidVpcID.NotFound":
+                return False
+            raise
+        return any(v.get("VpcId") == vpc_id for v in answer.get("Vpcs", []))
+
+    def create_network(self, cidr, name):
+        """A VPC with its main route table and a security group: what a deployment (or a
+        customer) has. Returns (vpc_id, route_table_ids, security_group_id)."""
+        vpc_id = _call(
+            self.ec2.create_vpc,
+            CidrBlock=cidr,
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}]}],
+        )["Vpc"]["VpcId"]
+        group_id = _call(
+            self.ec2.create_security_group,
+            GroupName=f"{name}-service",
+            Description=f"Service ports of {name}",
+            VpcId=vpc_id,
+        )["GroupId"]
+        return vpc_id, sorted(self.route_tables(vpc_id)), group_id
+
+    def request_peering(self, vpc_id, peer_vpc_id, peer_account_id, peer_region):
+        """The customer's side: ask the deployment's VPC to peer with ours."""
+        answer = _call(
+            self.ec2.create_vpc_peering_connection,
+            VpcId=vpc_id,
+            PeerVpcId=peer_vpc_id,
+            PeerOwnerId=peer_account_id,
+            PeerRegion=peer_region,
+        )
+        return answer["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+
+
+def _permission(cidr, port, description=None):
+    ip_range = {"CidrIp": cidr}
+    if description:
+        ip_range["Description"] = description
+    return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [ip_range]}

@@ -1,0 +1,272 @@
+import ipaddress
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from peerings import validators
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"], name="membership_one_per_user_and_org"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "member", "viewer"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.organization} ({self.role})"
+
+    @property
+    def can_act(self):
+        return self.role in (self.Role.OWNER, self.Role.MEMBER)
+
+
+class Deployment(models.Model):
+    class Plan(models.TextChoices):
+        FREE_TRIAL = "free_trial", "Free trial"
+        SHARED = "shared", "Shared"
+        DEDICATED = "dedicated", "Dedicated"
+        ENTERPRISE = "enterprise", "Enterprise"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="deployments"
+    )
+    name = models.CharField(max_length=100)
+    plan = models.CharField(max_length=20, choices=Plan.choices)
+    cloud = models.CharField(max_length=10, default="aws", editable=False)
+    region = models.CharField(max_length=30, validators=[validators.validate_region])
+    vendor_account_id = models.CharField(
+        "vendor AWS account ID", max_length=12, validators=[validators.validate_account_id]
+    )
+    vpc_id = models.CharField("VPC ID", max_length=21, validators=[validators.validate_vpc_id])
+    cidr = models.CharField("CIDR", max_length=18, validators=[validators.validate_cidr])
+    security_group_id = models.CharField(
+        "security group ID", max_length=20, validators=[validators.validate_security_group_id]
+    )
+    service_ports = models.JSONField(default=list, validators=[validators.validate_ports])
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="deployment_name_unique_in_org"
+            ),
+            models.CheckConstraint(
+                condition=Q(plan__in=["free_trial", "shared", "dedicated", "enterprise"]),
+                name="deployment_plan_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.cidr:
+            try:
+                self.cidr = validators.normalize_cidr(self.cidr)
+            except ValidationError as exc:
+                raise ValidationError({"cidr": exc}) from None
+
+    @property
+    def peering_allowed(self):
+        return self.plan in settings.PEERING_PLANS
+
+    @property
+    def network(self):
+        return ipaddress.IPv4Network(self.cidr)
+
+
+class PeeringConnection(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROVISIONING = "provisioning"
+        RUNNING = "running"
+        FAILED = "failed"
+        DELETING = "deleting"
+        DELETED = "deleted"
+        PEER_DELETED = "peer_deleted"
+
+    # A row in one of these states no longer holds its pcx or its customer VPC: a new
+    # peering may reuse them.
+    ENDED = (Status.DELETED, Status.PEER_DELETED)
+    # The worker is busy with the row; neither delete nor retry may start.
+    TRANSITIONAL = (Status.PENDING, Status.PROVISIONING, Status.DELETING)
+    DELETABLE = (Status.RUNNING, Status.FAILED, Status.PEER_DELETED)
+
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.PROTECT, related_name="peerings"
+    )
+    peering_id = models.CharField(
+        "peering ID", max_length=21, validators=[validators.validate_peering_id]
+    )
+    customer_account_id = models.CharField(
+        "customer account ID", max_length=12, validators=[validators.validate_account_id]
+    )
+    customer_vpc_id = models.CharField(
+        "customer VPC ID", max_length=21, validators=[validators.validate_vpc_id]
+    )
+    # Learned from AWS when the request is verified: a VPC may carry several IPv4 blocks.
+    customer_cidrs = models.JSONField("customer CIDRs", default=list)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # Said to the customer: what went wrong and what they can do about it.
+    status_reason = models.TextField(blank=True)
+    # Whether a Retry can succeed (AWS still holds a request we can accept).
+    retryable = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["peering_id"],
+                condition=~Q(status__in=["deleted", "peer_deleted"]),
+                name="peering_one_live_per_pcx",
+            ),
+            models.UniqueConstraint(
+                fields=["deployment", "customer_vpc_id"],
+                condition=~Q(status__in=["deleted", "peer_deleted"]),
+                name="peering_one_live_per_deployment_and_vpc",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "pending", "provisioning", "running", "failed",
+                        "deleting", "deleted", "peer_deleted",
+                    ]
+                ),
+                name="peering_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "status_changed_at"])]
+
+    def __str__(self):
+        return self.peering_id
+
+    @property
+    def is_transitional(self):
+        return self.status in self.TRANSITIONAL
+
+    def move(self, to, *, allowed_from, reason="", retryable=False):
+        """Compare-and-set: move to `to` only if the row is still in one of `allowed_from`.
+        Returns True for the caller that won; a second worker or a second click gets False."""
+        now = timezone.now()
+        won = PeeringConnection.objects.filter(pk=self.pk, status__in=allowed_from).update(
+            status=to, status_reason=reason, retryable=retryable, status_changed_at=now
+        )
+        if won:
+            self.status, self.status_reason, self.retryable = to, reason, retryable
+            self.status_changed_at = now
+        return bool(won)
+
+
+class Resource(models.Model):
+    class Kind(models.TextChoices):
+        MYSQL = "mysql", "MySQL"
+        POSTGRESQL = "postgresql", "PostgreSQL"
+        REDIS = "redis", "Redis"
+        KAFKA = "kafka", "Kafka"
+        MONGODB = "mongodb", "MongoDB"
+        HTTP = "http", "HTTP server"
+
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.PROTECT, related_name="resources"
+    )
+    # PROTECT: the database refuses to delete a peering that a resource still uses.
+    peering = models.ForeignKey(
+        PeeringConnection, on_delete=models.PROTECT, related_name="resources",
+        verbose_name="VPC peering",
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    host = models.CharField(max_length=253, validators=[validators.validate_host])
+    port = models.PositiveIntegerField(validators=[validators.validate_port])
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(port__gte=1, port__lte=65535), name="resource_port_in_range"
+            ),
+            models.UniqueConstraint(
+                fields=["deployment", "name"], name="resource_name_unique_in_deployment"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class AuditEvent(models.Model):
+    class Source(models.TextChoices):
+        WEB = "web"
+        ADMIN = "admin"
+        TASK = "task"
+        SYSTEM = "system"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT, not SET_NULL: the log is append-only, so deleting a user or an organization
+    # must not rewrite it. Deactivate users instead of deleting them.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )
+    # Frozen at the time of the event: renaming a user later does not rewrite history.
+    actor_name = models.CharField(max_length=150, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at", "-id"])]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_repr}"

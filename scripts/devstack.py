@@ -1,0 +1,102 @@
+"""`make run`: the AWS simulator, the web server and a django-q2 cluster, with the demo world
+seeded in between. Ctrl-C (or any of the three dying) stops all three."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
+AWS_PORT = int(os.environ.get("AWS_PORT", "5000"))
+
+ENV = {
+    **os.environ,
+    "DEBUG": os.environ.get("DEBUG", "1"),
+    "DEMO_MODE": os.environ.get("DEMO_MODE", "1"),
+    "AWS_ENDPOINT_URL": f"http://127.0.0.1:{AWS_PORT}",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+def wait_for_port(port, process, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{process.args[0]} exited before listening on port {port}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    sys.exit(f"nothing listens on port {port} after {seconds}s")
+
+
+def port_is_free(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def manage(*args):
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=ENV, check=True)
+
+
+def main():
+    for port, name in ((WEB_PORT, "WEB_PORT"), (AWS_PORT, "AWS_PORT")):
+        if not port_is_free(port):
+            sys.exit(f"Port {port} is taken; stop what uses it or set {name}=another port.")
+    processes = []
+
+    def stop(*_):
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        moto = subprocess.Popen(
+            [str(Path(PYTHON).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(AWS_PORT)],
+            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        processes.append(moto)
+        wait_for_port(AWS_PORT, moto)
+        manage("migrate", "--no-input", "-v", "0")
+        manage("seed_demo")
+        processes.append(subprocess.Popen(
+            [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{WEB_PORT}"],
+            cwd=ROOT, env=ENV,
+        ))
+        processes.append(subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=ENV))
+        wait_for_port(WEB_PORT, processes[1])
+        print(
+            f"\n  Peering Portal: http://127.0.0.1:{WEB_PORT}/\n"
+            f"  Customer login: demo / demo     Support login: support / support\n"
+            f"  AWS simulator:  http://127.0.0.1:{AWS_PORT}/ (starts empty every run)\n"
+            f"  Play the customer: .venv/bin/python manage.py create_customer_request "
+            f"orders-us-east  (with the AWS_* variables above; the dialog has a button too)\n"
+            f"  Ctrl-C stops all three.\n",
+            flush=True,
+        )
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        print("One of the processes stopped; stopping the others.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

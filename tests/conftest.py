@@ -1,0 +1,121 @@
+import os
+
+import httpx
+import pytest
+from django.contrib.auth import get_user_model
+
+from peerings import aws
+from peerings.models import Deployment, Membership, Organization
+
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """One moto server per test process, reached over real HTTP like AWS itself."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    saved = {k: os.environ.get(k) for k in [*FAKE_AWS_ENV, "AWS_ENDPOINT_URL"]}
+    os.environ.update(FAKE_AWS_ENV, AWS_ENDPOINT_URL=url)
+    aws._home_client.cache_clear()
+    yield url
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    aws._home_client.cache_clear()
+
+
+@pytest.fixture
+def simulator(moto_server):
+    """A clean simulated AWS for this test."""
+    httpx.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    return moto_server
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline(monkeypatch):
+    """Unit tests run queued tasks inline (django-q2 re-raises their exceptions);
+    tests with a real cluster start one themselves."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def organization(db):
+    return Organization.objects.create(name="Acme")
+
+
+def _member(organization, username, role):
+    user = get_user_model().objects.create_user(username, password="pw-" + username)
+    Membership.objects.create(user=user, organization=organization, role=role)
+    return user
+
+
+@pytest.fixture
+def owner(organization):
+    return _member(organization, "olivia", Membership.Role.OWNER)
+
+
+@pytest.fixture
+def member(organization):
+    return _member(organization, "mark", Membership.Role.MEMBER)
+
+
+@pytest.fixture
+def viewer(organization):
+    return _member(organization, "vera", Membership.Role.VIEWER)
+
+
+@pytest.fixture
+def outsider(db):
+    other = Organization.objects.create(name="Other Corp")
+    return _member(other, "oscar", Membership.Role.OWNER)
+
+
+def make_deployment(organization, **overrides):
+    values = {
+        "name": "orders",
+        "plan": Deployment.Plan.DEDICATED,
+        "region": "us-east-1",
+        "vendor_account_id": "123456789012",
+        "vpc_id": "vpc-0a1b2c3d4e5f60718",
+        "cidr": "10.20.0.0/16",
+        "security_group_id": "sg-0a1b2c3d4e5f60718",
+        "service_ports": [1883, 8883],
+    }
+    values.update(overrides)
+    return Deployment.objects.create(organization=organization, **values)
+
+
+@pytest.fixture
+def deployment(organization):
+    """A dedicated deployment with made-up AWS IDs, for tests that never reach AWS."""
+    return make_deployment(organization)
+
+
+@pytest.fixture
+def aws_deployment(organization, simulator):
+    """A dedicated deployment whose VPC, route tables and security group exist in moto."""
+    ec2 = aws.Ec2("us-east-1", "123456789012")
+    vpc_id, _tables, group_id = ec2.create_network("10.20.0.0/16", "orders")
+    # A second route table, as a real deployment with private and public subnets has.
+    ec2.ec2.create_route_table(VpcId=vpc_id)
+    return make_deployment(organization, vpc_id=vpc_id, security_group_id=group_id)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
