@@ -120,6 +120,8 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL;",
             },
+            # A file, not memory, so that a real worker process can share the test database.
+            "TEST": {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -150,7 +152,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    # Libraries that narrate every HTTP call; the simulator's werkzeug logs every request.
+    "loggers": {
+        name: {"level": "WARNING"} for name in ("botocore", "urllib3", "werkzeug", "httpx")
+    },
 }
 
 # --- background work (django-q2) ---

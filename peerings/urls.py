@@ -7,4 +7,11 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="deployment-list"), name="home"),
     path("deployments/", views.deployment_list, name="deployment-list"),
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
+    path("deployments/<int:pk>/peerings/new/", views.peering_new, name="peering-new"),
+    path("deployments/<int:pk>/peerings/demo-request/", views.peering_demo_request,
+         name="peering-demo-request"),
+    path("deployments/<int:pk>/peerings/<int:peering_pk>/row/", views.peering_row,
+         name="peering-row"),
+    path("deployments/<int:pk>/peerings/<int:peering_pk>/retry/", views.peering_retry,
+         name="peering-retry"),
 ]

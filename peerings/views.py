@@ -1,8 +1,13 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
-from peerings import access
+from peerings import access, demo, services
+from peerings.forms import PeeringForm
 from peerings.models import PeeringConnection
 
 
@@ -29,3 +34,88 @@ def _detail_context(deployment):
         "resources": resources,
         "can_act": deployment.membership.can_act,
     }
+
+
+def _peering_allowed(deployment):
+    if not deployment.peering_allowed:
+        # No button is shown on such plans; a hand-made request gets a plain refusal.
+        raise Http404("VPC peering is not available on this plan.")
+
+
+def _dialog(request, deployment, form):
+    context = {"deployment": deployment, "form": form, "demo_mode": settings.DEMO_MODE,
+               "reserved_cidrs": settings.RESERVED_CIDRS}
+    template = "peering_new.html#dialog" if request.htmx else "peering_new.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def peering_new(request, pk):
+    deployment = access.deployment_for(request, pk, to_act=True)
+    _peering_allowed(deployment)
+    if request.method == "GET":
+        return _dialog(request, deployment, PeeringForm(deployment=deployment))
+    form = PeeringForm(request.POST, deployment=deployment)
+    if form.is_valid():
+        try:
+            services.create_peering(deployment, form.new_peering(), request.user)
+        except services.PeeringRefused as refused:
+            for field, messages in refused.errors.items():
+                for message in messages:
+                    form.add_error(field, message)
+    if not form.is_valid():
+        # 200, not 4xx: htmx swaps it into the dialog with each message by its field.
+        return _dialog(request, deployment, form)
+    if request.htmx:
+        response = render(request, "deployment_detail.html#peering-table",
+                          _detail_context(deployment))
+        response["HX-Retarget"] = "#peering-table"
+        response["HX-Reswap"] = "outerHTML"
+        return trigger_client_event(response, "closeDialog")
+    return redirect("deployment-detail", pk=deployment.pk)
+
+
+@login_required
+@require_POST
+def peering_demo_request(request, pk):
+    """Demo mode: play the customer from a sandbox account and fill the form in."""
+    if not settings.DEMO_MODE:
+        raise Http404("Only in demo mode.")
+    deployment = access.deployment_for(request, pk, to_act=True)
+    _peering_allowed(deployment)
+    made = demo.create_customer_request(deployment)
+    form = PeeringForm(
+        initial={"peering_id": made.peering_id, "account_id": made.account_id,
+                 "vpc_id": made.vpc_id},
+        deployment=deployment,
+    )
+    return _dialog(request, deployment, form)
+
+
+def _peering_for(request, pk, peering_pk, *, to_act=False):
+    deployment = access.deployment_for(request, pk, to_act=to_act)
+    peering = get_object_or_404(deployment.peerings, pk=peering_pk)
+    peering.deployment = deployment
+    return deployment, peering
+
+
+@login_required
+@require_GET
+def peering_row(request, pk, peering_pk):
+    deployment, peering = _peering_for(request, pk, peering_pk)
+    context = {"deployment": deployment, "peering": peering,
+               "can_act": deployment.membership.can_act}
+    return render(request, "deployment_detail.html#peering-row", context)
+
+
+@login_required
+@require_POST
+def peering_retry(request, pk, peering_pk):
+    deployment, peering = _peering_for(request, pk, peering_pk, to_act=True)
+    services.retry_peering(peering)
+    if request.htmx:
+        return peering_row(request, pk, peering_pk)
+    return redirect(reverse("deployment-detail", args=[deployment.pk]) + "#peerings")
+
+

@@ -63,6 +63,8 @@ def main():
             except subprocess.TimeoutExpired:
                 process.kill()
 
+    # Started in the background by a shell, SIGINT arrives ignored; Ctrl-C must still work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         moto = subprocess.Popen(

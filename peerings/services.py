@@ -1,0 +1,315 @@
+"""Every state change of a peering goes through here: the views, the admin and the tasks
+all call these functions, and each change is audited in the same transaction.
+
+AWS is never called inside a database transaction: AWS work happens first (or in the
+worker), then a short transaction records it."""
+
+import ipaddress
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from peerings import audit, aws
+from peerings.models import PeeringConnection
+
+log = logging.getLogger(__name__)
+Status = PeeringConnection.Status
+
+# How often the worker re-schedules a peering while AWS keeps failing, before it gives up
+# and lets the customer press Retry.
+MAX_UNAVAILABLE_ROUNDS = 10
+UNAVAILABLE_DELAY_SECONDS = 60
+
+
+class PeeringRefused(Exception):
+    """The customer's values do not match what AWS holds. `errors` maps each form field
+    (or None for the whole form) to the messages that explain why."""
+
+    def __init__(self, errors):
+        super().__init__("; ".join(m for msgs in errors.values() for m in msgs))
+        self.errors = errors
+
+
+# --- checking a request against AWS ---
+
+def live_peerings(deployment, exclude_pk=None):
+    rows = deployment.peerings.exclude(status__in=PeeringConnection.ENDED)
+    return rows.exclude(pk=exclude_pk) if exclude_pk else rows
+
+
+def database_problems(deployment, peering_id, vpc_id):
+    """What the database alone can refuse, before anyone asks AWS."""
+    errors = {}
+    taken = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED)
+    if peering_id and taken.filter(peering_id=peering_id).exists():
+        errors["peering_id"] = [
+            f"{peering_id} is already in use by a VPC peering in this portal."
+        ]
+    if vpc_id:
+        existing = live_peerings(deployment).filter(customer_vpc_id=vpc_id).first()
+        if existing:
+            errors["vpc_id"] = [
+                f"{vpc_id} is already peered with this deployment ({existing.peering_id}, "
+                f"{existing.status}). Delete that peering first to replace it."
+            ]
+    return errors
+
+
+def request_problems(deployment, request, peering_id, account_id, vpc_id, exclude_pk=None,
+                     accepted_ok=False):
+    """Every way the AWS request can disagree with the deployment or with what the customer
+    typed, each as its own message on the field to fix. Pure: no AWS calls."""
+    region = deployment.region
+    if request is None:
+        return {"peering_id": [
+            f"No VPC peering connection {peering_id} exists in {region}, the deployment's "
+            f"region, for account {deployment.vendor_account_id}. Check the ID, and that you "
+            f"created the request in {region} with the peer account and VPC shown above."
+        ]}
+    errors = {}
+
+    def add(field, message):
+        errors.setdefault(field, []).append(message)
+
+    acceptable = {"pending-acceptance"} | ({"active", "provisioning"} if accepted_ok else set())
+    if request.status not in acceptable:
+        add("peering_id", _status_message(request))
+    if request.accepter_vpc_id != deployment.vpc_id:
+        add("peering_id",
+            f"{peering_id} asks to peer with VPC {request.accepter_vpc_id}, not with this "
+            f"deployment's VPC {deployment.vpc_id}. Create a new request with "
+            f"--peer-vpc-id {deployment.vpc_id}.")
+    if request.accepter_account_id and request.accepter_account_id != deployment.vendor_account_id:
+        add("peering_id",
+            f"{peering_id} is addressed to account {request.accepter_account_id}, not to "
+            f"{settings.VENDOR_NAME}'s account {deployment.vendor_account_id}.")
+    if request.requester_region and request.requester_region != region:
+        add("peering_id",
+            f"The request comes from a VPC in {request.requester_region}. VPC peering is "
+            f"only available within the same region: create it from a VPC in {region}.")
+    if request.requester_account_id != account_id:
+        add("account_id",
+            f"The request in AWS comes from account {request.requester_account_id}, not "
+            f"{account_id} that you entered.")
+    if request.requester_vpc_id != vpc_id:
+        add("vpc_id",
+            f"The request in AWS comes from VPC {request.requester_vpc_id}, not {vpc_id} "
+            f"that you entered.")
+    for message in cidr_problems(deployment, request.requester_cidrs, exclude_pk):
+        add("vpc_id", message)
+    return errors
+
+
+def _status_message(request):
+    state = request.status
+    if state in ("active", "provisioning"):
+        return (f"{request.peering_id} has already been accepted (it is {state}). Create a new "
+                "request for this deployment.")
+    if state == "expired":
+        return (f"{request.peering_id} has expired: AWS drops requests not accepted within 7 "
+                "days. Create a new request.")
+    if state == "rejected":
+        return f"{request.peering_id} was rejected. Create a new request."
+    if state in ("deleted", "deleting"):
+        return f"{request.peering_id} has been deleted in AWS. Create a new request."
+    if state == "failed":
+        detail = f" AWS says: {request.status_message}." if request.status_message else ""
+        return f"{request.peering_id} failed in AWS.{detail} Create a new request."
+    return (f"{request.peering_id} is {state or 'in an unknown state'}, not waiting for "
+            "acceptance. Wait a moment and confirm again.")
+
+
+def cidr_problems(deployment, cidrs, exclude_pk=None):
+    problems = []
+    if not cidrs:
+        return ["AWS did not report any IPv4 CIDR for your VPC."]
+    others = [
+        (ipaddress.IPv4Network(c), p.peering_id)
+        for p in live_peerings(deployment, exclude_pk)
+        for c in p.customer_cidrs
+    ]
+    for text in cidrs:
+        network = ipaddress.IPv4Network(text)
+        for reserved in settings.RESERVED_CIDRS:
+            if network.overlaps(reserved):
+                problems.append(
+                    f"Your VPC uses {network}, which overlaps {reserved}: {settings.VENDOR_NAME} "
+                    f"reserves that range. Peer from a VPC outside "
+                    f"{', '.join(str(r) for r in settings.RESERVED_CIDRS)}."
+                )
+        if network.overlaps(deployment.network):
+            problems.append(
+                f"Your VPC uses {network}, which overlaps the deployment's CIDR "
+                f"{deployment.cidr}. Traffic could not be routed; peer from a VPC with a "
+                "different range."
+            )
+        for other, other_id in others:
+            if network.overlaps(other):
+                problems.append(
+                    f"Your VPC uses {network}, which overlaps {other} of the deployment's "
+                    f"existing peering {other_id}."
+                )
+    return problems
+
+
+def check_new_peering(deployment, peering_id, account_id, vpc_id):
+    """All the checks a new peering must pass before anything is saved. Returns what AWS
+    reported; raises PeeringRefused, or aws.AwsUnavailable when AWS did not answer in time."""
+    errors = database_problems(deployment, peering_id, vpc_id)
+    if errors:
+        raise PeeringRefused(errors)
+    ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
+    request = ec2.describe_peering(peering_id)
+    errors = request_problems(deployment, request, peering_id, account_id, vpc_id)
+    if errors:
+        raise PeeringRefused(errors)
+    return request
+
+
+# --- creating and retrying ---
+
+@dataclass(frozen=True)
+class NewPeering:
+    peering_id: str
+    account_id: str
+    vpc_id: str
+    cidrs: list
+
+
+def create_peering(deployment, new, user):
+    """Record a verified request as `pending` and queue the worker that accepts it."""
+    from peerings import tasks
+
+    if not deployment.peering_allowed:
+        raise PeeringRefused({None: [
+            f"VPC peering is not available on the {deployment.get_plan_display()} plan."
+        ]})
+    try:
+        with transaction.atomic():
+            peering = PeeringConnection.objects.create(
+                deployment=deployment,
+                peering_id=new.peering_id,
+                customer_account_id=new.account_id,
+                customer_vpc_id=new.vpc_id,
+                customer_cidrs=new.cidrs,
+                created_by=user,
+            )
+            audit.record("peering.created", target=peering, after=_snapshot(peering))
+            tasks.enqueue_provision(peering)
+    except IntegrityError:
+        # Two clicks or two browsers raced past the checks; the constraint picked one.
+        raise PeeringRefused(database_problems(deployment, new.peering_id, new.vpc_id) or {
+            None: ["This peering was just created by someone else. Reload the page."]
+        }) from None
+    return peering
+
+
+def retry_peering(peering):
+    """failed → pending, and queue the worker again. False if it was not retryable."""
+    from peerings import tasks
+
+    if not peering.retryable:
+        return False
+    with transaction.atomic():
+        if not _transition(peering, Status.PENDING, [Status.FAILED], "peering.retried"):
+            return False
+        tasks.enqueue_provision(peering)
+    return True
+
+
+def _snapshot(peering):
+    return {
+        "peering_id": peering.peering_id,
+        "customer_account_id": peering.customer_account_id,
+        "customer_vpc_id": peering.customer_vpc_id,
+        "customer_cidrs": peering.customer_cidrs,
+        "status": peering.status,
+    }
+
+
+def _transition(peering, to, allowed_from, action, reason="", retryable=False):
+    with transaction.atomic():
+        before = {"status": peering.status, "status_reason": peering.status_reason}
+        if not peering.move(to, allowed_from=allowed_from, reason=reason, retryable=retryable):
+            return False
+        audit.record(action, target=peering, before=before,
+                     after={"status": to, "status_reason": reason})
+    return True
+
+
+def fail(peering, reason, *, retryable, allowed_from=(Status.PENDING, Status.PROVISIONING)):
+    return _transition(peering, Status.FAILED, list(allowed_from), "peering.failed",
+                       reason=reason, retryable=retryable)
+
+
+# --- the worker's side ---
+
+def provision(peering_pk, unavailable_rounds=0):
+    """Accept the request, wait for it to be active, add the vendor-side routes and rules,
+    and mark the peering running. Safe to run any number of times, from any point: each
+    step is idempotent and each transition is compare-and-set."""
+    from peerings import tasks
+
+    peering = PeeringConnection.objects.select_related("deployment").get(pk=peering_pk)
+    if peering.status not in (Status.PENDING, Status.PROVISIONING):
+        log.info("provision %s: nothing to do in status %s", peering, peering.status)
+        return peering.status
+    deployment = peering.deployment
+    try:
+        ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
+        if peering.status == Status.PENDING:
+            _accept(ec2, peering)
+        if peering.status == Status.PROVISIONING:
+            _add_routes_and_rules(ec2, peering)
+            _transition(peering, Status.RUNNING, [Status.PROVISIONING], "peering.running")
+    except PeeringRefused as exc:
+        fail(peering, str(exc), retryable=False)
+    except aws.PeeringNotActive as exc:
+        fail(peering, f"AWS reports the peering connection as {exc.state}: {exc}. "
+                      "Create a new request and delete this peering.", retryable=False)
+    except aws.RouteConflict as exc:
+        log.warning("provision %s: %s", peering, exc)
+        fail(peering, str(exc), retryable=True)
+    except aws.AwsRefused as exc:
+        log.exception("provision %s: AWS refused (%s)", peering, exc.code)
+        fail(peering, f"AWS refused a step of the set-up ({exc.code}). Our support team can "
+                      "see the details; press Retry once it is fixed.", retryable=True)
+    except aws.AwsUnavailable as exc:
+        log.warning("provision %s: AWS unavailable (%s), round %d", peering, exc.code,
+                    unavailable_rounds + 1)
+        if unavailable_rounds + 1 >= MAX_UNAVAILABLE_ROUNDS:
+            fail(peering, "AWS did not answer for several minutes, so the set-up stopped. "
+                          "Nothing is lost: press Retry.", retryable=True)
+        else:
+            tasks.enqueue_provision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
+                                    unavailable_rounds=unavailable_rounds + 1)
+    return peering.status
+
+
+def _accept(ec2, peering):
+    deployment = peering.deployment
+    # The request may have changed since the customer confirmed: check it all again.
+    request = ec2.describe_peering(peering.peering_id)
+    errors = request_problems(
+        deployment, request, peering.peering_id, peering.customer_account_id,
+        peering.customer_vpc_id, exclude_pk=peering.pk, accepted_ok=True,
+    )
+    if errors:
+        raise PeeringRefused(errors)
+    if request.status == "pending-acceptance":
+        ec2.accept_peering(peering.peering_id)
+    ec2.wait_until_active(peering.peering_id, settings.PEERING_ACTIVE_TIMEOUT)
+    _transition(peering, Status.PROVISIONING, [Status.PENDING], "peering.provisioning")
+
+
+def _add_routes_and_rules(ec2, peering):
+    deployment = peering.deployment
+    for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
+        for cidr in peering.customer_cidrs:
+            ec2.ensure_route(table_id, cidr, peering.peering_id, routes)
+    for cidr in peering.customer_cidrs:
+        for port in deployment.service_ports:
+            ec2.ensure_ingress(deployment.security_group_id, cidr, port,
+                               f"VPC peering {peering.peering_id}")

@@ -1,0 +1,33 @@
+"""django-q2 entry points. Tasks take primary keys (never model instances), carry the
+audit context of whoever asked, and are queued only once the asking transaction commits."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from peerings import audit, services
+
+
+def provision_peering(peering_pk, actor, unavailable_rounds=0):
+    with audit.acting_as(audit.Actor(**actor)):
+        return services.provision(peering_pk, unavailable_rounds)
+
+
+def enqueue_provision(peering, delay=None, unavailable_rounds=0):
+    actor = audit.current_actor().as_task_context()
+    name = f"provision {peering.peering_id}"
+    func = "peerings.tasks.provision_peering"
+    args = (peering.pk, actor, unavailable_rounds)
+    if delay:
+        # A one-off schedule: django-q2 has no delayed enqueue, and the scheduler survives
+        # restarts of the cluster.
+        transaction.on_commit(lambda: Schedule.objects.create(
+            name=f"{name} (retry {unavailable_rounds})", func=func, args=repr(args),
+            schedule_type=Schedule.ONCE, repeats=-1,
+            next_run=timezone.now() + timedelta(seconds=delay),
+        ))
+    else:
+        transaction.on_commit(lambda: async_task(func, *args, task_name=name))

@@ -1,0 +1,220 @@
+"""The checks a new peering passes before anything is saved: each rule refuses its bad case,
+with the message on the field to fix, and lets the good case through."""
+
+import pytest
+from botocore.stub import Stubber
+
+from peerings import aws, demo, services
+from peerings.models import PeeringConnection
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMER = "210987654321"
+
+
+def check(deployment, request, **typed):
+    values = {"peering_id": request.peering_id, "account_id": request.account_id,
+              "vpc_id": request.vpc_id}
+    values.update(typed)
+    return services.check_new_peering(deployment, values["peering_id"], values["account_id"],
+                                      values["vpc_id"])
+
+
+def refusal(deployment, request, **typed):
+    with pytest.raises(services.PeeringRefused) as caught:
+        check(deployment, request, **typed)
+    return caught.value.errors
+
+
+def test_it_accepts_a_good_request_and_learns_the_customer_cidr(aws_deployment):
+    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    seen = check(aws_deployment, request)
+    assert seen.status == "pending-acceptance"
+    assert seen.requester_cidrs == ["172.16.8.0/24"]
+
+
+def test_it_refuses_a_request_that_does_not_exist(aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    errors = refusal(aws_deployment, request, peering_id="pcx-0123456789abcdef0")
+    assert "No VPC peering connection pcx-0123456789abcdef0 exists in us-east-1" in (
+        errors["peering_id"][0]
+    )
+
+
+def test_it_refuses_the_wrong_account(aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    errors = refusal(aws_deployment, request, account_id="999988887777")
+    assert errors == {"account_id": [
+        f"The request in AWS comes from account {CUSTOMER}, not 999988887777 that you entered."
+    ]}
+
+
+def test_it_refuses_the_wrong_vpc(aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    errors = refusal(aws_deployment, request, vpc_id="vpc-0123456789abcdef0")
+    assert list(errors) == ["vpc_id"]
+    assert f"comes from VPC {request.vpc_id}, not vpc-0123456789abcdef0" in errors["vpc_id"][0]
+
+
+def test_it_refuses_a_request_for_another_vpc_of_ours(aws_deployment, organization):
+    from tests.conftest import make_deployment
+
+    ec2 = aws.Ec2("us-east-1", "123456789012")
+    other_vpc, _, other_group = ec2.create_network("10.40.0.0/16", "other")
+    other = make_deployment(organization, name="other", vpc_id=other_vpc,
+                            security_group_id=other_group, cidr="10.40.0.0/16")
+    request = demo.create_customer_request(other)
+    errors = refusal(aws_deployment, request)
+    assert f"asks to peer with VPC {other_vpc}, not with this deployment's VPC" in (
+        errors["peering_id"][0]
+    )
+
+
+def test_it_refuses_a_request_from_another_region(aws_deployment):
+    request = demo.create_customer_request(aws_deployment, region="eu-west-1")
+    errors = refusal(aws_deployment, request)
+    assert any("only available within the same region" in m for m in errors["peering_id"])
+
+
+@pytest.mark.parametrize("cidr", ["100.64.0.0/16", "101.1.0.0/24"])
+def test_it_refuses_a_customer_vpc_in_a_reserved_range(aws_deployment, cidr):
+    request = demo.create_customer_request(aws_deployment, cidr=cidr)
+    errors = refusal(aws_deployment, request)
+    assert "reserves that range" in errors["vpc_id"][0]
+
+
+def test_the_reserved_ranges_are_a_setting(aws_deployment, settings):
+    import ipaddress
+
+    settings.RESERVED_CIDRS = [ipaddress.ip_network("172.16.0.0/12")]
+    request = demo.create_customer_request(aws_deployment, cidr="172.20.0.0/24")
+    assert "reserves that range" in refusal(aws_deployment, request)["vpc_id"][0]
+    settings.RESERVED_CIDRS = []
+    request = demo.create_customer_request(aws_deployment, cidr="100.64.0.0/16")
+    assert check(aws_deployment, request).requester_cidrs == ["100.64.0.0/16"]
+
+
+def test_it_refuses_a_customer_vpc_overlapping_the_deployment(aws_deployment):
+    request = demo.create_customer_request(aws_deployment, cidr="10.20.128.0/24")
+    errors = refusal(aws_deployment, request)
+    assert "overlaps the deployment's CIDR 10.20.0.0/16" in errors["vpc_id"][0]
+
+
+def test_it_refuses_a_customer_vpc_overlapping_a_live_peering(aws_deployment):
+    PeeringConnection.objects.create(
+        deployment=aws_deployment, peering_id="pcx-0000000000000000a",
+        customer_account_id=CUSTOMER, customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/16"], status="running",
+    )
+    request = demo.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
+    errors = refusal(aws_deployment, request)
+    assert "existing peering pcx-0000000000000000a" in errors["vpc_id"][0]
+
+
+def test_an_ended_peering_does_not_block_its_cidr(aws_deployment):
+    PeeringConnection.objects.create(
+        deployment=aws_deployment, peering_id="pcx-0000000000000000a",
+        customer_account_id=CUSTOMER, customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/16"], status="deleted",
+    )
+    request = demo.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
+    assert check(aws_deployment, request)
+
+
+def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aws(
+    deployment, monkeypatch
+):
+    PeeringConnection.objects.create(
+        deployment=deployment, peering_id="pcx-0000000000000000a",
+        customer_account_id=CUSTOMER, customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/16"], status="failed",
+    )
+    monkeypatch.setattr(aws, "client", lambda *a: pytest.fail("AWS must not be asked"))
+    with pytest.raises(services.PeeringRefused) as caught:
+        services.check_new_peering(deployment, "pcx-0000000000000000a", CUSTOMER,
+                                   "vpc-0000000000000000a")
+    assert "already in use" in caught.value.errors["peering_id"][0]
+    assert "already peered with this deployment" in caught.value.errors["vpc_id"][0]
+
+
+# --- what moto cannot show: botocore's Stubber plays AWS ---
+
+def described(status="pending-acceptance", message="", deployment=None, **requester):
+    info = {"OwnerId": CUSTOMER, "VpcId": "vpc-0000000000000000c", "Region": "us-east-1",
+            "CidrBlock": "172.16.0.0/24", "CidrBlockSet": [{"CidrBlock": "172.16.0.0/24"}]}
+    info.update(requester)
+    return {"VpcPeeringConnections": [{
+        "VpcPeeringConnectionId": "pcx-0000000000000000c",
+        "Status": {"Code": status, "Message": message},
+        "RequesterVpcInfo": info,
+        "AccepterVpcInfo": {"OwnerId": "123456789012", "VpcId": deployment.vpc_id,
+                            "Region": "us-east-1", "CidrBlock": deployment.cidr},
+    }]}
+
+
+@pytest.fixture
+def stubbed(monkeypatch, settings):
+    """An EC2 client whose answers the test scripts, wired in where the portal builds one."""
+    import boto3
+
+    settings.AWS_MAX_ATTEMPTS = 1
+    ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
+                       aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
+    stubber = Stubber(ec2)
+    monkeypatch.setattr(aws, "client", lambda service, region, account: ec2)
+    with stubber:
+        yield stubber
+    stubber.assert_no_pending_responses()
+
+
+def stubbed_check(deployment):
+    return services.check_new_peering(deployment, "pcx-0000000000000000c", CUSTOMER,
+                                      "vpc-0000000000000000c")
+
+
+def test_it_passes_a_good_stubbed_request(stubbed, deployment):
+    stubbed.add_response("describe_vpc_peering_connections", described(deployment=deployment))
+    assert stubbed_check(deployment).requester_cidrs == ["172.16.0.0/24"]
+
+
+def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
+    stubbed.add_client_error("describe_vpc_peering_connections",
+                             service_error_code="InvalidVpcPeeringConnectionID.NotFound",
+                             http_status_code=400)
+    with pytest.raises(services.PeeringRefused) as caught:
+        stubbed_check(deployment)
+    assert "No VPC peering connection pcx-0000000000000000c exists" in (
+        caught.value.errors["peering_id"][0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "words"),
+    [("expired", "has expired"), ("failed", "failed in AWS. AWS says: boom"),
+     ("rejected", "was rejected"), ("deleted", "has been deleted"),
+     ("active", "already been accepted")],
+)
+def test_it_refuses_a_request_not_waiting_for_acceptance(stubbed, deployment, state, words):
+    stubbed.add_response("describe_vpc_peering_connections",
+                         described(state, "boom", deployment=deployment))
+    with pytest.raises(services.PeeringRefused) as caught:
+        stubbed_check(deployment)
+    assert words in caught.value.errors["peering_id"][0]
+
+
+def test_it_checks_every_cidr_of_a_vpc_with_several(stubbed, deployment):
+    stubbed.add_response("describe_vpc_peering_connections", described(
+        deployment=deployment,
+        CidrBlockSet=[{"CidrBlock": "172.16.0.0/24"}, {"CidrBlock": "100.64.0.0/24"}],
+    ))
+    with pytest.raises(services.PeeringRefused) as caught:
+        stubbed_check(deployment)
+    assert "100.64.0.0/24" in caught.value.errors["vpc_id"][0]
+
+
+@pytest.mark.parametrize("code", ["RequestLimitExceeded", "InternalError", "ServiceUnavailable"])
+def test_throttling_and_server_errors_are_unavailable_not_refusals(stubbed, deployment, code):
+    stubbed.add_client_error("describe_vpc_peering_connections", service_error_code=code,
+                             http_status_code=503 if code != "RequestLimitExceeded" else 400)
+    with pytest.raises(aws.AwsUnavailable):
+        stubbed_check(deployment)
