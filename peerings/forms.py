@@ -1,6 +1,7 @@
 from django import forms
 
 from peerings import aws, services, validators
+from peerings.models import PeeringConnection, Resource
 
 
 class AwsIdField(forms.CharField):
@@ -59,3 +60,43 @@ class PeeringForm(forms.Form):
             vpc_id=self.cleaned_data["vpc_id"],
             cidrs=self.request_in_aws.requester_cidrs,
         )
+
+
+class ResourceForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100)
+    kind = forms.ChoiceField(label="Kind", choices=Resource.Kind.choices)
+    host = forms.CharField(label="Host", max_length=253, validators=[validators.validate_host],
+                           help_text="A private IP in your VPC, or a host name.")
+    port = forms.IntegerField(label="Port", min_value=1, max_value=65535)
+    peering = forms.ModelChoiceField(label="VPC peering", queryset=PeeringConnection.objects.none(),
+                                     to_field_name="pk")
+
+    def __init__(self, *args, deployment, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deployment = deployment
+        # Only this deployment's running peerings are offered; anything else posted by hand
+        # is refused as "not one of the available choices".
+        self.fields["peering"].queryset = deployment.peerings.filter(
+            status=PeeringConnection.Status.RUNNING
+        )
+        self.fields["peering"].label_from_instance = (
+            lambda p: f"{p.peering_id} ({', '.join(p.customer_cidrs)})"
+        )
+
+    def clean_host(self):
+        return self.cleaned_data["host"].strip().lower()
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if self.deployment.resources.filter(name=name).exists():
+            raise forms.ValidationError(f"A resource called {name} already exists.")
+        return name
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("peering") and cleaned.get("host"):
+            for message in services.resource_problems(cleaned["peering"], cleaned["host"]).get(
+                "host", []
+            ):
+                self.add_error("host", message)
+        return cleaned

@@ -313,3 +313,147 @@ def _add_routes_and_rules(ec2, peering):
         for port in deployment.service_ports:
             ec2.ensure_ingress(deployment.security_group_id, cidr, port,
                                f"VPC peering {peering.peering_id}")
+
+
+# --- deleting ---
+
+class DeleteRefused(Exception):
+    """Why a peering cannot be deleted now; `resources` lists what is still bound."""
+
+    def __init__(self, message, resources=()):
+        super().__init__(message)
+        self.resources = list(resources)
+
+
+def delete_refusal(peering):
+    """The reason a delete must be refused right now, or None."""
+    if peering.status in PeeringConnection.TRANSITIONAL:
+        return DeleteRefused(
+            f"The peering is {peering.status}. Wait until it is running or failed, then "
+            "delete it."
+        )
+    if peering.status not in PeeringConnection.DELETABLE:
+        return DeleteRefused(f"The peering is already {peering.status}.")
+    bound = list(peering.resources.order_by("name"))
+    if bound:
+        names = ", ".join(r.name for r in bound)
+        return DeleteRefused(
+            f"Resources still use this peering ({names}). Deleting it would cut them off: "
+            "delete or move them first.",
+            bound,
+        )
+    return None
+
+
+def request_delete(peering):
+    """running / failed / peer_deleted → deleting, and queue the worker that takes the
+    vendor side down. Raises DeleteRefused. The database refuses the move as well when a
+    resource is bound (trigger), so a resource added meanwhile cannot slip through."""
+    from peerings import tasks
+
+    refusal = delete_refusal(peering)
+    if refusal:
+        raise refusal
+    try:
+        with transaction.atomic():
+            if not _transition(peering, Status.DELETING, list(PeeringConnection.DELETABLE),
+                               "peering.delete_requested"):
+                raise DeleteRefused("Someone else changed this peering just now. Reload.")
+            tasks.enqueue_deprovision(peering)
+    except IntegrityError:
+        raise delete_refusal(peering) or DeleteRefused(
+            "A resource was bound to this peering just now; delete it first."
+        ) from None
+
+
+def deprovision(peering_pk):
+    """Revoke our rules, delete our routes (only those that point at this pcx), delete the
+    pcx (the customer may have done so already), and mark the peering deleted."""
+    peering = PeeringConnection.objects.select_related("deployment").get(pk=peering_pk)
+    if peering.status != Status.DELETING:
+        log.info("deprovision %s: nothing to do in status %s", peering, peering.status)
+        return peering.status
+    deployment = peering.deployment
+    try:
+        ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
+        remove_vendor_side(ec2, peering)
+        ec2.delete_peering(peering.peering_id)
+    except aws.AwsError as exc:
+        log.exception("deprovision %s: %s (%s)", peering, type(exc).__name__, exc.code)
+        fail(peering, "Deleting stopped because AWS did not complete a step "
+                      f"({exc.code or 'no answer'}). Nothing is left half-done that a second "
+                      "try cannot finish: press Delete again.",
+             retryable=False, allowed_from=[Status.DELETING])
+        return peering.status
+    _transition(peering, Status.DELETED, [Status.DELETING], "peering.deleted")
+    return peering.status
+
+
+def remove_vendor_side(ec2, peering):
+    deployment = peering.deployment
+    for cidr in peering.customer_cidrs:
+        for port in deployment.service_ports:
+            ec2.revoke_ingress(deployment.security_group_id, cidr, port)
+    for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
+        for cidr in peering.customer_cidrs:
+            ec2.delete_route(table_id, cidr, peering.peering_id, routes)
+
+
+# --- resources ---
+
+class ResourceRefused(Exception):
+    def __init__(self, errors):
+        super().__init__("; ".join(m for msgs in errors.values() for m in msgs))
+        self.errors = errors
+
+
+def resource_problems(peering, host):
+    """A host given as an IP must lie in the peering's customer CIDR."""
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        return {}  # a host name: resolved on the customer's side, accepted as is
+    networks = [ipaddress.IPv4Network(c) for c in peering.customer_cidrs]
+    if not any(address in n for n in networks):
+        return {"host": [
+            f"{address} is outside {', '.join(map(str, networks))}, the CIDR of your VPC "
+            f"behind {peering.peering_id}: traffic to it would not go through the peering."
+        ]}
+    return {}
+
+
+def add_resource(deployment, *, peering, name, kind, host, port):
+    from peerings.models import Resource
+
+    if peering.deployment_id != deployment.pk:
+        raise ResourceRefused({"peering": ["Choose a VPC peering of this deployment."]})
+    errors = resource_problems(peering, host)
+    if errors:
+        raise ResourceRefused(errors)
+    try:
+        with transaction.atomic():
+            resource = Resource.objects.create(deployment=deployment, peering=peering,
+                                               name=name, kind=kind, host=host, port=port)
+            audit.record("resource.created", target=resource, after=_resource_snapshot(resource))
+    except IntegrityError:
+        # The trigger (peering no longer running) or the unique name; say which.
+        peering.refresh_from_db()
+        if peering.status != Status.RUNNING:
+            raise ResourceRefused({"peering": [
+                f"{peering.peering_id} is {peering.status} now; resources need a running "
+                "VPC peering."
+            ]}) from None
+        raise ResourceRefused({"name": [f"A resource called {name} already exists."]}) from None
+    return resource
+
+
+def delete_resource(resource):
+    with transaction.atomic():
+        snapshot = _resource_snapshot(resource)
+        audit.record("resource.deleted", target=resource, before=snapshot)
+        resource.delete()
+
+
+def _resource_snapshot(resource):
+    return {"name": resource.name, "kind": resource.kind, "host": resource.host,
+            "port": resource.port, "peering": resource.peering.peering_id}

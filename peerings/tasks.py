@@ -31,3 +31,16 @@ def enqueue_provision(peering, delay=None, unavailable_rounds=0):
         ))
     else:
         transaction.on_commit(lambda: async_task(func, *args, task_name=name))
+
+
+def deprovision_peering(peering_pk, actor):
+    with audit.acting_as(audit.Actor(**actor)):
+        return services.deprovision(peering_pk)
+
+
+def enqueue_deprovision(peering):
+    actor = audit.current_actor().as_task_context()
+    transaction.on_commit(lambda: async_task(
+        "peerings.tasks.deprovision_peering", peering.pk, actor,
+        task_name=f"delete {peering.peering_id}",
+    ))

@@ -14,4 +14,9 @@ urlpatterns = [
          name="peering-row"),
     path("deployments/<int:pk>/peerings/<int:peering_pk>/retry/", views.peering_retry,
          name="peering-retry"),
+    path("deployments/<int:pk>/peerings/<int:peering_pk>/delete/", views.peering_delete,
+         name="peering-delete"),
+    path("deployments/<int:pk>/resources/new/", views.resource_new, name="resource-new"),
+    path("deployments/<int:pk>/resources/<int:resource_pk>/delete/", views.resource_delete,
+         name="resource-delete"),
 ]

@@ -3,11 +3,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from peerings import access, demo, services
-from peerings.forms import PeeringForm
+from peerings.forms import PeeringForm, ResourceForm
 from peerings.models import PeeringConnection
 
 
@@ -27,13 +28,23 @@ def deployment_detail(request, pk):
 
 def _detail_context(deployment):
     peerings = deployment.peerings.exclude(status=PeeringConnection.Status.DELETED)
+    history = deployment.peerings.filter(status=PeeringConnection.Status.DELETED)
     resources = deployment.resources.select_related("peering")
     return {
         "deployment": deployment,
         "peerings": peerings,
+        "history": history,
         "resources": resources,
         "can_act": deployment.membership.can_act,
     }
+
+
+def _refresh_tables(request, deployment):
+    """After a change made in the dialog: close it and redraw both tables."""
+    response = render(request, "deployment_detail.html#tables", _detail_context(deployment))
+    response["HX-Retarget"] = "#tables"
+    response["HX-Reswap"] = "outerHTML"
+    return trigger_client_event(response, "closeDialog")
 
 
 def _peering_allowed(deployment):
@@ -42,11 +53,17 @@ def _peering_allowed(deployment):
         raise Http404("VPC peering is not available on this plan.")
 
 
+def _render_dialog(request, template, context):
+    """The dialog fragment for htmx, the whole page without JavaScript."""
+    response = render(request, f"{template}#dialog" if request.htmx else template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
 def _dialog(request, deployment, form):
     context = {"deployment": deployment, "form": form, "demo_mode": settings.DEMO_MODE,
                "reserved_cidrs": settings.RESERVED_CIDRS}
-    template = "peering_new.html#dialog" if request.htmx else "peering_new.html"
-    return render(request, template, context)
+    return _render_dialog(request, "peering_new.html", context)
 
 
 @login_required
@@ -68,11 +85,7 @@ def peering_new(request, pk):
         # 200, not 4xx: htmx swaps it into the dialog with each message by its field.
         return _dialog(request, deployment, form)
     if request.htmx:
-        response = render(request, "deployment_detail.html#peering-table",
-                          _detail_context(deployment))
-        response["HX-Retarget"] = "#peering-table"
-        response["HX-Reswap"] = "outerHTML"
-        return trigger_client_event(response, "closeDialog")
+        return _refresh_tables(request, deployment)
     return redirect("deployment-detail", pk=deployment.pk)
 
 
@@ -100,13 +113,17 @@ def _peering_for(request, pk, peering_pk, *, to_act=False):
     return deployment, peering
 
 
+def _row(request, deployment, peering):
+    context = {"deployment": deployment, "peering": peering,
+               "can_act": deployment.membership.can_act}
+    return render(request, "deployment_detail.html#peering-row", context)
+
+
 @login_required
 @require_GET
 def peering_row(request, pk, peering_pk):
     deployment, peering = _peering_for(request, pk, peering_pk)
-    context = {"deployment": deployment, "peering": peering,
-               "can_act": deployment.membership.can_act}
-    return render(request, "deployment_detail.html#peering-row", context)
+    return _row(request, deployment, peering)
 
 
 @login_required
@@ -115,7 +132,60 @@ def peering_retry(request, pk, peering_pk):
     deployment, peering = _peering_for(request, pk, peering_pk, to_act=True)
     services.retry_peering(peering)
     if request.htmx:
-        return peering_row(request, pk, peering_pk)
+        return _row(request, deployment, peering)
     return redirect(reverse("deployment-detail", args=[deployment.pk]) + "#peerings")
 
 
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def peering_delete(request, pk, peering_pk):
+    deployment, peering = _peering_for(request, pk, peering_pk, to_act=True)
+    refusal = services.delete_refusal(peering)
+    if request.method == "POST" and refusal is None:
+        try:
+            services.request_delete(peering)
+        except services.DeleteRefused as exc:
+            refusal = exc
+        else:
+            if request.htmx:
+                return _refresh_tables(request, deployment)
+            return redirect("deployment-detail", pk=deployment.pk)
+    context = {"deployment": deployment, "peering": peering, "refusal": refusal}
+    return _render_dialog(request, "peering_delete.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def resource_new(request, pk):
+    deployment = access.deployment_for(request, pk, to_act=True)
+    form = ResourceForm(request.POST or None, deployment=deployment)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.add_resource(deployment, **form.cleaned_data)
+        except services.ResourceRefused as refused:
+            for field, messages in refused.errors.items():
+                for message in messages:
+                    form.add_error(field, message)
+        else:
+            if request.htmx:
+                return _refresh_tables(request, deployment)
+            return redirect("deployment-detail", pk=deployment.pk)
+    context = {"deployment": deployment, "form": form,
+               "has_running": form.fields["peering"].queryset.exists()}
+    return _render_dialog(request, "resource_new.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def resource_delete(request, pk, resource_pk):
+    deployment = access.deployment_for(request, pk, to_act=True)
+    resource = get_object_or_404(deployment.resources.select_related("peering"), pk=resource_pk)
+    if request.method == "POST":
+        services.delete_resource(resource)
+        if request.htmx:
+            return _refresh_tables(request, deployment)
+        return redirect("deployment-detail", pk=deployment.pk)
+    context = {"deployment": deployment, "resource": resource}
+    return _render_dialog(request, "resource_delete.html", context)

@@ -15,5 +15,6 @@
       });
     }
     if (event.target.closest("[data-close-dialog]")) { event.preventDefault(); dialog.close(); }
+    if (event.target.closest("[data-close-dialog-link]")) { dialog.close(); }
   });
 })();

@@ -1,0 +1,586 @@
+"""The web side of creating a VPC peering: the dialog, confirming a request, the live row,
+Retry and the demo shortcut. AWS is the moto simulator; queued tasks run inline."""
+
+import json
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from peerings import aws, demo
+from peerings.models import AuditEvent, PeeringConnection
+from tests.conftest import make_deployment
+
+pytestmark = pytest.mark.django_db
+
+# The worker's on_commit callbacks only fire when the request's transaction really commits,
+# as in production; these tests need the inline task to have run by the end of the request.
+committing = pytest.mark.django_db(transaction=True)
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+CUSTOMER_ACCOUNT = "210987654321"
+
+
+def new_url(deployment):
+    return reverse("peering-new", args=[deployment.pk])
+
+
+def demo_url(deployment):
+    return reverse("peering-demo-request", args=[deployment.pk])
+
+
+def row_url(peering):
+    return reverse("peering-row", args=[peering.deployment_id, peering.pk])
+
+
+def retry_url(peering):
+    return reverse("peering-retry", args=[peering.deployment_id, peering.pk])
+
+
+def detail_url(deployment):
+    return reverse("deployment-detail", args=[deployment.pk])
+
+
+def add_row(deployment, status, n=1, **fields):
+    values = {
+        "peering_id": f"pcx-{n:017x}",
+        "customer_account_id": CUSTOMER_ACCOUNT,
+        "customer_vpc_id": f"vpc-{n:017x}",
+        "customer_cidrs": ["172.16.0.0/24"],
+        "status": status,
+    }
+    values.update(fields)
+    return PeeringConnection.objects.create(deployment=deployment, **values)
+
+
+def form_data(request):
+    return {"peering_id": request.peering_id, "account_id": request.account_id,
+            "vpc_id": request.vpc_id}
+
+
+def errors_of(page, field):
+    """The text of the error list shown next to `field`, or None when there is none."""
+    match = re.search(rf'<ul class="errorlist" id="errors-{field}">(.*?)</ul>', page, re.S)
+    return match.group(1) if match else None
+
+
+def form_errors(page):
+    match = re.search(r'<ul class="errorlist" id="form-errors">(.*?)</ul>', page, re.S)
+    return match.group(1) if match else None
+
+
+@pytest.fixture
+def aws_unreachable(monkeypatch, settings):
+    """AWS at an address where nothing listens, with one short attempt per call."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")  # so the failure is the connection, not credentials
+    settings.AWS_MAX_ATTEMPTS = 1
+    settings.AWS_CONNECT_TIMEOUT = 1
+    settings.AWS_READ_TIMEOUT = 1
+    aws._home_client.cache_clear()
+    yield
+    aws._home_client.cache_clear()
+
+
+# --- the dialog ---
+
+def test_it_shows_the_values_the_customer_needs_in_aws(client, owner, aws_deployment, settings):
+    client.force_login(owner)
+    response = client.get(new_url(aws_deployment))
+    assert response.status_code == 200
+    page = response.content.decode()
+    for label in ("Region of deployment", "VPC ID of deployment", "CIDR of deployment",
+                  f"Account ID of {settings.VENDOR_NAME}"):
+        assert f"<dt>{label}</dt>" in page
+    values = ("us-east-1", aws_deployment.vpc_id, "10.20.0.0/16", "123456789012")
+    for value in values:
+        assert f">{value}</dd>" in page
+        assert f'data-copy="{value}"' in page
+    command = (
+        "aws ec2 create-vpc-peering-connection --vpc-id &lt;your VPC&gt; "
+        f"--peer-vpc-id {aws_deployment.vpc_id} --peer-owner-id 123456789012 "
+        "--region us-east-1"
+    )
+    assert f'<pre id="cli-create">{command}</pre>' in page
+    assert f'data-copy="{command}"' in page
+    for name, label in (("peering_id", "Peering ID"), ("account_id", "Account ID"),
+                        ("vpc_id", "VPC ID")):
+        assert f'<label for="id_{name}">{label}</label>' in page
+        assert f'name="{name}"' in page
+    assert '<button type="submit" class="primary">Confirm</button>' in page
+
+
+def test_it_serves_the_dialog_alone_to_htmx_and_a_full_page_without_js(client, owner,
+                                                                       deployment):
+    client.force_login(owner)
+    fragment = client.get(new_url(deployment), **HTMX)
+    assert fragment.status_code == 200
+    assert 'id="peering-dialog"' in fragment.content.decode()
+    assert "<html" not in fragment.content.decode()
+    page = client.get(new_url(deployment))
+    assert page.status_code == 200
+    assert "<html" in page.content.decode()
+    assert 'id="peering-dialog"' in page.content.decode()
+    # Without JS the form still posts to the same view.
+    assert f'method="post" action="{new_url(deployment)}"' in page.content.decode()
+
+
+def test_it_tells_caches_the_dialog_depends_on_the_htmx_header(client, owner, deployment):
+    client.force_login(owner)
+    response = client.get(new_url(deployment), **HTMX)
+    assert "HX-Request" in response.get("Vary", "")
+
+
+@pytest.mark.parametrize(("role", "shown"), [("owner", True), ("member", True),
+                                             ("viewer", False)])
+def test_the_new_peering_button_is_for_those_who_may_act(client, request, deployment, role,
+                                                        shown):
+    client.force_login(request.getfixturevalue(role))
+    page = client.get(detail_url(deployment)).content.decode()
+    assert ("+ VPC Peering Connection" in page) is shown
+    assert (f'href="{new_url(deployment)}"' in page) is shown
+
+
+def test_a_member_may_open_the_dialog(client, member, deployment):
+    client.force_login(member)
+    assert client.get(new_url(deployment)).status_code == 200
+
+
+# --- who and what may reach the views ---
+
+@pytest.mark.parametrize("plan", ["free_trial", "shared"])
+def test_peering_is_refused_on_free_trial_and_shared_plans(client, owner, organization, plan,
+                                                           settings):
+    settings.DEMO_MODE = True
+    deployment = make_deployment(organization, name=plan, plan=plan)
+    client.force_login(owner)
+    assert client.get(new_url(deployment)).status_code == 404
+    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
+            "vpc_id": "vpc-0123456789abcdef0"}
+    assert client.post(new_url(deployment), data).status_code == 404
+    assert client.post(new_url(deployment), data, **HTMX).status_code == 404
+    assert client.post(demo_url(deployment)).status_code == 404
+    assert PeeringConnection.objects.count() == 0
+
+
+def test_a_viewer_may_not_act(client, viewer, deployment, settings):
+    settings.DEMO_MODE = True
+    failed = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
+    client.force_login(viewer)
+    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
+            "vpc_id": "vpc-0123456789abcdef0"}
+    assert client.get(new_url(deployment)).status_code == 403
+    assert client.post(new_url(deployment), data).status_code == 403
+    assert client.post(demo_url(deployment)).status_code == 403
+    assert client.post(retry_url(failed)).status_code == 403
+    assert PeeringConnection.objects.count() == 1
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+    assert not AuditEvent.objects.filter(action="peering.retried").exists()
+
+
+def test_a_viewer_may_watch_a_row(client, viewer, deployment):
+    row = add_row(deployment, "running")
+    client.force_login(viewer)
+    response = client.get(row_url(row))
+    assert response.status_code == 200
+    assert row.peering_id in response.content.decode()
+
+
+def test_an_outsider_gets_404_from_every_peering_view(client, outsider, deployment, settings):
+    settings.DEMO_MODE = True
+    failed = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
+    client.force_login(outsider)
+    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
+            "vpc_id": "vpc-0123456789abcdef0"}
+    assert client.get(new_url(deployment)).status_code == 404
+    assert client.post(new_url(deployment), data).status_code == 404
+    assert client.post(demo_url(deployment)).status_code == 404
+    assert client.get(row_url(failed)).status_code == 404
+    assert client.post(retry_url(failed)).status_code == 404
+    assert PeeringConnection.objects.count() == 1
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+
+
+def test_a_row_of_another_deployment_is_not_found(client, owner, organization, deployment):
+    other = make_deployment(organization, name="other")
+    row = add_row(other, "running")
+    client.force_login(owner)
+    url = reverse("peering-row", args=[deployment.pk, row.pk])
+    assert client.get(url).status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, deployment):
+    row = add_row(deployment, "failed", retryable=True)
+    for response in (client.get(new_url(deployment)), client.get(row_url(row)),
+                     client.post(retry_url(row))):
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_wrong_methods_get_405(client, owner, deployment, settings):
+    settings.DEMO_MODE = True
+    row = add_row(deployment, "failed", retryable=True)
+    client.force_login(owner)
+    assert client.get(retry_url(row)).status_code == 405
+    assert client.get(demo_url(deployment)).status_code == 405
+    assert client.post(row_url(row)).status_code == 405
+    assert client.put(new_url(deployment)).status_code == 405
+    assert client.delete(new_url(deployment)).status_code == 405
+
+
+def test_posts_without_a_csrf_token_are_refused(owner, deployment):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    row = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
+    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
+            "vpc_id": "vpc-0123456789abcdef0"}
+    assert client.post(new_url(deployment), data).status_code == 403
+    assert client.post(new_url(deployment), data, **HTMX).status_code == 403
+    assert client.post(retry_url(row)).status_code == 403
+    assert PeeringConnection.objects.count() == 1
+    row.refresh_from_db()
+    assert (row.status, row.retryable) == ("failed", True)
+    assert not AuditEvent.objects.filter(action__startswith="peering.").exists()
+
+
+# --- confirming a request ---
+
+@committing
+def test_it_creates_a_peering_and_runs_it(client, owner, aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    response = client.post(new_url(aws_deployment), form_data(request))
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(aws_deployment)
+    peering = PeeringConnection.objects.get()
+    assert peering.deployment == aws_deployment
+    assert peering.peering_id == request.peering_id
+    assert peering.customer_account_id == CUSTOMER_ACCOUNT
+    assert peering.customer_vpc_id == request.vpc_id
+    assert peering.customer_cidrs == [request.cidr]
+    assert peering.created_by == owner
+    assert peering.status == "running"
+    ec2 = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id)
+    assert ec2.describe_peering(request.peering_id).status == "active"
+    created = AuditEvent.objects.get(action="peering.created")
+    assert created.actor == owner
+
+
+@committing
+def test_with_htmx_it_closes_the_dialog_and_replaces_the_table(client, owner, aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    response = client.post(new_url(aws_deployment), form_data(request), **HTMX)
+    assert response.status_code == 200
+    assert "closeDialog" in json.loads(response["HX-Trigger"])
+    # The fragment replaces both of the deployment's tables at once.
+    target = response["HX-Retarget"]
+    assert target == "#tables"
+    assert response["HX-Reswap"] == "outerHTML"
+    page = response.content.decode()
+    assert "<html" not in page
+    assert f'id="{target[1:]}"' in page
+    assert '<table class="table" id="peering-table">' in page
+    assert request.peering_id in page
+    peering = PeeringConnection.objects.get()
+    assert peering.status == "running"
+    assert '<span class="status status-running">running</span>' in page
+
+
+def test_it_accepts_ids_as_people_paste_them(client, owner, aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    response = client.post(new_url(aws_deployment), {
+        "peering_id": f"  {request.peering_id.upper()} ",
+        "account_id": "2109-8765-4321",
+        "vpc_id": f" {request.vpc_id.upper()}\t",
+    })
+    assert response.status_code == 302
+    peering = PeeringConnection.objects.get()
+    assert (peering.peering_id, peering.customer_account_id, peering.customer_vpc_id) == (
+        request.peering_id, CUSTOMER_ACCOUNT, request.vpc_id
+    )
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("peering_id", "pcx-123"),
+    ("peering_id", "vpc-0123456789abcdef0"),
+    ("peering_id", ""),
+    ("account_id", "21098765432"),
+    ("account_id", "21098765432a"),
+    ("account_id", ""),
+    ("vpc_id", "vpc-xyz"),
+    ("vpc_id", "sg-0123456789abcdef0"),
+    ("vpc_id", ""),
+])
+def test_a_badly_formed_value_is_refused_next_to_its_field(client, owner, deployment, field,
+                                                           value):
+    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
+            "vpc_id": "vpc-0123456789abcdef0", field: value}
+    client.force_login(owner)
+    response = client.post(new_url(deployment), data, **HTMX)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert errors_of(page, field)
+    for other in {"peering_id", "account_id", "vpc_id"} - {field}:
+        assert errors_of(page, other) is None
+    assert PeeringConnection.objects.count() == 0
+
+
+def test_a_wrong_vpc_id_is_refused_naming_the_real_one(client, owner, aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    data = {**form_data(request), "vpc_id": "vpc-0123456789abcdef0"}
+    response = client.post(new_url(aws_deployment), data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert request.vpc_id in errors_of(page, "vpc_id")
+    assert errors_of(page, "peering_id") is None
+    assert errors_of(page, "account_id") is None
+    assert PeeringConnection.objects.count() == 0
+
+
+def test_a_wrong_account_is_refused(client, owner, aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    data = {**form_data(request), "account_id": "111122223333"}
+    response = client.post(new_url(aws_deployment), data)
+    assert response.status_code == 200
+    errors = errors_of(response.content.decode(), "account_id")
+    assert CUSTOMER_ACCOUNT in errors
+    assert "111122223333" in errors
+    assert PeeringConnection.objects.count() == 0
+
+
+def test_an_unknown_peering_id_is_refused(client, owner, aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    data = {**form_data(request), "peering_id": "pcx-0123456789abcdef0"}
+    response = client.post(new_url(aws_deployment), data)
+    assert response.status_code == 200
+    errors = errors_of(response.content.decode(), "peering_id")
+    assert "No VPC peering connection pcx-0123456789abcdef0 exists in us-east-1" in errors
+    assert PeeringConnection.objects.count() == 0
+
+
+def test_a_customer_vpc_in_a_reserved_range_is_refused(client, owner, aws_deployment):
+    request = demo.create_customer_request(aws_deployment, cidr="100.64.0.0/16")
+    client.force_login(owner)
+    response = client.post(new_url(aws_deployment), form_data(request))
+    assert response.status_code == 200
+    errors = errors_of(response.content.decode(), "vpc_id")
+    assert "100.64.0.0/16" in errors
+    assert "100.0.0.0/8" in errors
+    assert PeeringConnection.objects.count() == 0
+    ec2 = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id)
+    assert ec2.describe_peering(request.peering_id).status == "pending-acceptance"
+
+
+def test_the_same_peering_id_cannot_be_confirmed_twice(client, owner, aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    assert client.post(new_url(aws_deployment), form_data(request)).status_code == 302
+    response = client.post(new_url(aws_deployment), form_data(request))
+    assert response.status_code == 200
+    errors = errors_of(response.content.decode(), "peering_id")
+    assert f"{request.peering_id} is already in use" in errors
+    assert PeeringConnection.objects.count() == 1
+
+
+def test_a_second_request_from_a_peered_vpc_is_refused(client, owner, aws_deployment):
+    first = demo.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    assert client.post(new_url(aws_deployment), form_data(first)).status_code == 302
+    customer = aws.Ec2(first.region, first.account_id)
+    second_id = customer.request_peering(first.vpc_id, aws_deployment.vpc_id,
+                                         aws_deployment.vendor_account_id, aws_deployment.region)
+    response = client.post(new_url(aws_deployment), {**form_data(first),
+                                                    "peering_id": second_id})
+    assert response.status_code == 200
+    page = response.content.decode()
+    errors = errors_of(page, "vpc_id")
+    assert f"{first.vpc_id} is already peered with this deployment" in errors
+    assert first.peering_id in errors
+    assert errors_of(page, "peering_id") is None
+    assert PeeringConnection.objects.count() == 1
+
+
+def test_it_says_so_when_aws_does_not_answer(client, owner, deployment, aws_unreachable):
+    client.force_login(owner)
+    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
+            "vpc_id": "vpc-0123456789abcdef0"}
+    response = client.post(new_url(deployment), data, **HTMX)
+    assert response.status_code == 200
+    assert "AWS did not answer in time" in form_errors(response.content.decode())
+    assert PeeringConnection.objects.count() == 0
+
+
+# --- the live row ---
+
+@pytest.mark.parametrize("status", ["pending", "provisioning", "deleting"])
+def test_a_row_in_progress_polls_for_its_status(client, owner, deployment, status):
+    row = add_row(deployment, status)
+    client.force_login(owner)
+    response = client.get(row_url(row))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'hx-get="{row_url(row)}" hx-trigger="every 2s"' in page
+    assert f'<span class="status status-{status}">{status}</span>' in page
+    assert "<html" not in page
+
+
+def test_a_running_row_stops_polling_and_shows_the_customer_steps(client, owner, deployment):
+    row = add_row(deployment, "running")
+    client.force_login(owner)
+    page = client.get(row_url(row)).content.decode()
+    assert "every 2s" not in page
+    assert "hx-trigger" not in page
+    assert '<span class="status status-running">running</span>' in page
+    assert "Finish in your AWS account" in page
+    assert (
+        "aws ec2 create-route --route-table-id &lt;your route table&gt; "
+        f"--destination-cidr-block 10.20.0.0/16 --vpc-peering-connection-id {row.peering_id} "
+        "--region us-east-1"
+    ) in page
+
+
+def test_a_pending_row_does_not_show_the_customer_steps_yet(client, owner, deployment):
+    row = add_row(deployment, "pending")
+    client.force_login(owner)
+    page = client.get(row_url(row)).content.decode()
+    assert "aws ec2 create-route" not in page
+
+
+def test_a_failed_row_shows_why_and_offers_retry(client, owner, deployment):
+    row = add_row(deployment, "failed", retryable=True,
+                  status_reason="AWS refused a step of the set-up (UnauthorizedOperation).")
+    client.force_login(owner)
+    page = client.get(row_url(row)).content.decode()
+    assert "every 2s" not in page
+    assert "AWS refused a step of the set-up (UnauthorizedOperation)." in page
+    assert f'action="{retry_url(row)}"' in page
+    assert ">Retry</button>" in page
+
+
+def test_no_retry_when_it_cannot_succeed(client, owner, deployment):
+    row = add_row(deployment, "failed", retryable=False, status_reason="The request expired.")
+    client.force_login(owner)
+    page = client.get(row_url(row)).content.decode()
+    assert "The request expired." in page
+    assert ">Retry</button>" not in page
+    assert retry_url(row) not in page
+
+
+def test_a_viewer_sees_why_but_no_retry(client, viewer, deployment):
+    row = add_row(deployment, "failed", retryable=True, status_reason="AWS refused.")
+    client.force_login(viewer)
+    page = client.get(row_url(row)).content.decode()
+    assert "AWS refused." in page
+    assert ">Retry</button>" not in page
+    assert retry_url(row) not in page
+
+
+def test_it_escapes_the_status_reason(client, owner, deployment):
+    add_row(deployment, "failed", status_reason="<script>alert(1)</script>")
+    row = PeeringConnection.objects.get()
+    client.force_login(owner)
+    page = client.get(row_url(row)).content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+# --- retry ---
+
+def failed_row_for(deployment, request, retryable=True):
+    return PeeringConnection.objects.create(
+        deployment=deployment, peering_id=request.peering_id,
+        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
+        customer_cidrs=[request.cidr], status="failed", retryable=retryable,
+        status_reason="AWS did not answer for several minutes, so the set-up stopped.",
+    )
+
+
+@committing
+def test_retry_runs_the_set_up_again(client, owner, aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    row = failed_row_for(aws_deployment, request)
+    client.force_login(owner)
+    response = client.post(retry_url(row))
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(aws_deployment) + "#peerings"
+    row.refresh_from_db()
+    assert row.status == "running"
+    assert row.status_reason == ""
+    retried = AuditEvent.objects.get(action="peering.retried")
+    assert retried.actor == owner
+    assert retried.target_id == str(row.pk)
+    ec2 = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id)
+    assert ec2.describe_peering(request.peering_id).status == "active"
+
+
+def test_retry_with_htmx_returns_the_row(client, owner, deployment):
+    row = add_row(deployment, "failed", retryable=True, status_reason="AWS refused.")
+    client.force_login(owner)
+    response = client.post(retry_url(row), **HTMX)
+    assert response.status_code == 200
+    assert f'id="peering-{row.pk}"' in response.content.decode()
+
+
+def test_retry_of_a_failure_that_cannot_be_retried_changes_nothing(client, owner,
+                                                                    aws_deployment):
+    request = demo.create_customer_request(aws_deployment)
+    row = failed_row_for(aws_deployment, request, retryable=False)
+    client.force_login(owner)
+    client.post(retry_url(row))
+    row.refresh_from_db()
+    assert (row.status, row.retryable) == ("failed", False)
+    assert row.status_reason.startswith("AWS did not answer")
+    assert not AuditEvent.objects.filter(action="peering.retried").exists()
+    ec2 = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id)
+    assert ec2.describe_peering(request.peering_id).status == "pending-acceptance"
+
+
+def test_retry_of_a_running_row_changes_nothing(client, owner, deployment):
+    row = add_row(deployment, "running", retryable=True)
+    client.force_login(owner)
+    client.post(retry_url(row))
+    row.refresh_from_db()
+    assert row.status == "running"
+    assert not AuditEvent.objects.filter(action="peering.retried").exists()
+
+
+# --- demo mode ---
+
+def test_in_demo_mode_it_makes_a_request_and_fills_the_form_in(client, owner, aws_deployment,
+                                                               settings):
+    settings.DEMO_MODE = True
+    client.force_login(owner)
+    dialog = client.get(new_url(aws_deployment), **HTMX).content.decode()
+    assert "create this request from a sandbox customer account" in dialog
+    response = client.post(demo_url(aws_deployment), **HTMX)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<html" not in page
+    peering_id = re.search(r'name="peering_id" value="(pcx-[0-9a-f]{17})"', page).group(1)
+    assert f'name="account_id" value="{CUSTOMER_ACCOUNT}"' in page
+    vpc_id = re.search(r'name="vpc_id" value="(vpc-[0-9a-f]{17})"', page).group(1)
+    # A real request now waits in AWS; nothing is saved until the customer confirms.
+    request = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id).describe_peering(
+        peering_id
+    )
+    assert request.status == "pending-acceptance"
+    assert request.requester_vpc_id == vpc_id
+    assert PeeringConnection.objects.count() == 0
+
+
+def test_outside_demo_mode_there_is_no_demo_request(client, owner, deployment, settings):
+    settings.DEMO_MODE = False
+    client.force_login(owner)
+    assert client.post(demo_url(deployment)).status_code == 404
+    dialog = client.get(new_url(deployment), **HTMX).content.decode()
+    assert "create this request from a sandbox customer account" not in dialog
+    assert demo_url(deployment) not in dialog
