@@ -4,11 +4,15 @@ an outsider gets 404, exactly as for a row that does not exist."""
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from peerings.models import Deployment, Membership
+from peerings.models import Deployment, Membership, Organization
 
 
 def membership_for(user, organization_id):
     return Membership.objects.filter(user=user, organization_id=organization_id).first()
+
+
+def organizations_of(user):
+    return Organization.objects.filter(memberships__user=user)
 
 
 def deployments_visible_to(user):

@@ -1,5 +1,12 @@
-from django.contrib import admin
+"""The support staff's admin. The Support group (made by a migration) may view everything
+here and run Retry and Re-sync from AWS; only superusers may change or delete rows. Every
+change made here is audited with the staff member as actor (the middleware marks requests
+under /admin/ as source "admin")."""
 
+from django.contrib import admin, messages
+from django.db import transaction
+
+from peerings import audit, aws, services
 from peerings.models import (
     AuditEvent,
     Deployment,
@@ -10,6 +17,30 @@ from peerings.models import (
 )
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Records one audit event per add, change or delete, with the changed fields."""
+
+    def save_model(self, request, obj, form, change):
+        fields = form.changed_data
+        before = {f: form.initial.get(f) for f in fields} if change else {}
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            after = {f: form.cleaned_data.get(f) for f in fields}
+            verb = "changed" if change else "added"
+            audit.record(f"admin.{obj._meta.model_name}.{verb}", target=obj, before=before,
+                         after=after)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            audit.record(f"admin.{obj._meta.model_name}.deleted", target=obj,
+                         before={"object": str(obj)})
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -17,43 +48,84 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(AuditedAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
-    list_display = ["name", "organization", "plan", "region", "vpc_id", "cidr"]
+class DeploymentAdmin(AuditedAdmin):
+    list_display = ["name", "organization", "plan", "region", "vpc_id", "cidr",
+                    "vendor_account_id"]
     list_filter = ["plan", "region"]
     list_select_related = ["organization"]
     search_fields = ["name", "vpc_id", "vendor_account_id", "organization__name"]
 
 
 @admin.register(PeeringConnection)
-class PeeringConnectionAdmin(admin.ModelAdmin):
-    list_display = ["peering_id", "deployment", "customer_vpc_id", "customer_account_id", "status",
-                    "status_changed_at"]
-    list_filter = ["status", "deployment__region"]
-    list_select_related = ["deployment"]
+class PeeringConnectionAdmin(AuditedAdmin):
+    list_display = ["peering_id", "organization_name", "deployment", "customer_vpc_id",
+                    "customer_account_id", "status", "status_changed_at"]
+    list_filter = ["status", "deployment__plan", "deployment__region"]
+    list_select_related = ["deployment__organization"]
     search_fields = ["peering_id", "customer_vpc_id", "customer_account_id",
-                     "deployment__organization__name", "deployment__name"]
+                     "deployment__vpc_id", "deployment__organization__name", "deployment__name"]
+    # Status moves only through the services (compare-and-set, audited, AWS in step).
+    readonly_fields = ["status", "status_reason", "retryable", "status_changed_at",
+                       "created_at", "created_by"]
+    actions = ["retry", "resync_from_aws"]
+
+    @admin.display(description="Organization", ordering="deployment__organization__name")
+    def organization_name(self, peering):
+        return peering.deployment.organization.name
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("peerings.retry_peering")
+
+    def has_resync_permission(self, request):
+        return request.user.has_perm("peerings.resync_peering")
+
+    @admin.action(description="Retry", permissions=["retry"])
+    def retry(self, request, queryset):
+        retried = [p for p in queryset.select_related("deployment") if services.retry_peering(p)]
+        skipped = queryset.count() - len(retried)
+        self.message_user(request, f"Retried {len(retried)} peering(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} could not be retried: only failed "
+                                       "peerings whose AWS request can still succeed.",
+                              messages.WARNING)
+
+    @admin.action(description="Re-sync from AWS", permissions=["resync"])
+    def resync_from_aws(self, request, queryset):
+        for peering in queryset.select_related("deployment__organization"):
+            try:
+                findings = services.resync(peering)
+            except aws.AwsError as exc:
+                self.message_user(request, f"{peering}: AWS did not answer ({exc.code}).",
+                                  messages.ERROR)
+                continue
+            summary = " ".join(findings) or "matches AWS."
+            self.message_user(request, f"{peering}: {summary}", messages.INFO)
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(AuditedAdmin):
     list_display = ["name", "kind", "host", "port", "deployment", "peering"]
+    list_filter = ["kind"]
     list_select_related = ["deployment", "peering"]
-    search_fields = ["name", "host"]
+    search_fields = ["name", "host", "peering__peering_id", "deployment__organization__name"]
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor_name", "source", "action", "target_repr", "organization"]
+    list_display = ["created_at", "actor_name", "source", "action", "target_repr",
+                    "organization", "ip", "request_id"]
     list_filter = ["source", "action"]
     list_select_related = ["organization"]
-    search_fields = ["target_repr", "actor_name", "request_id"]
+    search_fields = ["target_repr", "actor_name", "request_id", "organization__name"]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

@@ -4,11 +4,20 @@ The request middleware (or a task, from the context it was queued with) sets the
 context; services call `record()` and never pass the actor around by hand."""
 
 import contextvars
+import hashlib
+import ipaddress
+import json
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
-from peerings.models import AuditEvent
+from django.db import connection, transaction
+from django.utils import timezone
+
+from peerings.models import AuditEvent, Deployment, Organization
+
+# Any constant: the key of the PostgreSQL advisory lock that orders the hash chain.
+_CHAIN_LOCK = 0x50EE_A0D1
 
 
 @dataclass(frozen=True)
@@ -20,7 +29,10 @@ class Actor:
     request_id: str = ""
 
     def as_task_context(self):
-        """What a queued task carries, so that its work is credited to whoever asked."""
+        """What a queued task carries, so that its work is credited to whoever asked.
+        Scheduled work that nobody asked for stays `system`."""
+        if self.source == AuditEvent.Source.SYSTEM:
+            return asdict(self)
         return asdict(replace(self, source=AuditEvent.Source.TASK))
 
 
@@ -42,43 +54,110 @@ def acting_as(actor):
 
 
 def actor_for_user(user, source, ip=None, request_id=""):
+    known = user is not None and user.is_authenticated
     return Actor(
-        user_id=user.pk if user and user.is_authenticated else None,
-        name=user.get_username() if user and user.is_authenticated else "",
+        user_id=user.pk if known else None,
+        name=user.get_username() if known else "",
         source=source,
         ip=ip,
         request_id=request_id or uuid.uuid4().hex,
     )
 
 
-def record(action, *, target=None, organization=None, before=None, after=None, message=""):
-    actor = current_actor()
-    if organization is None and target is not None:
-        organization = _organization_of(target)
-    return AuditEvent.objects.create(
+def record(action, *, target=None, organization=None, deployment=None, before=None,
+           after=None, message="", actor=None):
+    """Append one event to the chain. Runs in its own (possibly nested) transaction, so the
+    event commits or rolls back with the change it describes."""
+    actor = actor or current_actor()
+    if deployment is None and target is not None:
+        deployment = target if isinstance(target, Deployment) else getattr(
+            target, "deployment", None
+        )
+    if organization is None:
+        if isinstance(target, Organization):
+            organization = target
+        elif deployment is not None:
+            organization = deployment.organization
+    event = AuditEvent(
         actor_id=actor.user_id,
-        actor_name=actor.name,
+        actor_name=actor.name[:150],
         source=actor.source,
-        ip=actor.ip,
+        ip=_normalised_ip(actor.ip),
         request_id=actor.request_id,
         organization=organization,
+        deployment=deployment,
         action=action,
         target_type=type(target).__name__ if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         target_repr=str(target)[:200] if target is not None else "",
-        before=before or {},
-        after=after or {},
+        before=_plain(before or {}),
+        after=_plain(after or {}),
         message=message,
     )
+    with transaction.atomic():
+        _lock_chain()
+        event.prev_hash = (
+            AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
+        )
+        event.created_at = timezone.now()
+        event.hash = event_hash(event)
+        event.save()
+    return event
 
 
-def _organization_of(target):
-    for path in ("organization", "deployment.organization"):
-        obj = target
-        try:
-            for part in path.split("."):
-                obj = getattr(obj, part)
-        except AttributeError:
-            continue
-        return obj
+def event_hash(event):
+    content = {
+        "created_at": event.created_at.isoformat(),
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "source": event.source,
+        "ip": event.ip,
+        "request_id": event.request_id,
+        "organization_id": event.organization_id,
+        "deployment_id": event.deployment_id,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "target_repr": event.target_repr,
+        "before": event.before,
+        "after": event.after,
+        "message": event.message,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def first_broken_link():
+    """Walk the chain oldest first; return (event, why) for the first bad link, or None."""
+    previous = ""
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+        if event.prev_hash != previous:
+            return event, "its previous-hash does not match the event before it " \
+                          "(an event was removed or inserted)"
+        if event_hash(event) != event.hash:
+            return event, "its content does not match its hash (it was changed)"
+        previous = event.hash
     return None
+
+
+def _lock_chain():
+    # Two writers must not both read the same "last hash". SQLite already serialises
+    # writers (IMMEDIATE transactions); PostgreSQL needs a lock until commit.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
+
+
+def _plain(value):
+    """JSON as the database will give it back, so the hash survives a round trip."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _normalised_ip(ip):
+    if not ip:
+        return None
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        return None

@@ -100,3 +100,51 @@ class ResourceForm(forms.Form):
             ):
                 self.add_error("host", message)
         return cleaned
+
+
+AUDIT_ACTIONS = [
+    ("peering.created", "Peering created"),
+    ("peering.provisioning", "Peering accepted"),
+    ("peering.running", "Peering running"),
+    ("peering.failed", "Peering failed"),
+    ("peering.retried", "Peering retried"),
+    ("peering.delete_requested", "Peering delete requested"),
+    ("peering.deleted", "Peering deleted"),
+    ("peering.peer_deleted", "Peering deleted by the customer side"),
+    ("peering.resynced", "Peering re-synced from AWS"),
+    ("resource.created", "Resource created"),
+    ("resource.deleted", "Resource deleted"),
+]
+
+
+class AuditFilterForm(forms.Form):
+    deployment = forms.ModelChoiceField(queryset=None, required=False, empty_label="All")
+    actor = forms.CharField(required=False, max_length=150)
+    action = forms.ChoiceField(choices=[("", "All"), *AUDIT_ACTIONS], required=False)
+    since = forms.DateField(required=False, label="From",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, deployments, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["deployment"].queryset = deployments
+
+    def filter(self, events):
+        """Apply what is valid; a bad value is shown as an error and simply not applied."""
+        if not self.is_bound:
+            return events, None
+        self.is_valid()  # fills cleaned_data with the fields that are valid
+        data = self.cleaned_data
+        if data.get("deployment"):
+            events = events.filter(deployment=data["deployment"])
+        if data.get("actor"):
+            events = events.filter(actor_name=data["actor"])
+        if data.get("action"):
+            events = events.filter(action=data["action"])
+        if data.get("since"):
+            events = events.filter(created_at__date__gte=data["since"])
+        if data.get("until"):
+            events = events.filter(created_at__date__lte=data["until"])
+        return events, data.get("before")

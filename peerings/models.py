@@ -175,6 +175,10 @@ class PeeringConnection(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "status_changed_at"])]
+        permissions = [
+            ("retry_peering", "Can retry a failed peering"),
+            ("resync_peering", "Can re-sync a peering from AWS"),
+        ]
 
     def __str__(self):
         return self.peering_id
@@ -234,7 +238,23 @@ class Resource(models.Model):
         return self.name
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are never changed.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are never deleted.")
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
 class AuditEvent(models.Model):
+    """Append-only: the model refuses updates and deletes, and on PostgreSQL so does a
+    trigger. Each row carries a SHA-256 over its content and the previous row's hash, so
+    `manage.py verify_audit_chain` finds any row changed behind the model's back."""
+
     class Source(models.TextChoices):
         WEB = "web"
         ADMIN = "admin"
@@ -256,6 +276,9 @@ class AuditEvent(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
@@ -263,10 +286,26 @@ class AuditEvent(models.Model):
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "-created_at", "-id"])]
+        # Newest first by id: ids follow the hash chain, which is written in one order.
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["organization", "-id"], name="audit_org_id"),
+            models.Index(fields=["organization", "deployment", "-id"], name="audit_org_dep_id"),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are never deleted.")

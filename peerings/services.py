@@ -457,3 +457,52 @@ def delete_resource(resource):
 def _resource_snapshot(resource):
     return {"name": resource.name, "kind": resource.kind, "host": resource.host,
             "port": resource.port, "peering": resource.peering.peering_id}
+
+
+# --- comparing with AWS (support's "Re-sync from AWS", and the reconcile schedule) ---
+
+GONE_IN_AWS = ("missing", "deleted", "deleting", "rejected", "expired", "failed")
+
+
+def resync(peering):
+    """Read the real AWS state of one peering and act on any difference: a connection the
+    customer deleted, rejected or let expire becomes peer_deleted (our side is cleaned up);
+    a running peering missing a vendor route or rule gets it back. Audited; returns the
+    findings as sentences."""
+    deployment = peering.deployment
+    ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
+    request = ec2.describe_peering(peering.peering_id)
+    state = request.status if request else "missing"
+    findings = []
+    if peering.status in (Status.RUNNING, Status.FAILED) and state in GONE_IN_AWS:
+        remove_vendor_side(ec2, peering)
+        reason = (f"The peering connection is {state} in AWS: it was deleted, rejected or "
+                  "expired on your side. Resources using it cannot be reached; create a new "
+                  "peering and move them.")
+        if _transition(peering, Status.PEER_DELETED, [Status.RUNNING, Status.FAILED],
+                       "peering.peer_deleted", reason=reason):
+            findings.append(f"AWS has the connection {state}; marked peer_deleted and "
+                            "removed our routes and rules.")
+    elif peering.status == Status.RUNNING and state == "active":
+        findings += _put_back_vendor_side(ec2, peering)
+    audit.record("peering.resynced", target=peering,
+                 after={"aws_status": state, "status": peering.status, "findings": findings})
+    return findings
+
+
+def _put_back_vendor_side(ec2, peering):
+    deployment = peering.deployment
+    findings = []
+    for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
+        for cidr in peering.customer_cidrs:
+            if ec2.ensure_route(table_id, cidr, peering.peering_id, routes) != "exists":
+                findings.append(f"Route {cidr} → {peering.peering_id} in {table_id} was "
+                                "missing; put back.")
+    present = ec2.ingress_rules(deployment.security_group_id)
+    for cidr in peering.customer_cidrs:
+        for port in deployment.service_ports:
+            if (cidr, port) not in present:
+                ec2.ensure_ingress(deployment.security_group_id, cidr, port,
+                                   f"VPC peering {peering.peering_id}")
+                findings.append(f"Ingress from {cidr} on port {port} was missing; put back.")
+    return findings

@@ -19,4 +19,6 @@ urlpatterns = [
     path("deployments/<int:pk>/resources/new/", views.resource_new, name="resource-new"),
     path("deployments/<int:pk>/resources/<int:resource_pk>/delete/", views.resource_delete,
          name="resource-delete"),
+    path("audit/", views.audit_log, name="audit-log"),
+    path("audit/export.csv", views.audit_export, name="audit-export"),
 ]

@@ -1,0 +1,49 @@
+"""Audit events that Django, not our services, knows about: logins, failed logins, logouts,
+and changes made in the admin to models outside this app (users, groups)."""
+
+from dataclasses import replace
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from peerings import audit
+
+
+def _as(user):
+    current = audit.current_actor()
+    return replace(current, user_id=user.pk, name=user.get_username())
+
+
+@receiver(user_logged_in)
+def record_login(sender, request, user, **kwargs):
+    audit.record("user.logged_in", target=user, actor=_as(user))
+
+
+@receiver(user_logged_out)
+def record_logout(sender, request, user, **kwargs):
+    if user is not None:
+        audit.record("user.logged_out", target=user, actor=_as(user))
+
+
+@receiver(user_login_failed)
+def record_failed_login(sender, credentials, request=None, **kwargs):
+    # Only the username: Django has already masked anything that looks like a password.
+    username = str(credentials.get("username", ""))[:150]
+    audit.record("user.login_failed", message=f"Failed login for username {username!r}",
+                 after={"username": username})
+
+
+@receiver(post_save, sender=LogEntry)
+def record_admin_change(sender, instance, created, **kwargs):
+    # Our own models record richer before/after snapshots from their ModelAdmin.
+    if not created or instance.content_type.app_label == "peerings":
+        return
+    verb = {LogEntry.ADDITION: "added", LogEntry.CHANGE: "changed",
+            LogEntry.DELETION: "deleted"}.get(instance.action_flag, "changed")
+    audit.record(
+        f"admin.{instance.content_type.model}.{verb}",
+        message=f"{instance.object_repr}: {instance.get_change_message() or verb}",
+        after={"object_id": instance.object_id, "object": instance.object_repr},
+    )
