@@ -6,4 +6,8 @@ class PeeringsConfig(AppConfig):
     verbose_name = "VPC peering"
 
     def ready(self):
-        from peerings import signals  # noqa: F401  (connects the receivers)
+        from django.db.models.signals import post_migrate
+
+        from peerings import signals
+
+        post_migrate.connect(signals.keep_support_group, sender=self)

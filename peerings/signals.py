@@ -8,7 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from peerings import audit
+from peerings import audit, roles
 
 
 def _as(user):
@@ -47,3 +47,11 @@ def record_admin_change(sender, instance, created, **kwargs):
         message=f"{instance.object_repr}: {instance.get_change_message() or verb}",
         after={"object_id": instance.object_id, "object": instance.object_repr},
     )
+
+
+def keep_support_group(sender, **kwargs):
+    # A test flush empties every table, the group's data migration included; put it back.
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    roles.ensure_support_group(Group, Permission, ContentType)

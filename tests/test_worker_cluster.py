@@ -2,7 +2,9 @@
 and the moto server as AWS: the confirmed peering reaches running with nobody running
 the task inline."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -41,14 +43,16 @@ def cluster(monkeypatch, tmp_path):
     log = open(tmp_path / "qcluster.log", "w+")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=worker_env(),
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     yield process, log
     process.terminate()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    # The cluster's own worker processes must not outlive the test (nor hold the database).
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
     log.close()
 
 

@@ -4,6 +4,8 @@ Re-sync from AWS, change and delete nothing."""
 
 from django.db import migrations
 
+from peerings.roles import ensure_support_group
+
 APPEND_ONLY = """
 CREATE OR REPLACE FUNCTION peerings_auditevent_append_only() RETURNS trigger AS $$
 BEGIN
@@ -22,18 +24,6 @@ DROP TRIGGER IF EXISTS peerings_auditevent_append_only ON peerings_auditevent;
 DROP FUNCTION IF EXISTS peerings_auditevent_append_only();
 """
 
-# (model, codename, name)
-SUPPORT_PERMISSIONS = [
-    ("organization", "view_organization", "Can view organization"),
-    ("membership", "view_membership", "Can view membership"),
-    ("deployment", "view_deployment", "Can view deployment"),
-    ("peeringconnection", "view_peeringconnection", "Can view peering connection"),
-    ("resource", "view_resource", "Can view resource"),
-    ("auditevent", "view_auditevent", "Can view audit event"),
-    ("peeringconnection", "retry_peering", "Can retry a failed peering"),
-    ("peeringconnection", "resync_peering", "Can re-sync a peering from AWS"),
-]
-
 
 def add_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
@@ -46,17 +36,11 @@ def drop_trigger(apps, schema_editor):
 
 
 def create_support_group(apps, schema_editor):
-    # Django creates permissions after all migrations have run; the group needs them now,
-    # so make them here (get_or_create: Django's own pass then finds them in place).
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = apps.get_model("auth", "Group").objects.get_or_create(name="Support")
-    for model, codename, name in SUPPORT_PERMISSIONS:
-        content_type, _ = ContentType.objects.get_or_create(app_label="peerings", model=model)
-        permission, _ = Permission.objects.get_or_create(
-            content_type=content_type, codename=codename, defaults={"name": name}
-        )
-        group.permissions.add(permission)
+    ensure_support_group(
+        apps.get_model("auth", "Group"),
+        apps.get_model("auth", "Permission"),
+        apps.get_model("contenttypes", "ContentType"),
+    )
 
 
 def remove_support_group(apps, schema_editor):
