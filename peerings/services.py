@@ -10,12 +10,17 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.dispatch import Signal
 
 from peerings import audit, aws
 from peerings.models import PeeringConnection
 
 log = logging.getLogger(__name__)
 Status = PeeringConnection.Status
+
+# Sent once per status change, inside the transaction that made it, with `peering` (now in
+# its new status), `previous` (the old status word) and `event` (its AuditEvent).
+peering_status_changed = Signal()
 
 # How often the worker re-schedules a peering while AWS keeps failing, before it gives up
 # and lets the customer press Retry.
@@ -234,8 +239,12 @@ def _transition(peering, to, allowed_from, action, reason="", retryable=False):
         before = {"status": peering.status, "status_reason": peering.status_reason}
         if not peering.move(to, allowed_from=allowed_from, reason=reason, retryable=retryable):
             return False
-        audit.record(action, target=peering, before=before,
-                     after={"status": to, "status_reason": reason})
+        event = audit.record(action, target=peering, before=before,
+                             after={"status": to, "status_reason": reason})
+        # Inside the transaction: receivers (webhooks) queue their work on commit, so a
+        # rolled-back change notifies nobody.
+        peering_status_changed.send(sender=PeeringConnection, peering=peering,
+                                    previous=before["status"], event=event)
     return True
 
 
