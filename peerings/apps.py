@@ -10,4 +10,4 @@ class PeeringsConfig(AppConfig):
 
         from peerings import signals
 
-        post_migrate.connect(signals.keep_support_group, sender=self)
+        post_migrate.connect(signals.keep_bootstrap_rows, sender=self)

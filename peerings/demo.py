@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from peerings import audit, roles
+from peerings import audit, bootstrap
 from peerings.aws import Ec2
 from peerings.models import Deployment, Membership, Organization, PeeringConnection
 
@@ -53,7 +53,7 @@ def seed():
             user=demo, organization=organization, defaults={"role": Membership.Role.OWNER}
         )
         support = _user("support", "support", staff=True)
-        support.groups.add(Group.objects.get(name=roles.SUPPORT_GROUP))
+        support.groups.add(Group.objects.get(name=bootstrap.SUPPORT_GROUP))
         for name, plan, region, cidr, ports in DEPLOYMENTS:
             _ensure_deployment(organization, name, plan, region, cidr, ports, report)
     return report

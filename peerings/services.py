@@ -7,10 +7,12 @@ worker), then a short transaction records it."""
 import ipaddress
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
+from django.utils import timezone
 
 from peerings import audit, aws
 from peerings.models import PeeringConnection
@@ -473,11 +475,11 @@ def _resource_snapshot(resource):
 GONE_IN_AWS = ("missing", "deleted", "deleting", "rejected", "expired", "failed")
 
 
-def resync(peering):
+def resync(peering, *, record_when_clean=True):
     """Read the real AWS state of one peering and act on any difference: a connection the
     customer deleted, rejected or let expire becomes peer_deleted (our side is cleaned up);
-    a running peering missing a vendor route or rule gets it back. Audited; returns the
-    findings as sentences."""
+    a running peering missing a vendor route or rule gets it back. Audited (the scheduled
+    reconcile records only what it found, not every clean check); returns the findings."""
     deployment = peering.deployment
     ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
     request = ec2.describe_peering(peering.peering_id)
@@ -494,9 +496,77 @@ def resync(peering):
                             "removed our routes and rules.")
     elif peering.status == Status.RUNNING and state == "active":
         findings += _put_back_vendor_side(ec2, peering)
-    audit.record("peering.resynced", target=peering,
-                 after={"aws_status": state, "status": peering.status, "findings": findings})
+    if findings or record_when_clean:
+        audit.record("peering.resynced", target=peering,
+                     after={"aws_status": state, "status": peering.status,
+                            "findings": findings})
     return findings
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    peer_deleted: int = 0
+    repaired: int = 0
+    requeued: int = 0
+    unreachable: int = 0
+
+    def __str__(self):
+        return (f"checked {self.checked} peerings: {self.peer_deleted} deleted on the customer "
+                f"side, {self.repaired} repaired, {self.requeued} stuck and re-queued, "
+                f"{self.unreachable} not checked (AWS unavailable)")
+
+
+def reconcile(stuck_after=None):
+    """Compare every live peering with AWS (see `resync`), and re-queue any that has sat in
+    a transitional state longer than `stuck_after` seconds: its task was lost, say, with a
+    killed worker. Every finding is audited (as `system` when run by the schedule)."""
+    from peerings import tasks
+
+    if stuck_after is None:
+        stuck_after = settings.RECONCILE_STUCK_AFTER
+    cutoff = timezone.now() - timedelta(seconds=stuck_after)
+    report = ReconcileReport()
+    live = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED).exclude(
+        status=Status.DELETED
+    ).select_related("deployment__organization").order_by("pk")
+    for peering in live.iterator(chunk_size=500):
+        report.checked += 1
+        if peering.is_transitional:
+            if peering.status_changed_at <= cutoff and _requeue(peering, tasks):
+                report.requeued += 1
+            continue
+        try:
+            findings = resync(peering, record_when_clean=False)
+        except aws.AwsError as exc:
+            log.warning("reconcile %s: AWS unavailable (%s)", peering, exc.code)
+            report.unreachable += 1
+            continue
+        if peering.status == Status.PEER_DELETED:
+            report.peer_deleted += 1
+        elif findings:
+            report.repaired += 1
+    log.info("reconcile: %s", report)
+    return report
+
+
+def _requeue(peering, tasks):
+    # Touch the row (compare-and-set on its status) so the next run does not queue it again
+    # while this attempt is still on its way.
+    touched = PeeringConnection.objects.filter(pk=peering.pk, status=peering.status).update(
+        status_changed_at=timezone.now()
+    )
+    if not touched:
+        return False
+    with transaction.atomic():
+        audit.record("peering.requeued", target=peering,
+                     after={"status": peering.status},
+                     message=f"{peering.status} for too long; its task was queued again.")
+        if peering.status == Status.DELETING:
+            tasks.enqueue_deprovision(peering)
+        else:
+            tasks.enqueue_provision(peering)
+    return True
 
 
 def _put_back_vendor_side(ec2, peering):

@@ -8,7 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from peerings import audit, roles
+from peerings import audit, bootstrap
 
 
 def _as(user):
@@ -49,9 +49,11 @@ def record_admin_change(sender, instance, created, **kwargs):
     )
 
 
-def keep_support_group(sender, **kwargs):
-    # A test flush empties every table, the group's data migration included; put it back.
+def keep_bootstrap_rows(sender, **kwargs):
+    # A test flush empties every table, data migrations' rows included; put them back.
     from django.contrib.auth.models import Group, Permission
     from django.contrib.contenttypes.models import ContentType
+    from django_q.models import Schedule
 
-    roles.ensure_support_group(Group, Permission, ContentType)
+    bootstrap.ensure_support_group(Group, Permission, ContentType)
+    bootstrap.ensure_reconcile_schedule(Schedule)

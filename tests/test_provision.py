@@ -238,7 +238,7 @@ def test_throttling_is_retried_later_not_a_failure(stubbed, deployment,
                              service_error_code="RequestLimitExceeded", http_status_code=400)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.provision(row.pk) == "pending"
-    schedule = Schedule.objects.get()
+    schedule = Schedule.objects.get(func="peerings.tasks.provision_peering")
     assert schedule.func == "peerings.tasks.provision_peering"
     assert schedule.schedule_type == Schedule.ONCE
     assert f"({row.pk}, " in schedule.args

@@ -1,6 +1,12 @@
-"""The Support group: view everything of ours, run Retry and Re-sync from AWS, change and
-delete nothing. Made by a migration and kept whole after every `migrate` (and every test
-flush) by a post_migrate receiver; both call `ensure_support_group`."""
+"""Rows the portal cannot work without, made by migrations and kept whole after every
+`migrate` (and every test flush, which empties all tables) by a post_migrate receiver.
+Functions take the models as arguments so that a migration can pass its historical ones.
+
+- the Support group: view everything of ours, run Retry and Re-sync from AWS, change and
+  delete nothing;
+- the django-q2 schedule that reconciles peerings with AWS every few minutes."""
+
+from django.conf import settings
 
 SUPPORT_GROUP = "Support"
 
@@ -30,3 +36,19 @@ def ensure_support_group(group_model, permission_model, content_type_model):
         )
         group.permissions.add(permission)
     return group
+
+
+RECONCILE_SCHEDULE = "Reconcile peerings with AWS"
+
+
+def ensure_reconcile_schedule(schedule_model):
+    schedule, _ = schedule_model.objects.get_or_create(
+        name=RECONCILE_SCHEDULE,
+        defaults={
+            "func": "peerings.tasks.reconcile_peerings",
+            "schedule_type": "I",  # Schedule.MINUTES
+            "minutes": settings.RECONCILE_EVERY_MINUTES,
+            "repeats": -1,
+        },
+    )
+    return schedule

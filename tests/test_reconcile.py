@@ -1,0 +1,225 @@
+"""Reconcile: the database and AWS never silently disagree. Each finding is produced from a
+state made in the simulator (or by Stubber where moto cannot make it)."""
+
+from datetime import timedelta
+
+import pytest
+from botocore.stub import Stubber
+from django.core.management import call_command
+from django.utils import timezone
+
+from peerings import audit, aws, demo, services
+from peerings.models import AuditEvent, PeeringConnection, Resource
+
+pytestmark = pytest.mark.django_db
+
+VENDOR = "123456789012"
+
+
+def provisioned(deployment, cidr="172.16.8.0/24"):
+    request = demo.create_customer_request(deployment, cidr=cidr)
+    peering = PeeringConnection.objects.create(
+        deployment=deployment, peering_id=request.peering_id,
+        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
+        customer_cidrs=[request.cidr],
+    )
+    assert services.provision(peering.pk) == "running"
+    peering.refresh_from_db()
+    return peering
+
+
+def vendor():
+    return aws.Ec2("us-east-1", VENDOR)
+
+
+def our_routes(deployment, peering):
+    return [r for rs in vendor().route_tables(deployment.vpc_id).values() for r in rs
+            if r.get("VpcPeeringConnectionId") == peering.peering_id]
+
+
+def our_rules(deployment, peering):
+    return {(c, p) for c, p in vendor().ingress_rules(deployment.security_group_id)
+            if c in peering.customer_cidrs}
+
+
+def reconcile(**kwargs):
+    with audit.acting_as(audit.SYSTEM):
+        return services.reconcile(**kwargs)
+
+
+def test_a_connection_the_customer_deleted_becomes_peer_deleted(aws_deployment):
+    peering = provisioned(aws_deployment)
+    resource = Resource.objects.create(deployment=aws_deployment, peering=peering, name="db",
+                                       kind="mysql", host="172.16.8.10", port=3306)
+    aws.Ec2("us-east-1", demo.settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
+        peering.peering_id
+    )
+    report = reconcile()
+    assert (report.checked, report.peer_deleted, report.repaired) == (1, 1, 0)
+    peering.refresh_from_db()
+    assert peering.status == "peer_deleted"
+    assert "deleted, rejected or expired on your side" in peering.status_reason
+    assert our_routes(aws_deployment, peering) == []
+    assert our_rules(aws_deployment, peering) == set()
+    assert Resource.objects.filter(pk=resource.pk).exists()  # kept, and flagged in the UI
+    event = AuditEvent.objects.get(action="peering.peer_deleted")
+    assert (event.source, event.actor_id, event.actor_name) == ("system", None, "system")
+
+
+def test_the_deployment_page_flags_resources_of_a_peer_deleted_peering(aws_deployment, client,
+                                                                       owner):
+    peering = provisioned(aws_deployment)
+    Resource.objects.create(deployment=aws_deployment, peering=peering, name="db",
+                            kind="mysql", host="172.16.8.10", port=3306)
+    aws.Ec2("us-east-1", demo.settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
+        peering.peering_id
+    )
+    reconcile()
+    client.force_login(owner)
+    page = client.get(f"/deployments/{aws_deployment.pk}/").content.decode()
+    assert "peering peer_deleted: this resource is unreachable" in page
+
+
+def test_a_missing_vendor_route_and_rule_are_put_back(aws_deployment):
+    peering = provisioned(aws_deployment)
+    ec2 = vendor()
+    table_id, routes = next(iter(ec2.route_tables(aws_deployment.vpc_id).items()))
+    ec2.delete_route(table_id, "172.16.8.0/24", peering.peering_id, routes)
+    ec2.revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 8883)
+    report = reconcile()
+    assert (report.repaired, report.peer_deleted) == (1, 0)
+    assert len(our_routes(aws_deployment, peering)) == 2
+    assert our_rules(aws_deployment, peering) == {("172.16.8.0/24", 1883),
+                                                  ("172.16.8.0/24", 8883)}
+    findings = AuditEvent.objects.get(action="peering.resynced").after["findings"]
+    assert any(table_id in f for f in findings)
+    assert any("port 8883" in f for f in findings)
+
+
+def test_a_clean_peering_is_checked_without_filling_the_audit_log(aws_deployment):
+    provisioned(aws_deployment)
+    before = AuditEvent.objects.count()
+    report = reconcile()
+    assert (report.checked, report.repaired, report.peer_deleted) == (1, 0, 0)
+    assert AuditEvent.objects.count() == before
+
+
+def _age(peering, seconds):
+    PeeringConnection.objects.filter(pk=peering.pk).update(
+        status_changed_at=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def test_a_stuck_pending_peering_is_requeued_and_converges(aws_deployment,
+                                                           django_capture_on_commit_callbacks):
+    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    peering = PeeringConnection.objects.create(
+        deployment=aws_deployment, peering_id=request.peering_id,
+        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
+        customer_cidrs=[request.cidr],
+    )
+    _age(peering, 3600)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = reconcile(stuck_after=600)
+    assert report.requeued == 1
+    peering.refresh_from_db()
+    assert peering.status == "running"
+    assert AuditEvent.objects.get(action="peering.requeued").source == "system"
+
+
+def test_a_recent_transitional_peering_is_left_alone(aws_deployment,
+                                                     django_capture_on_commit_callbacks):
+    peering = PeeringConnection.objects.create(
+        deployment=aws_deployment, peering_id="pcx-0000000000000000a",
+        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/24"], status="provisioning",
+    )
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        report = reconcile(stuck_after=600)
+    assert report.requeued == 0 and queued == []
+    assert PeeringConnection.objects.get(pk=peering.pk).status == "provisioning"
+
+
+def test_a_stuck_deleting_peering_is_requeued_and_deleted(aws_deployment,
+                                                          django_capture_on_commit_callbacks):
+    peering = provisioned(aws_deployment)
+    peering.move("deleting", allowed_from=["running"])
+    _age(peering, 3600)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reconcile(stuck_after=600).requeued == 1
+    peering.refresh_from_db()
+    assert peering.status == "deleted"
+    assert our_routes(aws_deployment, peering) == []
+
+
+def test_a_requeued_peering_is_not_queued_again_by_the_next_run(aws_deployment,
+                                                                django_capture_on_commit_callbacks):
+    peering = PeeringConnection.objects.create(
+        deployment=aws_deployment, peering_id="pcx-0000000000000000a",
+        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/24"], status="provisioning",
+    )
+    _age(peering, 3600)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert reconcile(stuck_after=600).requeued == 1
+        assert reconcile(stuck_after=600).requeued == 0
+    assert len(queued) == 1
+
+
+@pytest.mark.parametrize("state", ["expired", "rejected", "failed"])
+def test_a_connection_aws_reports_gone_becomes_peer_deleted(monkeypatch, deployment, state):
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
+                       aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
+    monkeypatch.setattr(aws, "client", lambda service, region, account: ec2)
+    peering = PeeringConnection.objects.create(
+        deployment=deployment, peering_id="pcx-0000000000000000c",
+        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000c",
+        customer_cidrs=["172.16.0.0/24"], status="failed",
+    )
+    with Stubber(ec2) as stubber:
+        stubber.add_response("describe_vpc_peering_connections", {"VpcPeeringConnections": [{
+            "VpcPeeringConnectionId": peering.peering_id,
+            "Status": {"Code": state, "Message": state},
+        }]})
+        for _port in deployment.service_ports:
+            stubber.add_client_error("revoke_security_group_ingress",
+                                     service_error_code="InvalidPermission.NotFound")
+        stubber.add_response("describe_route_tables", {"RouteTables": []})
+        report = reconcile()
+        stubber.assert_no_pending_responses()
+    assert report.peer_deleted == 1
+    peering.refresh_from_db()
+    assert peering.status == "peer_deleted"
+    assert f"is {state} in AWS" in peering.status_reason
+
+
+def test_an_unreachable_aws_is_counted_and_changes_nothing(aws_deployment, monkeypatch):
+    peering = provisioned(aws_deployment)
+
+    def unavailable(self, peering_id):
+        raise aws.AwsUnavailable("down", code="RequestLimitExceeded")
+
+    monkeypatch.setattr(aws.Ec2, "describe_peering", unavailable)
+    report = reconcile()
+    assert (report.checked, report.unreachable) == (1, 1)
+    assert PeeringConnection.objects.get(pk=peering.pk).status == "running"
+
+
+def test_the_command_prints_its_counts(aws_deployment, capsys):
+    peering = provisioned(aws_deployment)
+    aws.Ec2("us-east-1", demo.settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
+        peering.peering_id
+    )
+    call_command("reconcile")
+    out = capsys.readouterr().out
+    assert "checked 1 peerings: 1 deleted on the customer side, 0 repaired" in out
+
+
+def test_the_reconcile_schedule_exists(db):
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="peerings.tasks.reconcile_peerings")
+    assert schedule.schedule_type == Schedule.MINUTES
+    assert schedule.repeats == -1
