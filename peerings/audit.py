@@ -29,11 +29,13 @@ class Actor:
     request_id: str = ""
 
     def as_task_context(self):
-        """What a queued task carries, so that its work is credited to whoever asked.
-        Scheduled work that nobody asked for stays `system`."""
-        if self.source == AuditEvent.Source.SYSTEM:
-            return asdict(self)
-        return asdict(replace(self, source=AuditEvent.Source.TASK))
+        """What a queued task carries (plain values: django-q2 pickles it, a schedule stores
+        its repr), so that its work is credited to whoever asked. Scheduled work that nobody
+        asked for stays `system`."""
+        source = AuditEvent.Source.SYSTEM if self.source == AuditEvent.Source.SYSTEM else (
+            AuditEvent.Source.TASK
+        )
+        return asdict(replace(self, source=str(source)))
 
 
 SYSTEM = Actor(name="system")

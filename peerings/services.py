@@ -529,8 +529,8 @@ def reconcile(stuck_after=None):
     report = ReconcileReport()
     live = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED).exclude(
         status=Status.DELETED
-    ).select_related("deployment__organization").order_by("pk")
-    for peering in live.iterator(chunk_size=500):
+    ).select_related("deployment__organization")
+    for peering in _in_batches(live):
         report.checked += 1
         if peering.is_transitional:
             if peering.status_changed_at <= cutoff and _requeue(peering, tasks):
@@ -548,6 +548,18 @@ def reconcile(stuck_after=None):
             report.repaired += 1
     log.info("reconcile: %s", report)
     return report
+
+
+def _in_batches(queryset, size=500):
+    """Rows in pk order, loaded a batch at a time. Not a streaming cursor: the loop writes
+    and queues tasks as it goes, and a broker may recycle the connection under a cursor."""
+    last = 0
+    while True:
+        batch = list(queryset.filter(pk__gt=last).order_by("pk")[:size])
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1].pk
 
 
 def _requeue(peering, tasks):
