@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -69,10 +70,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "peerings",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -83,7 +86,7 @@ MIDDLEWARE = [
     "peerings.middleware.AuditContextMiddleware",
 ]
 
-ROOT_URLCONF = "peering_portal.urls"
+ROOT_URLCONF = env("ROOT_URLCONF", "peering_portal.urls")
 WSGI_APPLICATION = "peering_portal.wsgi.application"
 
 TEMPLATES = [
@@ -96,6 +99,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "peerings.context_processors.portal",
             ],
         },
@@ -143,8 +147,37 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# --- security ---
 SESSION_COOKIE_SECURE = not DEBUG and envbool("SECURE_COOKIES", "true")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
+if envbool("BEHIND_TLS_PROXY", "false"):
+    # Only behind a proxy that sets this header itself and strips it from clients.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 0 if DEBUG else envint("SECURE_HSTS_SECONDS", "31536000", minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+# The preload directive alone lists nobody: a domain joins browsers' lists only when its
+# owner submits it. Sending it keeps `check --deploy` clean and the choice with the owner.
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "true")
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# No inline script anywhere (htmx is served from the app, our JS is a static file); the
+# admin's inline style attributes need 'unsafe-inline' for styles only.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Failed logins: this many per (username, address) within the window lock that pair out.
+LOGIN_MAX_FAILURES = envint("LOGIN_MAX_FAILURES", "5", minimum=1)
+LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", "900", minimum=1)
 
 LOGGING = {
     "version": 1,
@@ -179,6 +212,9 @@ if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, not {REDIS_URL!r}")
     Q_CLUSTER["redis"] = REDIS_URL
+    # Shared by every web process: login lockouts count across all of them.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL, "KEY_PREFIX": "peering_portal"}}
 else:
     Q_CLUSTER["orm"] = "default"
 
@@ -215,3 +251,13 @@ DEMO_CUSTOMER_ACCOUNT_ID = env("DEMO_CUSTOMER_ACCOUNT_ID", "210987654321")
 
 # Proxies whose X-Forwarded-For header is believed.
 TRUSTED_PROXIES = envnetworks("TRUSTED_PROXIES", "")
+
+# --- webhooks ---
+# Local development only: http:// URLs, and endpoints on loopback or private addresses. The
+# cloud metadata addresses stay refused whatever these say.
+WEBHOOK_ALLOW_HTTP = envbool("WEBHOOK_ALLOW_HTTP", "false")
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = envbool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "false")
+# Seconds for each of connect, write, read (between bytes) of one delivery attempt.
+WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", "10", minimum=1)
+# Attempts per delivery, the first included; retries back off from 30 s, doubling.
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", "6", minimum=1)

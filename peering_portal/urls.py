@@ -2,9 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from peerings.login_guard import AdminLoginForm, LoginForm
+
+admin.site.login_form = AdminLoginForm
+admin.site.site_header = "Peering Portal support"
+
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("peerings.urls")),
+    path("", include("webhooks.urls")),
 ]

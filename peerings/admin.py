@@ -40,6 +40,39 @@ class AuditedAdmin(admin.ModelAdmin):
         for obj in queryset:
             self.delete_model(request, obj)
 
+    def save_formset(self, request, form, formset, change):
+        # Inline rows (an organization's memberships) are changes of their own.
+        with transaction.atomic():
+            super().save_formset(request, form, formset, change)
+            for obj in formset.new_objects:
+                audit.record(f"admin.{obj._meta.model_name}.added", target=obj,
+                             organization=_organization(form.instance),
+                             after=_fields(obj))
+            for obj, fields in formset.changed_objects:
+                audit.record(f"admin.{obj._meta.model_name}.changed", target=obj,
+                             organization=_organization(form.instance),
+                             after={f: _fields(obj).get(f) for f in fields})
+            for obj in formset.deleted_objects:
+                audit.record(f"admin.{obj._meta.model_name}.deleted",
+                             organization=_organization(form.instance),
+                             before={"object": str(obj)})
+
+
+class KeepsHistory:
+    """Rows the audit log points at are never deleted: deactivate or rename instead."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _organization(obj):
+    return obj if isinstance(obj, Organization) else None
+
+
+def _fields(obj):
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields
+            if f.attname != "id"}
+
 
 class MembershipInline(admin.TabularInline):
     model = Membership
@@ -48,14 +81,14 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(AuditedAdmin):
+class OrganizationAdmin(KeepsHistory, AuditedAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(AuditedAdmin):
+class DeploymentAdmin(KeepsHistory, AuditedAdmin):
     list_display = ["name", "organization", "plan", "region", "vpc_id", "cidr",
                     "vendor_account_id"]
     list_filter = ["plan", "region"]
@@ -64,16 +97,16 @@ class DeploymentAdmin(AuditedAdmin):
 
 
 @admin.register(PeeringConnection)
-class PeeringConnectionAdmin(AuditedAdmin):
+class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
     list_display = ["peering_id", "organization_name", "deployment", "customer_vpc_id",
                     "customer_account_id", "status", "status_changed_at"]
     list_filter = ["status", "deployment__plan", "deployment__region"]
     list_select_related = ["deployment__organization"]
     search_fields = ["peering_id", "customer_vpc_id", "customer_account_id",
                      "deployment__vpc_id", "deployment__organization__name", "deployment__name"]
-    # Status moves only through the services (compare-and-set, audited, AWS in step).
-    readonly_fields = ["status", "status_reason", "retryable", "status_changed_at",
-                       "created_at", "created_by"]
+    # A peering changes only through the services (compare-and-set, audited, AWS in step):
+    # in the admin every field is read-only, even for superusers; Retry and Re-sync act.
+    readonly_fields = [f.name for f in PeeringConnection._meta.fields]
     actions = ["retry", "resync_from_aws"]
 
     @admin.display(description="Organization", ordering="deployment__organization__name")

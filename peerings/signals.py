@@ -29,10 +29,15 @@ def record_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def record_failed_login(sender, credentials, request=None, **kwargs):
+    from peerings import login_guard
+    from peerings.middleware import client_ip
+
     # Only the username: Django has already masked anything that looks like a password.
     username = str(credentials.get("username", ""))[:150]
     audit.record("user.login_failed", message=f"Failed login for username {username!r}",
                  after={"username": username})
+    if request is not None:
+        login_guard.note_failure(username, client_ip(request))
 
 
 @receiver(post_save, sender=LogEntry)
@@ -40,8 +45,8 @@ def record_admin_change(sender, instance, created, **kwargs):
     # Our own models record richer before/after snapshots from their ModelAdmin.
     if not created or instance.content_type.app_label == "peerings":
         return
-    verb = {LogEntry.ADDITION: "added", LogEntry.CHANGE: "changed",
-            LogEntry.DELETION: "deleted"}.get(instance.action_flag, "changed")
+    verb = ("added" if instance.is_addition()
+            else "deleted" if instance.is_deletion() else "changed")
     audit.record(
         f"admin.{instance.content_type.model}.{verb}",
         message=f"{instance.object_repr}: {instance.get_change_message() or verb}",

@@ -1,4 +1,5 @@
 import csv
+import json
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -246,7 +247,8 @@ def audit_export(request):
         ).iterator(chunk_size=2000):
             *values, before, after = event
             values[0] = values[0].isoformat()
-            yield writer.writerow([_csv_safe(v) for v in values] + [before, after])
+            yield writer.writerow([_csv_safe(v) for v in values]
+                                  + [json.dumps(before), json.dumps(after)])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'

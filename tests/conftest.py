@@ -119,3 +119,13 @@ def aws_deployment(organization, simulator):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_login_lockout_carried_over():
+    """Failed logins counted by one test (client address 127.0.0.1) must not lock the next."""
+    from django.core.cache import cache
+
+    from peerings import login_guard
+
+    cache.delete(login_guard._keys("", "127.0.0.1")[1][0])

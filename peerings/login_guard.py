@@ -1,0 +1,69 @@
+"""Repeated failed logins lock out further attempts for a while.
+
+Counted per (username, client IP) and per client IP, so one attacker can neither guess a
+password nor lock a real user out from the user's own address. Counts live in Django's
+cache: Redis when REDIS_URL is set (shared by every web process), else per process."""
+
+import hashlib
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.cache import cache
+
+from peerings import audit
+from peerings.middleware import client_ip
+
+# An address may try many users (an office behind one NAT), but not endlessly.
+PER_IP_FACTOR = 4
+
+
+def _keys(username, ip):
+    # Hashed: a typed username may be any length and hold any character, a cache key not.
+    who = hashlib.sha256(f"{username.strip().lower()}|{ip}".encode()).hexdigest()
+    return [
+        (f"login-failures:{who}", settings.LOGIN_MAX_FAILURES),
+        (f"login-failures-ip:{ip}", settings.LOGIN_MAX_FAILURES * PER_IP_FACTOR),
+    ]
+
+
+def is_locked(username, ip):
+    return any((cache.get(key) or 0) >= limit for key, limit in _keys(username, ip))
+
+
+def note_failure(username, ip):
+    for key, _limit in _keys(username, ip):
+        cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+
+
+def clear(username, ip):
+    cache.delete(_keys(username, ip)[0][0])
+
+
+class LockoutMixin:
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        ip = client_ip(self.request) if self.request else None
+        if is_locked(username, ip):
+            audit.record("user.login_locked", after={"username": username[:150]},
+                         message=f"Login locked for {username[:150]!r} after repeated failures")
+            minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
+            raise forms.ValidationError(
+                f"Too many failed attempts. Try again in {minutes} minutes.", code="locked"
+            )
+        cleaned = super().clean()
+        clear(username, ip)
+        return cleaned
+
+
+class LoginForm(LockoutMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(LockoutMixin, AdminAuthenticationForm):
+    pass

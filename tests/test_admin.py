@@ -1,0 +1,636 @@
+"""The support staff's admin: Support reads everything and runs Retry and Re-sync from AWS,
+changes nothing; superusers' changes are audited; the audit log itself is read-only; and
+every changelist runs a fixed number of queries."""
+
+import json
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils.html import escape
+
+from peerings import audit, aws, demo, services
+from peerings.models import (
+    AuditEvent,
+    Deployment,
+    Membership,
+    Organization,
+    PeeringConnection,
+    Resource,
+)
+from tests.conftest import make_deployment
+
+pytestmark = pytest.mark.django_db
+
+VENDOR = "123456789012"
+MODELS = ["organization", "deployment", "peeringconnection", "resource", "auditevent"]
+PEERINGS = "/admin/peerings/peeringconnection/"
+
+
+def changelist(model):
+    return f"/admin/peerings/{model}/"
+
+
+def change_page(model, pk):
+    return f"/admin/peerings/{model}/{pk}/change/"
+
+
+def delete_page(model, pk):
+    return f"/admin/peerings/{model}/{pk}/delete/"
+
+
+def event_text(event):
+    values = []
+    for field in AuditEvent._meta.concrete_fields:
+        value = getattr(event, field.attname)
+        values.append(json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list)
+                      else str(value))
+    return "\n".join(values)
+
+
+def assert_no_password_hash_in_the_log():
+    text = "\n".join(event_text(e) for e in AuditEvent.objects.all())
+    for password in get_user_model().objects.values_list("password", flat=True):
+        assert password not in text
+        assert password.split("$")[-1] not in text  # nor the bare digest
+
+
+@pytest.fixture
+def support(db):
+    user = get_user_model().objects.create_user("sam", password="pw-sam", is_staff=True)
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+@pytest.fixture
+def superuser(db):
+    return get_user_model().objects.create_superuser("root", password="pw-root")
+
+
+def add_peering(deployment, n, status=PeeringConnection.Status.RUNNING,
+                account_id="210987654321"):
+    return PeeringConnection.objects.create(
+        deployment=deployment, peering_id=f"pcx-{n:017x}", customer_account_id=account_id,
+        customer_vpc_id=f"vpc-{n:017x}", customer_cidrs=[f"172.16.{n % 250}.0/24"],
+        status=status,
+    )
+
+
+@pytest.fixture
+def one_of_each(organization, owner, deployment):
+    peering = add_peering(deployment, 1)
+    resource = Resource.objects.create(deployment=deployment, peering=peering, name="orders-db",
+                                       kind="mysql", host="172.16.1.10", port=3306)
+    event = audit.record("peering.created", target=peering, message="seen by support")
+    return {"organization": organization, "deployment": deployment,
+            "peeringconnection": peering, "resource": resource, "auditevent": event}
+
+
+def shown(response):
+    assert response.status_code == 200
+    return list(response.context["cl"].result_list)
+
+
+# --- 1. the Support group ---
+
+def test_the_support_group_may_view_everything_and_retry_and_resync_only(db):
+    group = Group.objects.get(name="Support")
+    granted = set(group.permissions.values_list("content_type__app_label", "codename"))
+    assert granted == {
+        ("peerings", "view_organization"),
+        ("peerings", "view_membership"),
+        ("peerings", "view_deployment"),
+        ("peerings", "view_peeringconnection"),
+        ("peerings", "view_resource"),
+        ("peerings", "view_auditevent"),
+        ("peerings", "retry_peering"),
+        ("peerings", "resync_peering"),
+    }
+    assert not [c for _app, c in granted if c.startswith(("add_", "change_", "delete_"))]
+    # The migration made the permission before Django's own pass; that pass reused it.
+    assert Permission.objects.filter(codename="retry_peering").count() == 1
+
+
+def test_a_support_user_has_exactly_the_groups_permissions(support):
+    assert support.has_perm("peerings.view_peeringconnection")
+    assert support.has_perm("peerings.retry_peering")
+    assert support.has_perm("peerings.resync_peering")
+    for codename in ("change_peeringconnection", "delete_peeringconnection",
+                     "add_deployment", "change_auditevent", "delete_auditevent"):
+        assert not support.has_perm(f"peerings.{codename}")
+
+
+# --- 2. Support reads, never writes ---
+
+@pytest.mark.parametrize("model", MODELS)
+def test_support_can_open_each_changelist_without_a_bulk_delete(client, support, one_of_each,
+                                                                 model):
+    client.force_login(support)
+    response = client.get(changelist(model))
+    assert one_of_each[model] in shown(response)
+    assert 'value="delete_selected"' not in response.content.decode()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_support_sees_each_change_page_read_only(client, support, one_of_each, model):
+    client.force_login(support)
+    obj = one_of_each[model]
+    response = client.get(change_page(model, obj.pk))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'name="_save"' not in page
+    assert 'name="_continue"' not in page
+    assert escape(str(obj)) in page
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_support_cannot_post_a_change(client, support, one_of_each, model):
+    client.force_login(support)
+    obj = one_of_each[model]
+    before = model_to_values(obj)
+    response = client.post(change_page(model, obj.pk), {"name": "hacked", "_save": "Save"})
+    assert response.status_code == 403
+    assert model_to_values(type(obj).objects.get(pk=obj.pk)) == before
+
+
+def model_to_values(obj):
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_support_cannot_delete(client, support, one_of_each, model):
+    client.force_login(support)
+    obj = one_of_each[model]
+    assert client.get(delete_page(model, obj.pk)).status_code == 403
+    assert client.post(delete_page(model, obj.pk), {"post": "yes"}).status_code == 403
+    response = client.post(changelist(model),
+                           {"action": "delete_selected", "_selected_action": [obj.pk],
+                            "post": "yes"})
+    assert response.status_code in (200, 302)
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_support_cannot_add(client, support, one_of_each, model):
+    client.force_login(support)
+    assert client.get(f"/admin/peerings/{model}/add/").status_code == 403
+    count = type(one_of_each[model]).objects.count()
+    response = client.post(f"/admin/peerings/{model}/add/", {"name": "new-org"})
+    assert response.status_code == 403
+    assert type(one_of_each[model]).objects.count() == count
+
+
+def test_support_sees_an_organizations_members_but_not_the_users_admin(client, support,
+                                                                        one_of_each, viewer):
+    client.force_login(support)
+    page = client.get(change_page("organization", one_of_each["organization"].pk))
+    assert "olivia" in page.content.decode()
+    assert "vera" in page.content.decode()
+    assert client.get("/admin/auth/user/").status_code == 403
+    assert client.get("/admin/auth/group/").status_code == 403
+
+
+@pytest.fixture
+def two_peerings(organization, outsider):
+    mine = make_deployment(organization, name="orders")
+    other_org = outsider.memberships.get().organization
+    theirs = make_deployment(other_org, name="telemetry", plan=Deployment.Plan.ENTERPRISE,
+                             region="eu-west-1", vpc_id="vpc-0ffffffffffffffff")
+    running = add_peering(mine, 1)
+    failed = add_peering(theirs, 2, status=PeeringConnection.Status.FAILED,
+                         account_id="111122223333")
+    return running, failed
+
+
+def test_support_finds_a_peering_by_pcx_vpc_account_and_organization(client, support,
+                                                                     two_peerings):
+    running, failed = two_peerings
+    client.force_login(support)
+    for term in (running.peering_id, running.customer_vpc_id, running.customer_account_id,
+                 "Acme"):
+        assert shown(client.get(PEERINGS, {"q": term})) == [running], term
+    for term in (failed.peering_id, failed.customer_vpc_id, "111122223333", "Other Corp"):
+        assert shown(client.get(PEERINGS, {"q": term})) == [failed], term
+    assert shown(client.get(PEERINGS, {"q": "pcx-fffffffffffffffff"})) == []
+
+
+def test_support_filters_peerings_by_status_plan_and_region(client, support, two_peerings):
+    running, failed = two_peerings
+    client.force_login(support)
+    assert shown(client.get(PEERINGS, {"status__exact": "running"})) == [running]
+    assert shown(client.get(PEERINGS, {"status__exact": "failed"})) == [failed]
+    assert shown(client.get(PEERINGS, {"deployment__plan__exact": "dedicated"})) == [running]
+    assert shown(client.get(PEERINGS, {"deployment__plan__exact": "enterprise"})) == [failed]
+    assert shown(client.get(PEERINGS, {"deployment__region__exact": "us-east-1"})) == [running]
+    assert shown(client.get(PEERINGS, {"deployment__region__exact": "eu-west-1"})) == [failed]
+
+
+# --- 3. Retry and Re-sync from AWS, as support ---
+
+def vendor_ec2():
+    return aws.Ec2("us-east-1", VENDOR)
+
+
+def routes_to(deployment, peering):
+    return {
+        table: sorted(r["DestinationCidrBlock"] for r in routes
+                      if r.get("VpcPeeringConnectionId") == peering.peering_id)
+        for table, routes in vendor_ec2().route_tables(deployment.vpc_id).items()
+    }
+
+
+def rules_for(deployment, cidr):
+    return sorted(p for c, p in vendor_ec2().ingress_rules(deployment.security_group_id)
+                  if c == cidr)
+
+
+def customer_request_row(deployment, cidr="172.16.8.0/24", **values):
+    made = demo.create_customer_request(deployment, cidr=cidr)
+    return PeeringConnection.objects.create(
+        deployment=deployment, peering_id=made.peering_id, customer_account_id=made.account_id,
+        customer_vpc_id=made.vpc_id, customer_cidrs=[made.cidr], **values,
+    )
+
+
+def run_action(client, action, *peerings):
+    return client.post(PEERINGS, {"action": action,
+                                  "_selected_action": [p.pk for p in peerings]})
+
+
+def test_support_retries_a_failed_peering_to_running(client, support, aws_deployment,
+                                                    django_capture_on_commit_callbacks):
+    peering = customer_request_row(
+        aws_deployment, status=PeeringConnection.Status.FAILED, retryable=True,
+        status_reason="AWS refused a step of the set-up (UnauthorizedOperation).",
+    )
+    client.force_login(support)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(client, "retry", peering)
+    assert response.status_code == 302
+    peering.refresh_from_db()
+    assert peering.status == "running"
+    tables = routes_to(aws_deployment, peering)
+    assert len(tables) == 2
+    assert all(r == ["172.16.8.0/24"] for r in tables.values())
+    retried = AuditEvent.objects.get(action="peering.retried")
+    assert retried.actor_id == support.pk
+    assert retried.actor_name == "sam"
+    assert retried.source == "admin"
+    assert retried.target_id == str(peering.pk)
+    assert retried.before["status"] == "failed"
+    running = AuditEvent.objects.get(action="peering.running")
+    assert (running.actor_id, running.source, running.request_id) == (
+        support.pk, "task", retried.request_id)
+
+
+def test_retry_skips_a_peering_that_cannot_be_retried(client, support, aws_deployment,
+                                                      django_capture_on_commit_callbacks):
+    peering = customer_request_row(aws_deployment, status=PeeringConnection.Status.FAILED,
+                                   retryable=False, status_reason="rejected")
+    client.force_login(support)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_action(client, "retry", peering)
+    peering.refresh_from_db()
+    assert peering.status == "failed"
+    assert not AuditEvent.objects.filter(action="peering.retried").exists()
+
+
+def test_staff_without_the_retry_permission_cannot_run_it(client, organization, deployment,
+                                                          django_capture_on_commit_callbacks):
+    staff = get_user_model().objects.create_user("vic", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_peeringconnection"))
+    peering = add_peering(deployment, 1, status=PeeringConnection.Status.FAILED)
+    PeeringConnection.objects.filter(pk=peering.pk).update(retryable=True)
+    client.force_login(staff)
+    assert 'value="retry"' not in client.get(PEERINGS).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        run_action(client, "retry", peering)
+    peering.refresh_from_db()
+    assert peering.status == "failed"
+    assert not AuditEvent.objects.filter(action="peering.retried").exists()
+
+
+@pytest.fixture
+def running_peering(aws_deployment):
+    peering = customer_request_row(aws_deployment)
+    assert services.provision(peering.pk) == "running"
+    peering.refresh_from_db()
+    assert all(r == ["172.16.8.0/24"] for r in routes_to(aws_deployment, peering).values())
+    assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
+    return peering
+
+
+def test_resync_marks_a_peering_the_customer_deleted_and_cleans_up(client, support,
+                                                                   aws_deployment,
+                                                                   running_peering):
+    peering = running_peering
+    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
+    client.force_login(support)
+    response = run_action(client, "resync_from_aws", peering)
+    assert response.status_code == 302
+    peering.refresh_from_db()
+    assert peering.status == "peer_deleted"
+    assert all(r == [] for r in routes_to(aws_deployment, peering).values())
+    assert rules_for(aws_deployment, "172.16.8.0/24") == []
+    for action in ("peering.resynced", "peering.peer_deleted"):
+        event = AuditEvent.objects.get(action=action)
+        assert event.actor_id == support.pk, action
+        assert event.source == "admin", action
+        assert event.target_id == str(peering.pk), action
+    resynced = AuditEvent.objects.get(action="peering.resynced")
+    assert resynced.after["status"] == "peer_deleted"
+    assert resynced.after["findings"]
+
+
+def test_resync_puts_back_a_vendor_route_deleted_behind_our_back(client, support,
+                                                                aws_deployment,
+                                                                running_peering):
+    peering = running_peering
+    table = next(iter(routes_to(aws_deployment, peering)))
+    vendor_ec2().ec2.delete_route(RouteTableId=table, DestinationCidrBlock="172.16.8.0/24")
+    assert routes_to(aws_deployment, peering)[table] == []
+    client.force_login(support)
+    response = run_action(client, "resync_from_aws", peering)
+    assert response.status_code == 302
+    peering.refresh_from_db()
+    assert peering.status == "running"
+    assert all(r == ["172.16.8.0/24"] for r in routes_to(aws_deployment, peering).values())
+    resynced = AuditEvent.objects.get(action="peering.resynced")
+    assert (resynced.actor_id, resynced.source) == (support.pk, "admin")
+    assert len(resynced.after["findings"]) == 1
+    assert table in resynced.after["findings"][0]
+
+
+def test_resync_of_a_peering_that_matches_aws_finds_nothing(client, support, running_peering):
+    client.force_login(support)
+    run_action(client, "resync_from_aws", running_peering)
+    resynced = AuditEvent.objects.get(action="peering.resynced")
+    assert resynced.after["findings"] == []
+    assert resynced.after["aws_status"] == "active"
+
+
+# --- 4. superusers' changes are audited ---
+
+class _FormValues(HTMLParser):
+    """What a browser would submit from the admin's change form: every named input, select
+    and textarea with its current value (hidden "initial-" fields included)."""
+
+    def __init__(self):
+        super().__init__()
+        self.values, self._select, self._textarea = {}, None, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button", "file"):
+            if attrs.get("type") in ("checkbox", "radio"):
+                if "checked" in attrs:
+                    self.values.setdefault(name, []).append(attrs.get("value", "on"))
+            else:
+                self.values[name] = [attrs.get("value") or ""]
+        elif tag == "select" and name:
+            self._select = name
+            self.values.setdefault(name, [])
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.values[self._select].append(attrs.get("value", ""))
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.values[name] = [""]
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea][0] += data
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea" and self._textarea:
+            # Browsers drop the newline that Django writes right after <textarea>.
+            text = self.values[self._textarea][0]
+            self.values[self._textarea][0] = text.removeprefix("\n")
+            self._textarea = None
+
+
+def change_form(client, url, **changes):
+    """GET the change page and return its form as a browser would POST it, with changes."""
+    response = client.get(url)
+    assert response.status_code == 200
+    parser = _FormValues()
+    parser.feed(response.content.decode())
+    values = {k: v for k, v in parser.values.items() if k != "csrfmiddlewaretoken"}
+    values.update({k: [v] if isinstance(v, str) else v for k, v in changes.items()})
+    values["_save"] = ["Save"]
+    return values
+
+
+def test_a_superusers_change_to_a_deployment_is_audited_with_before_and_after(
+        client, superuser, organization):
+    deployment = make_deployment(organization, created_at=datetime(2026, 1, 2, 3, 4, 5,
+                                                                   tzinfo=UTC))
+    client.force_login(superuser)
+    url = change_page("deployment", deployment.pk)
+    response = client.post(url, change_form(client, url, name="orders-renamed"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    deployment.refresh_from_db()
+    assert deployment.name == "orders-renamed"
+    (event,) = AuditEvent.objects.filter(action__startswith="admin.")
+    assert event.action == "admin.deployment.changed"
+    assert event.before == {"name": "orders"}
+    assert event.after == {"name": "orders-renamed"}
+    assert event.actor_id == superuser.pk
+    assert event.actor_name == "root"
+    assert event.source == "admin"
+    assert event.target_id == str(deployment.pk)
+    assert event.organization_id == organization.pk
+
+
+def test_a_superuser_deleting_a_resource_is_audited(client, superuser, one_of_each):
+    resource = one_of_each["resource"]
+    client.force_login(superuser)
+    response = client.post(delete_page("resource", resource.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Resource.objects.filter(pk=resource.pk).exists()
+    event = AuditEvent.objects.get(action="admin.resource.deleted")
+    assert (event.actor_id, event.source) == (superuser.pk, "admin")
+    assert event.target_id == str(resource.pk)
+    assert event.before == {"object": "orders-db"}
+    assert event.deployment_id == resource.deployment_id
+
+
+def test_a_bulk_delete_in_the_admin_audits_each_row(client, superuser, one_of_each):
+    first = one_of_each["resource"]
+    second = Resource.objects.create(deployment=first.deployment, peering=first.peering,
+                                     name="cache", kind="redis", host="172.16.1.11", port=6379)
+    client.force_login(superuser)
+    response = client.post(changelist("resource"),
+                           {"action": "delete_selected", "post": "yes",
+                            "_selected_action": [first.pk, second.pk]})
+    assert response.status_code == 302
+    assert not Resource.objects.exists()
+    deleted = AuditEvent.objects.filter(action="admin.resource.deleted")
+    assert sorted(e.target_id for e in deleted) == sorted([str(first.pk), str(second.pk)])
+    assert {e.actor_id for e in deleted} == {superuser.pk}
+
+
+def test_a_change_to_a_user_is_audited_without_the_password_hash(client, superuser, owner):
+    client.force_login(superuser)
+    url = f"/admin/auth/user/{owner.pk}/change/"
+    response = client.post(url, change_form(client, url, first_name="Olivia"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    owner.refresh_from_db()
+    assert owner.first_name == "Olivia"
+    event = AuditEvent.objects.get(action="admin.user.changed")
+    assert (event.actor_id, event.source) == (superuser.pk, "admin")
+    assert str(event.after["object_id"]) == str(owner.pk)
+    assert "First name" in event.message
+    assert_no_password_hash_in_the_log()
+
+
+def test_a_password_set_in_the_admin_is_audited_without_the_password(client, superuser,
+                                                                      owner):
+    client.force_login(superuser)
+    new_password = "Brand-new-Passw0rd-42"
+    response = client.post(f"/admin/auth/user/{owner.pk}/password/",
+                           {"password1": new_password, "password2": new_password,
+                            "usable_password": "true"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    owner.refresh_from_db()
+    assert owner.check_password(new_password)
+    event = AuditEvent.objects.get(action="admin.user.changed")
+    assert (event.actor_id, event.source) == (superuser.pk, "admin")
+    assert new_password not in "\n".join(event_text(e) for e in AuditEvent.objects.all())
+    assert_no_password_hash_in_the_log()
+
+
+def test_a_role_change_made_in_the_organization_inline_is_audited(client, superuser,
+                                                                  organization, viewer):
+    membership = Membership.objects.get(user=viewer)
+    client.force_login(superuser)
+    url = change_page("organization", organization.pk)
+    form = change_form(client, url)
+    (prefix,) = [k[: -len("-id")] for k, v in form.items()
+                 if k.startswith("memberships-") and k.endswith("-id") and v == [str(
+                     membership.pk)]]
+    form[f"{prefix}-role"] = ["owner"]
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    membership.refresh_from_db()
+    assert membership.role == "owner"  # vera was made an owner ...
+    events = AuditEvent.objects.filter(action__startswith="admin.")
+    # ... and the log must say so.
+    assert any("owner" in event_text(e) and "vera" in event_text(e) for e in events)
+
+
+@pytest.mark.parametrize("model", ["organization", "deployment", "peeringconnection"])
+def test_rows_the_audit_log_points_at_cannot_be_deleted_even_by_superusers(
+        client, superuser, deployment, model):
+    peering = PeeringConnection.objects.create(
+        deployment=deployment, peering_id="pcx-0000000000000000e",
+        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000e",
+        customer_cidrs=["172.16.0.0/24"], status="failed",
+    )
+    obj = {"organization": deployment.organization, "deployment": deployment,
+           "peeringconnection": peering}[model]
+    client.force_login(superuser)
+    assert client.get(delete_page(model, obj.pk)).status_code == 403
+    assert client.post(delete_page(model, obj.pk), {"post": "yes"}).status_code == 403
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+def test_a_superuser_cannot_edit_a_peering_behind_the_services(client, superuser, deployment):
+    peering = PeeringConnection.objects.create(
+        deployment=deployment, peering_id="pcx-0000000000000000e",
+        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000e",
+        customer_cidrs=["172.16.0.0/24"], status="running",
+    )
+    client.force_login(superuser)
+    url = change_page("peeringconnection", peering.pk)
+    client.post(url, {"peering_id": "pcx-0000000000000000f", "status": "deleted",
+                      "_save": "Save"})
+    peering.refresh_from_db()
+    assert (peering.peering_id, peering.status) == ("pcx-0000000000000000e", "running")
+
+
+# --- 5. the audit log is read-only in the admin, even for superusers ---
+
+def test_audit_events_are_read_only_even_for_superusers(client, superuser, one_of_each):
+    event = one_of_each["auditevent"]
+    client.force_login(superuser)
+    assert client.get("/admin/peerings/auditevent/add/").status_code == 403
+    assert client.post("/admin/peerings/auditevent/add/",
+                       {"action": "peering.created"}).status_code == 403
+    page = client.get(change_page("auditevent", event.pk))
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert client.post(change_page("auditevent", event.pk),
+                       {"message": "rewritten", "_save": "Save"}).status_code == 403
+    assert client.get(delete_page("auditevent", event.pk)).status_code == 403
+    assert client.post(delete_page("auditevent", event.pk), {"post": "yes"}).status_code == 403
+    listing = client.get(changelist("auditevent")).content.decode()
+    assert 'value="delete_selected"' not in listing
+    client.post(changelist("auditevent"), {"action": "delete_selected", "post": "yes",
+                                           "_selected_action": [event.pk]})
+    assert AuditEvent.objects.get(pk=event.pk).message == "seen by support"
+
+
+# --- 6. fixed query counts ---
+
+def populate(start, count):
+    """`count` organizations, each with its own deployment, running peering, resource and
+    audit event, so that any per-row lookup of a related row would show."""
+    organizations = Organization.objects.bulk_create(
+        Organization(name=f"org-{n}") for n in range(start, start + count)
+    )
+    deployments = Deployment.objects.bulk_create(
+        Deployment(organization=o, name=f"dep-{n}", plan="dedicated", region="us-east-1",
+                   vendor_account_id=VENDOR, vpc_id=f"vpc-{n:017x}", cidr="10.20.0.0/16",
+                   security_group_id=f"sg-{n:017x}", service_ports=[1883])
+        for n, o in zip(range(start, start + count), organizations, strict=True)
+    )
+    peerings = PeeringConnection.objects.bulk_create(
+        PeeringConnection(deployment=d, peering_id=f"pcx-{n:017x}",
+                          customer_account_id="210987654321", customer_vpc_id=f"vpc-{n:017x}",
+                          customer_cidrs=["172.16.8.0/24"], status="running")
+        for n, d in zip(range(start, start + count), deployments, strict=True)
+    )
+    Resource.objects.bulk_create(
+        Resource(deployment=p.deployment, peering=p, name=f"db-{n}", kind="mysql",
+                 host="172.16.8.10", port=3306)
+        for n, p in zip(range(start, start + count), peerings, strict=True)
+    )
+    AuditEvent.objects.bulk_create(
+        AuditEvent(organization=p.deployment.organization, deployment=p.deployment,
+                   action="peering.created", source="web", actor_name="olivia",
+                   target_type="PeeringConnection", target_id=str(p.pk),
+                   target_repr=p.peering_id, hash=f"{n:064x}")
+        for n, p in zip(range(start, start + count), peerings, strict=True)
+    )
+
+
+def changelist_queries(client, model):
+    client.get(changelist(model))  # warm per-process caches before counting
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(changelist(model))
+    assert response.status_code == 200
+    rows = len(response.context["cl"].result_list)
+    # One admin page (100 rows) of everything there is (logging in adds an audit event).
+    assert rows == min(apps.get_model("peerings", model).objects.count(), 100)
+    return len(queries), rows
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_each_changelist_runs_a_fixed_number_of_queries(client, superuser, model):
+    client.force_login(superuser)
+    populate(0, 1)
+    few, rows = changelist_queries(client, model)
+    assert rows <= 2
+    populate(1, 199)
+    many, rows = changelist_queries(client, model)
+    assert rows == 100
+    assert few == many

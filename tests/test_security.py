@@ -1,0 +1,256 @@
+"""Hostile users: IDOR and CSRF sweeps generated from the URL conf (a new view cannot
+escape them), login lockout, security headers, and `check --deploy` under production
+settings."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from peerings import login_guard
+from peerings.models import AuditEvent, Membership, Organization, PeeringConnection, Resource
+from tests.conftest import make_deployment
+from webhooks import services as webhook_services
+
+pytestmark = pytest.mark.django_db
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Routes that take no organization's object or are Django's own.
+NOT_SCOPED = ("admin/", "login/", "logout/")
+
+
+def customer_routes():
+    """(name, kwarg names) of every named route of ours, walked from the URL conf."""
+    found = []
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if route.startswith(NOT_SCOPED):
+                continue
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                found.append((pattern.name, tuple(pattern.pattern.converters)))
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+@pytest.fixture
+def world(organization, owner):
+    """Two organizations with one of everything each."""
+    other_org = Organization.objects.create(name="Victim Corp")
+    rows = {}
+    for org, tag in ((organization, 1), (other_org, 2)):
+        deployment = make_deployment(org, name=f"d{tag}")
+        peering = PeeringConnection.objects.create(
+            deployment=deployment, peering_id=f"pcx-{tag:017x}",
+            customer_account_id="210987654321", customer_vpc_id=f"vpc-{tag:017x}",
+            customer_cidrs=[f"172.16.{tag}.0/24"], status="failed", retryable=True,
+        )
+        running = PeeringConnection.objects.create(
+            deployment=deployment, peering_id=f"pcx-{tag + 10:017x}",
+            customer_account_id="210987654321", customer_vpc_id=f"vpc-{tag + 10:017x}",
+            customer_cidrs=[f"172.17.{tag}.0/24"], status="running",
+        )
+        resource = Resource.objects.create(deployment=deployment, peering=running, name="db",
+                                           kind="mysql", host=f"172.17.{tag}.9", port=3306)
+        endpoint = webhook_services.create_endpoint(
+            org, url="https://hooks.example.com/", event_types=["peering.running"]
+        )
+        rows[tag] = {"pk": deployment.pk, "peering_pk": peering.pk,
+                     "resource_pk": resource.pk, "organization_pk": org.pk,
+                     "endpoint_pk": endpoint.pk}
+    return rows
+
+
+def kwargs_for(converters, rows):
+    unknown = set(converters) - set(rows)
+    assert not unknown, (
+        f"route takes {unknown}: teach the IDOR sweep which object those name, so the route "
+        "is checked with another organization's IDs"
+    )
+    return {name: rows[name] for name in converters}
+
+
+def scoped_routes():
+    return [(name, converters) for name, converters in customer_routes() if converters]
+
+
+def test_the_sweep_sees_the_routes_it_must():
+    names = {name for name, _ in scoped_routes()}
+    assert {"deployment-detail", "peering-new", "peering-row", "peering-retry",
+            "peering-delete", "resource-new", "resource-delete"} <= names
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_every_route_gives_404_for_another_organizations_ids(client, owner, world, method):
+    client.force_login(owner)
+    theirs = world[2]
+    mixed = {**world[1], "peering_pk": theirs["peering_pk"],
+             "resource_pk": theirs["resource_pk"], "endpoint_pk": theirs["endpoint_pk"]}
+    before = (PeeringConnection.objects.filter(status="failed").count(),
+              Resource.objects.count())
+    checked = 0
+    for name, converters in scoped_routes():
+        for ids in (theirs, mixed):
+            kwargs = kwargs_for(converters, ids)
+            if kwargs == kwargs_for(converters, world[1]):
+                continue  # only our own IDs left: nothing foreign to check
+            url = reverse(name, kwargs=kwargs)
+            status = getattr(client, method)(url).status_code
+            assert status in (404, 405), f"{method.upper()} {url} ({name}) gave {status}"
+            checked += status == 404
+    assert checked >= 10
+    assert before == (PeeringConnection.objects.filter(status="failed").count(),
+                      Resource.objects.count())
+
+
+def test_every_post_requires_a_csrf_token(owner, world, settings):
+    settings.DEMO_MODE = True
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    refused = 0
+    for name, converters in customer_routes():
+        url = reverse(name, kwargs=kwargs_for(converters, world[1]))
+        status = client.post(url, {"name": "x"}).status_code
+        assert status in (403, 405), f"POST {url} ({name}) without a CSRF token gave {status}"
+        refused += status == 403
+    assert refused >= 6
+    assert Resource.objects.filter(name="x").count() == 0
+
+
+# --- login lockout ---
+
+def forget_failures(username, *ips):
+    # Never cache.clear(): with REDIS_URL the cache shares Redis with the task broker.
+    for ip in ips:
+        cache.delete_many([key for key, _limit in login_guard._keys(username, ip)])
+
+
+@pytest.fixture
+def fresh_cache():
+    ips = ("198.51.100.7", "203.0.113.66")
+    for username in ("olivia", "staff"):
+        forget_failures(username, *ips)
+    yield
+    for username in ("olivia", "staff"):
+        forget_failures(username, *ips)
+
+
+def attempt(client, username, password, ip="198.51.100.7"):
+    return client.post(reverse("login"), {"username": username, "password": password},
+                       REMOTE_ADDR=ip)
+
+
+def test_repeated_failures_lock_the_login_and_are_audited(client, owner, settings, fresh_cache):
+    settings.LOGIN_MAX_FAILURES = 3
+    for _ in range(3):
+        assert attempt(client, "olivia", "wrong").status_code == 200
+    response = attempt(client, "olivia", "pw-olivia")  # the right password, too late
+    assert response.status_code == 200
+    assert "Too many failed attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="user.login_locked").count() == 1
+    assert AuditEvent.objects.filter(action="user.login_failed").count() == 3
+
+
+def test_a_lockout_from_one_address_does_not_lock_the_user_out_elsewhere(client, owner,
+                                                                         settings, fresh_cache):
+    settings.LOGIN_MAX_FAILURES = 3
+    for _ in range(3):
+        attempt(client, "olivia", "wrong", ip="203.0.113.66")
+    assert attempt(client, "olivia", "pw-olivia", ip="198.51.100.7").status_code == 302
+
+
+def test_the_lockout_ends_after_its_window(client, owner, settings, fresh_cache):
+    settings.LOGIN_MAX_FAILURES = 2
+    attempt(client, "olivia", "wrong")
+    attempt(client, "olivia", "wrong")
+    assert "Too many" in attempt(client, "olivia", "pw-olivia").content.decode()
+    forget_failures("olivia", "198.51.100.7")  # what the expiry of the window does
+    assert attempt(client, "olivia", "pw-olivia").status_code == 302
+
+
+def test_the_admin_login_is_locked_the_same_way(client, settings, fresh_cache,
+                                                django_user_model):
+    django_user_model.objects.create_user("staff", password="pw-staff", is_staff=True)
+    settings.LOGIN_MAX_FAILURES = 2
+    for _ in range(2):
+        client.post("/admin/login/", {"username": "staff", "password": "bad"},
+                    REMOTE_ADDR="198.51.100.7")
+    response = client.post("/admin/login/", {"username": "staff", "password": "pw-staff"},
+                           REMOTE_ADDR="198.51.100.7")
+    assert "Too many failed attempts" in response.content.decode()
+
+
+# --- headers and production settings ---
+
+def test_pages_carry_the_security_headers(client, owner, world):
+    client.force_login(owner)
+    response = client.get(reverse("deployment-detail", args=[world[1]["pk"]]))
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "script-src 'self' 'nonce-" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "<script>" not in response.content.decode()  # nothing inline for the CSP to refuse
+
+
+def test_hsts_is_sent_over_https_when_not_in_debug(client, owner, settings):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    client.force_login(owner)
+    response = client.get(reverse("deployment-list"), secure=True)
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def production_env(**extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DEBUG", "SECURE_", "DATABASE_URL", "REDIS_URL"))}
+    env.update({"DEBUG": "false", "SECRET_KEY": "p" * 20 + "r0duct10n-s3cr3t-k3y-" + "x" * 20,
+                "ALLOWED_HOSTS": "portal.example.com"}, **extra)
+    return env
+
+
+def test_check_deploy_is_clean_under_production_settings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=production_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_cookies_are_secure(monkeypatch):
+    import runpy
+
+    for key, value in production_env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SECURE_COOKIES", raising=False)
+    monkeypatch.delenv("SECURE_SSL_REDIRECT", raising=False)
+    loaded = runpy.run_path(os.path.join(ROOT, "peering_portal", "settings.py"))
+    assert loaded["SESSION_COOKIE_SECURE"] and loaded["CSRF_COOKIE_SECURE"]
+    assert loaded["SECURE_SSL_REDIRECT"]
+    assert loaded["SECURE_HSTS_SECONDS"] >= 31536000
+
+
+def test_a_viewer_is_refused_every_state_change(client, organization, world, django_user_model,
+                                                settings):
+    settings.DEMO_MODE = True
+    viewer = django_user_model.objects.create_user("vic", password="x")
+    Membership.objects.create(user=viewer, organization=organization, role="viewer")
+    client.force_login(viewer)
+    for name, converters in customer_routes():
+        if name in ("audit-log", "audit-export", "deployment-list", "home"):
+            continue
+        url = reverse(name, kwargs=kwargs_for(converters, world[1]))
+        status = client.post(url, {"name": "x"}).status_code
+        assert status in (403, 405), f"a viewer's POST {url} ({name}) gave {status}"

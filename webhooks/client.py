@@ -1,0 +1,155 @@
+"""Every outgoing webhook request, and all of httpx, lives here. The rest of the code hands
+over a URL, a body and a secret, and gets back a Result: what happened, and whether trying
+again later could help."""
+
+import contextlib
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+
+from webhooks import validators
+
+EXCERPT_BYTES = 512
+EXCERPT_CHARS = 200
+
+
+def signature(secret, timestamp, body):
+    """Hex HMAC-SHA256 of `{timestamp}.{body}`, keyed with the secret's UTF-8 bytes."""
+    message = f"{timestamp}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Result:
+    status_code: int | None
+    duration_ms: int
+    error: str = ""
+    retryable: bool = False
+    # Seconds the endpoint asked us to wait (Retry-After on 429 and 503), if it said.
+    retry_after: int | None = None
+
+    @property
+    def succeeded(self):
+        return not self.error and self.status_code is not None
+
+
+class VettedTransport(httpx.BaseTransport):
+    """Checks every request's URL right before sending (validators.vet_url) and connects to
+    the addresses that check resolved, never resolving the name a second time: a DNS answer
+    that changes between the check and the connection (DNS rebinding) cannot redirect us.
+    The Host header, SNI and the certificate check still use the host name."""
+
+    def __init__(self):
+        self._transport = httpx.HTTPTransport()
+
+    def handle_request(self, request):
+        target = validators.vet_url(str(request.url))
+        if target.host_is_address:
+            return self._transport.handle_request(request)
+        failure = None
+        for address in target.addresses:
+            try:
+                return self._transport.handle_request(_pinned(request, address, target.host))
+            except httpx.ConnectError as exc:
+                # Nothing was sent yet, so the next checked address is safe to try (an
+                # IPv6 answer first on a worker without an IPv6 route is common).
+                failure = exc
+        raise failure
+
+    def close(self):
+        self._transport.close()
+
+
+def _pinned(request, address, host):
+    # The request's headers already carry `Host: <host>`; keep them as they are.
+    return httpx.Request(
+        request.method,
+        request.url.copy_with(host=str(address)),
+        headers=request.headers,
+        stream=request.stream,
+        extensions={**request.extensions, "sni_hostname": host},
+    )
+
+
+def user_agent():
+    return f"{settings.VENDOR_NAME} Peering Portal webhooks"
+
+
+@sensitive_variables("secret")
+def post_event(url, body, *, secret, event_id):
+    """POST one signed event. Never raises for what the endpoint or the network does."""
+    payload = body.encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": user_agent(),
+        "Webhook-Id": str(event_id),
+        "Webhook-Timestamp": timestamp,
+        "Webhook-Signature": f"v1={signature(secret, timestamp, payload)}",
+    }
+    started = time.monotonic()
+    try:
+        with (
+            httpx.Client(transport=VettedTransport(),
+                         timeout=httpx.Timeout(settings.WEBHOOK_TIMEOUT),
+                         follow_redirects=False, trust_env=False) as http,
+            http.stream("POST", url, content=payload, headers=headers) as response,
+        ):
+            return _result(response, _ms_since(started))
+    except validators.UnsafeUrl as exc:
+        return Result(None, _ms_since(started), f"Not sent: {exc}")
+    except validators.Unresolvable as exc:
+        return Result(None, _ms_since(started), str(exc), retryable=True)
+    except httpx.TimeoutException as exc:
+        return Result(None, _ms_since(started),
+                      f"No answer within {settings.WEBHOOK_TIMEOUT} s ({type(exc).__name__}).",
+                      retryable=True)
+    except httpx.TransportError as exc:
+        return Result(None, _ms_since(started),
+                      f"Network error: {exc or type(exc).__name__}.", retryable=True)
+
+
+def _result(response, duration_ms):
+    code = response.status_code
+    if 200 <= code < 300:
+        return Result(code, duration_ms)
+    if 300 <= code < 400:
+        location = response.headers.get("Location", "")[:EXCERPT_CHARS] or "nowhere"
+        return Result(code, duration_ms,
+                      f"The endpoint answered {code} and redirects to {location}. Webhooks do "
+                      "not follow redirects: enter the final URL.")
+    error = f"The endpoint answered {code} {response.reason_phrase}."
+    excerpt = _excerpt(response)
+    if excerpt:
+        error += f" It said: {excerpt}"
+    retryable = code == 429 or code >= 500
+    retry_after = _retry_after(response) if code in (429, 503) else None
+    return Result(code, duration_ms, error, retryable, retry_after)
+
+
+def _excerpt(response):
+    """The start of the answer, to show the owner why it refused. Reads at most
+    EXCERPT_BYTES: an endpoint cannot make the worker download a large body."""
+    received = b""
+    # A failure while reading changes nothing: the status code already says what matters.
+    with contextlib.suppress(httpx.HTTPError):
+        for chunk in response.iter_bytes():
+            received += chunk
+            if len(received) >= EXCERPT_BYTES:
+                break
+    text = " ".join(received[:EXCERPT_BYTES].decode("utf-8", "replace").split())
+    return text[:EXCERPT_CHARS]
+
+
+def _retry_after(response):
+    value = response.headers.get("Retry-After", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _ms_since(started):
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,25 @@
+from django import forms
+
+from webhooks import validators
+from webhooks.events import EVENT_TYPES
+
+
+class EndpointForm(forms.Form):
+    url = forms.URLField(
+        label="URL", max_length=2000, validators=[validators.validate_webhook_url],
+        # type=text, not url: the browser's own check would hide our clearer messages.
+        widget=forms.TextInput(attrs={"placeholder": "https://hooks.example.com/peering",
+                                      "inputmode": "url"}),
+        help_text="Where we POST events. It must be https and reach a public address.",
+    )
+    description = forms.CharField(label="Description", max_length=200, required=False)
+    event_types = forms.MultipleChoiceField(
+        label="Events", choices=EVENT_TYPES, widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one event."},
+    )
+    enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
+
+    def clean_event_types(self):
+        # In the order of EVENT_TYPES, whatever order the browser sent them in.
+        chosen = set(self.cleaned_data["event_types"])
+        return [event_type for event_type, _label in EVENT_TYPES if event_type in chosen]

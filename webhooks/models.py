@@ -1,0 +1,118 @@
+import secrets
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from peerings.models import Organization
+from webhooks import validators
+from webhooks.events import EVENT_TYPES
+
+
+def new_secret():
+    # The prefix lets secret scanners (and people) recognise the value if it leaks.
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="webhook_endpoints"
+    )
+    url = models.URLField("URL", max_length=2000, validators=[validators.validate_webhook_url])
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    event_types = models.JSONField(default=list, validators=[validators.validate_event_types])
+    # Kept in clear because signing needs it. Never rendered after the response that
+    # created or rotated it, never logged, never audited; not editable, so no form or
+    # admin page includes it.
+    secret = models.CharField(max_length=100, editable=False)
+    secret_created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(secret=""), name="webhook_endpoint_has_secret"),
+        ]
+
+    def __str__(self):
+        return self.url
+
+    @property
+    def event_type_labels(self):
+        labels = dict(EVENT_TYPES)
+        return [labels.get(event_type, event_type) for event_type in self.event_types]
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, however many attempts it takes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        # The endpoint was disabled before the delivery went out.
+        CANCELLED = "cancelled"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # The event's ID (body `id`, header Webhook-Id): the same for every endpoint that gets
+    # the event and for every attempt, so receivers can drop duplicates.
+    event_id = models.UUIDField(default=uuid.uuid4)
+    event_type = models.CharField(max_length=40)
+    # The exact JSON text sent, fixed when the event happened: retries send the same bytes.
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"],
+                                    name="webhook_delivery_one_per_event_and_endpoint"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "succeeded", "failed", "cancelled"]),
+                name="webhook_delivery_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_recent")]
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id}"
+
+
+class WebhookAttempt(models.Model):
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "succeeded"
+        RETRYING = "retrying", "failed, will retry"
+        FAILED = "failed", "failed"
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempts"
+    )
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"],
+                                    name="webhook_attempt_number_unique"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["succeeded", "retrying", "failed"]),
+                name="webhook_attempt_outcome_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"attempt {self.number} of {self.delivery}"

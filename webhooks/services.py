@@ -1,0 +1,242 @@
+"""Every change to webhook endpoints and deliveries goes through here: the views, the
+peering signal and the task call these functions. Endpoint changes are audited in the same
+transaction; no secret ever goes into the audit log, a log line or an exception message."""
+
+import json
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from peerings import audit
+from webhooks import client
+from webhooks.events import EVENT_FOR_STATUS, TEST_EVENT
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, new_secret
+
+log = logging.getLogger(__name__)
+Status = WebhookDelivery.Status
+Outcome = WebhookAttempt.Outcome
+
+# Retries wait 30 s, 1 min, 2 min, 4 min, … never more than an hour.
+BACKOFF_FIRST_SECONDS = 30
+BACKOFF_MAX_SECONDS = 3600
+EDITABLE_FIELDS = ("url", "description", "enabled", "event_types")
+
+
+# --- endpoints ---
+
+def create_endpoint(organization, *, url, description="", enabled=True, event_types=()):
+    """Save an endpoint with a new secret (on the returned endpoint: show it this once).
+    Callers validate the values first (EndpointForm); the URL is checked again before every
+    send, since what it resolves to can change."""
+    endpoint = WebhookEndpoint(organization=organization, url=url, description=description,
+                               enabled=enabled, event_types=list(event_types),
+                               secret=new_secret())
+    with transaction.atomic():
+        endpoint.save()
+        audit.record("webhook.created", target=endpoint, organization=organization,
+                     after=_snapshot(endpoint))
+    return endpoint
+
+
+def update_endpoint(endpoint, **values):
+    """Apply the editable fields that differ; audit them. False when nothing changed."""
+    unknown = set(values) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
+    changed = {field: value for field, value in values.items()
+               if getattr(endpoint, field) != value}
+    if not changed:
+        return False
+    before = {field: getattr(endpoint, field) for field in changed}
+    with transaction.atomic():
+        for field, value in changed.items():
+            setattr(endpoint, field, value)
+        endpoint.save(update_fields=list(changed))
+        audit.record("webhook.changed", target=endpoint, organization=endpoint.organization,
+                     before=before, after=changed)
+    return True
+
+
+def rotate_secret(endpoint):
+    """Replace the secret (on `endpoint.secret`: show it this once). Deliveries still
+    waiting for a retry are signed with the new one."""
+    with transaction.atomic():
+        endpoint.secret = new_secret()
+        endpoint.secret_created_at = timezone.now()
+        endpoint.save(update_fields=["secret", "secret_created_at"])
+        audit.record("webhook.secret_rotated", target=endpoint,
+                     organization=endpoint.organization,
+                     message="Signing secret replaced; the previous one no longer signs.")
+
+
+def delete_endpoint(endpoint):
+    """Delete the endpoint and its delivery history; the audit log keeps the fact."""
+    with transaction.atomic():
+        audit.record("webhook.deleted", target=endpoint, organization=endpoint.organization,
+                     before=_snapshot(endpoint))
+        endpoint.delete()
+
+
+def _snapshot(endpoint):
+    return {field: getattr(endpoint, field) for field in EDITABLE_FIELDS}
+
+
+# --- events ---
+
+def send_test_event(endpoint):
+    """Queue a `webhook.test` delivery to this endpoint, enabled or not."""
+    from webhooks import tasks
+
+    event_id = uuid.uuid4()
+    now = timezone.now()
+    body = _encode({
+        "type": TEST_EVENT,
+        "id": str(event_id),
+        "created_at": now.isoformat(),
+        "organization": _organization(endpoint.organization),
+        "deployment": None,
+        "peering": None,
+    })
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_id=event_id,
+                                                  event_type=TEST_EVENT, body=body,
+                                                  created_at=now)
+        audit.record("webhook.test_sent", target=endpoint, organization=endpoint.organization,
+                     after={"event_id": str(event_id)})
+        tasks.enqueue_delivery(delivery)
+    return delivery
+
+
+def record_peering_event(peering, previous):
+    """One delivery per enabled endpoint of the peering's organization subscribed to the
+    event its new status makes (none for the transitional statuses). Called inside the
+    transaction of the change; the sends are queued for when it commits."""
+    from webhooks import tasks
+
+    event_type = EVENT_FOR_STATUS.get(peering.status)
+    if event_type is None:
+        return []
+    deployment = peering.deployment
+    organization = deployment.organization
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(organization=organization, enabled=True)
+        if event_type in endpoint.event_types
+    ]
+    if not endpoints:
+        return []
+    event_id = uuid.uuid4()
+    body = _encode({
+        "type": event_type,
+        "id": str(event_id),
+        "created_at": peering.status_changed_at.isoformat(),
+        "organization": _organization(organization),
+        "deployment": {"id": deployment.pk, "name": deployment.name,
+                       "region": deployment.region},
+        "peering": {
+            "id": peering.pk,
+            "peering_id": peering.peering_id,
+            "customer_account_id": peering.customer_account_id,
+            "customer_vpc_id": peering.customer_vpc_id,
+            "customer_cidrs": peering.customer_cidrs,
+            "status": peering.status,
+            "previous_status": previous,
+            "status_reason": peering.status_reason,
+        },
+    })
+    deliveries = WebhookDelivery.objects.bulk_create([
+        WebhookDelivery(endpoint=endpoint, event_id=event_id, event_type=event_type, body=body)
+        for endpoint in endpoints
+    ])
+    for delivery in deliveries:
+        tasks.enqueue_delivery(delivery)
+    return deliveries
+
+
+def _organization(organization):
+    return {"id": organization.pk, "name": organization.name}
+
+
+def _encode(payload):
+    # Encoded once, stored, and sent byte for byte on every attempt.
+    return json.dumps(payload, separators=(",", ":"))
+
+
+# --- sending (the task's side) ---
+
+def backoff_seconds(attempt_number, retry_after=None):
+    """How long to wait after failed attempt `attempt_number` (1-based). An endpoint's
+    Retry-After may lengthen the wait, up to the cap, never shorten it."""
+    delay = min(BACKOFF_FIRST_SECONDS * 2 ** (attempt_number - 1), BACKOFF_MAX_SECONDS)
+    if retry_after:
+        delay = min(max(delay, retry_after), BACKOFF_MAX_SECONDS)
+    return delay
+
+
+def claim_next_attempt(delivery):
+    """Compare-and-set on the attempt count as this worker read it: of two workers that
+    loaded the same delivery, one gets the attempt's number, the other None."""
+    number = delivery.attempt_count + 1
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=Status.PENDING, attempt_count=number - 1
+    ).update(attempt_count=number, next_attempt_at=None)
+    return number if claimed else None
+
+
+def attempt_delivery(delivery_pk):
+    """Make the next attempt of a pending delivery and record it; schedule the one after
+    when the failure is worth retrying and attempts remain. Returns the delivery's status,
+    or None when there was nothing for this worker to do."""
+    from webhooks import tasks
+
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_pk).first()
+    if delivery is None:
+        log.info("webhook delivery %s: gone with its endpoint", delivery_pk)
+        return None
+    if delivery.status != Status.PENDING:
+        return delivery.status
+    endpoint = delivery.endpoint
+    if not endpoint.enabled and delivery.event_type != TEST_EVENT:
+        WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING).update(
+            status=Status.CANCELLED, next_attempt_at=None, finished_at=timezone.now()
+        )
+        return Status.CANCELLED
+    number = claim_next_attempt(delivery)
+    if number is None:
+        log.info("webhook delivery %s: its next attempt was taken by another worker",
+                 delivery.pk)
+        return None
+
+    started_at = timezone.now()
+    result = client.post_event(endpoint.url, delivery.body, secret=endpoint.secret,
+                               event_id=delivery.event_id)
+    if result.succeeded:
+        outcome, status = Outcome.SUCCEEDED, Status.SUCCEEDED
+    elif result.retryable and number < settings.WEBHOOK_MAX_ATTEMPTS:
+        outcome, status = Outcome.RETRYING, Status.PENDING
+    else:
+        outcome, status = Outcome.FAILED, Status.FAILED
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery, number=number, started_at=started_at,
+            duration_ms=result.duration_ms, status_code=result.status_code,
+            error=result.error, outcome=outcome,
+        )
+        if status == Status.PENDING:
+            next_at = timezone.now() + timedelta(
+                seconds=backoff_seconds(number, result.retry_after)
+            )
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=next_at)
+            # In the same transaction: the attempt and its follow-up commit together.
+            tasks.schedule_delivery(delivery.pk, number + 1, next_at)
+        else:
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status=status, finished_at=timezone.now()
+            )
+    log.info("webhook %s %s to %s, attempt %d: %s%s", delivery.event_type, delivery.event_id,
+             endpoint.url, number, outcome, f" ({result.error})" if result.error else "")
+    return status
