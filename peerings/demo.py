@@ -104,7 +104,7 @@ def _forget_simulated_network(deployment):
         before = peering.status
         if peering.move(PeeringConnection.Status.DELETED,
                         allowed_from=[before], reason=reason):
-            audit.record("peering.status_changed", target=peering, message=reason,
+            audit.record("peering.deleted", target=peering, message=reason,
                          before={"status": before}, after={"status": peering.status})
 
 

@@ -112,8 +112,14 @@ AUDIT_ACTIONS = [
     ("peering.deleted", "Peering deleted"),
     ("peering.peer_deleted", "Peering deleted by the customer side"),
     ("peering.resynced", "Peering re-synced from AWS"),
+    ("peering.requeued", "Peering re-queued by reconcile"),
     ("resource.created", "Resource created"),
     ("resource.deleted", "Resource deleted"),
+    ("webhook.created", "Webhook created"),
+    ("webhook.changed", "Webhook changed"),
+    ("webhook.deleted", "Webhook deleted"),
+    ("webhook.secret_rotated", "Webhook secret rotated"),
+    ("webhook.test_sent", "Webhook test sent"),
 ]
 
 

@@ -23,6 +23,9 @@ ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "PYTHONUNBUFFERED": "1",
+    # The demo may send webhooks to a receiver on this machine (never in production).
+    "WEBHOOK_ALLOW_HTTP": os.environ.get("WEBHOOK_ALLOW_HTTP", "1"),
+    "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": os.environ.get("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "1"),
 }
 
 
