@@ -179,12 +179,17 @@ SECURE_CSP = {
 LOGIN_MAX_FAILURES = envint("LOGIN_MAX_FAILURES", "5", minimum=1)
 LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", "900", minimum=1)
 
+LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Libraries that narrate every HTTP call; the simulator's werkzeug logs every request.
     "loggers": {
         name: {"level": "WARNING"} for name in ("botocore", "urllib3", "werkzeug", "httpx")
@@ -196,7 +201,8 @@ LOGGING = {
 # still runs it; max_attempts bounds the retries of a task that keeps failing.
 Q_TIMEOUT = envint("Q_TIMEOUT", "300", minimum=10)
 Q_CLUSTER = {
-    "name": "peering_portal",
+    # The broker's queue: clusters with the same name share the work.
+    "name": env("Q_CLUSTER_NAME", "peering_portal"),
     "workers": envint("Q_WORKERS", "2", minimum=1),
     "timeout": Q_TIMEOUT,
     "retry": Q_TIMEOUT + 60,
@@ -227,6 +233,11 @@ AWS_MAX_ATTEMPTS = envint("AWS_MAX_ATTEMPTS", "5", minimum=1)
 # The account whose credentials the portal runs with. Deployments in any other vendor
 # account are reached by assuming the role below in that account.
 VENDOR_HOME_ACCOUNT_ID = env("VENDOR_HOME_ACCOUNT_ID", "123456789012")
+if not (len(VENDOR_HOME_ACCOUNT_ID) == 12 and VENDOR_HOME_ACCOUNT_ID.isascii()
+        and VENDOR_HOME_ACCOUNT_ID.isdigit()):
+    raise ImproperlyConfigured(
+        f"VENDOR_HOME_ACCOUNT_ID must be a 12-digit AWS account ID, not {VENDOR_HOME_ACCOUNT_ID!r}"
+    )
 VENDOR_ROLE_ARN_TEMPLATE = env(
     "VENDOR_ROLE_ARN_TEMPLATE", "arn:aws:iam::{account_id}:role/PeeringPortal"
 )
@@ -244,6 +255,12 @@ RECONCILE_EVERY_MINUTES = envint("RECONCILE_EVERY_MINUTES", "5", minimum=1)
 RESERVED_CIDRS = envnetworks("RESERVED_CIDRS", "100.0.0.0/8,101.0.0.0/8")
 # Plans on which VPC peering is offered.
 PEERING_PLANS = envlist("PEERING_PLANS", "dedicated,enterprise")
+_KNOWN_PLANS = {"free_trial", "shared", "dedicated", "enterprise"}  # Deployment.Plan
+if not PEERING_PLANS or set(PEERING_PLANS) - _KNOWN_PLANS:
+    raise ImproperlyConfigured(
+        f"PEERING_PLANS must list plans among {', '.join(sorted(_KNOWN_PLANS))}, "
+        f"not {', '.join(PEERING_PLANS) or 'nothing'}"
+    )
 
 # Demo mode offers a sandbox customer account in the dialog; never on in production.
 DEMO_MODE = envbool("DEMO_MODE", "false")

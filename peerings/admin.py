@@ -3,6 +3,7 @@ here and run Retry and Re-sync from AWS; only superusers may change or delete ro
 change made here is audited with the staff member as actor (the middleware marks requests
 under /admin/ as source "admin")."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
@@ -109,6 +110,9 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
     readonly_fields = [f.name for f in PeeringConnection._meta.fields]
     actions = ["retry", "resync_from_aws"]
 
+    def has_add_permission(self, request):
+        return False  # peerings are created by customers' confirmed requests, nowhere else
+
     @admin.display(description="Organization", ordering="deployment__organization__name")
     def organization_name(self, peering):
         return peering.deployment.organization.name
@@ -142,8 +146,30 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
             self.message_user(request, f"{peering}: {summary}", messages.INFO)
 
 
+class ResourceAdminForm(forms.ModelForm):
+    """The same rules as the customer's dialog: a running peering of the same deployment,
+    an IP host inside the peering's customer CIDR."""
+
+    class Meta:
+        model = Resource
+        fields = ["deployment", "peering", "name", "kind", "host", "port"]
+
+    def clean(self):
+        cleaned = super().clean()
+        peering, deployment = cleaned.get("peering"), cleaned.get("deployment")
+        if peering and deployment and peering.deployment_id != deployment.pk:
+            self.add_error("peering", "Choose a VPC peering of this deployment.")
+        elif peering and peering.status != PeeringConnection.Status.RUNNING:
+            self.add_error("peering", f"{peering.peering_id} is {peering.status}; resources "
+                                      "need a running VPC peering.")
+        elif peering and cleaned.get("host"):
+            services.Refused(services.resource_problems(peering, cleaned["host"])).add_to(self)
+        return cleaned
+
+
 @admin.register(Resource)
 class ResourceAdmin(AuditedAdmin):
+    form = ResourceAdminForm
     list_display = ["name", "kind", "host", "port", "deployment", "peering"]
     list_filter = ["kind"]
     list_select_related = ["deployment", "peering"]

@@ -67,7 +67,6 @@ class PeeringRequest:
     requester_cidrs: list = field(default_factory=list)
     accepter_account_id: str = ""
     accepter_vpc_id: str = ""
-    accepter_region: str = ""
 
 
 def _config():
@@ -170,7 +169,6 @@ class Ec2:
             requester_cidrs=sorted(set(cidrs)),
             accepter_account_id=accepter.get("OwnerId", ""),
             accepter_vpc_id=accepter.get("VpcId", ""),
-            accepter_region=accepter.get("Region", ""),
         )
 
     def accept_peering(self, peering_id):

@@ -1,7 +1,12 @@
+import logging
+from datetime import UTC, datetime, time, timedelta
+
 from django import forms
 
 from peerings import aws, services, validators
 from peerings.models import PeeringConnection, Resource
+
+log = logging.getLogger(__name__)
 
 
 class AwsIdField(forms.CharField):
@@ -41,15 +46,21 @@ class PeeringForm(forms.Form):
             self.request_in_aws = services.check_new_peering(
                 self.deployment, cleaned["peering_id"], cleaned["account_id"], cleaned["vpc_id"]
             )
-        except services.PeeringRefused as refused:
-            for field, messages in refused.errors.items():
-                for message in messages:
-                    self.add_error(field, message)
+        except services.Refused as refused:
+            refused.add_to(self)
         except aws.AwsUnavailable:
             raise forms.ValidationError(
                 "AWS did not answer in time, so we could not check your request. Nothing was "
                 "saved; please try again in a minute.",
                 code="aws_unavailable",
+            ) from None
+        except aws.AwsError as exc:
+            log.exception("checking %s for %s: AWS refused", cleaned["peering_id"],
+                          self.deployment)
+            raise forms.ValidationError(
+                "AWS refused our check of your request (%(code)s). Nothing was saved; our "
+                "support team can see the details.",
+                code="aws_refused", params={"code": exc.code or "no code"},
             ) from None
         return cleaned
 
@@ -149,8 +160,13 @@ class AuditFilterForm(forms.Form):
             events = events.filter(actor_name=data["actor"])
         if data.get("action"):
             events = events.filter(action=data["action"])
+        # Whole UTC days, as bounds on the column itself so that its index serves them.
         if data.get("since"):
-            events = events.filter(created_at__date__gte=data["since"])
+            events = events.filter(created_at__gte=_midnight(data["since"]))
         if data.get("until"):
-            events = events.filter(created_at__date__lte=data["until"])
+            events = events.filter(created_at__lt=_midnight(data["until"] + timedelta(days=1)))
         return events, data.get("before")
+
+
+def _midnight(day):
+    return datetime.combine(day, time.min, tzinfo=UTC)

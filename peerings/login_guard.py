@@ -50,8 +50,12 @@ class LockoutMixin:
         username = self.cleaned_data.get("username") or ""
         ip = client_ip(self.request) if self.request else None
         if is_locked(username, ip):
-            audit.record("user.login_locked", after={"username": username[:150]},
-                         message=f"Login locked for {username[:150]!r} after repeated failures")
+            # Once per lockout window: a flood of locked attempts must not flood the log.
+            noted = f"login-lock-noted:{_keys(username, ip)[0][0]}"
+            if cache.add(noted, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS):
+                audit.record("user.login_locked", after={"username": username[:150]},
+                             message=f"Login locked for {username[:150]!r} after repeated "
+                                     "failures")
             minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
             raise forms.ValidationError(
                 f"Too many failed attempts. Try again in {minutes} minutes.", code="locked"

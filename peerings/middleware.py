@@ -29,10 +29,21 @@ def client_ip(request):
 _SAFE_REQUEST_ID = re.compile(r"\A[A-Za-z0-9-]{1,64}\Z")
 
 
+def _from_trusted_proxy(request):
+    try:
+        remote = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(remote in network for network in settings.TRUSTED_PROXIES)
+
+
 def _request_id(request):
-    """A proxy's X-Request-ID is kept (it ties our log to theirs) when it is plain ASCII."""
+    """A trusted proxy's X-Request-ID is kept (it ties our log to theirs); anyone else's is
+    replaced, so nobody can plant or collide request IDs in the audit log."""
     given = request.META.get("HTTP_X_REQUEST_ID", "")
-    return given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex
+    if _SAFE_REQUEST_ID.match(given) and _from_trusted_proxy(request):
+        return given
+    return uuid.uuid4().hex
 
 
 class AuditContextMiddleware:

@@ -187,11 +187,14 @@ class PeeringConnection(models.Model):
     def is_transitional(self):
         return self.status in self.TRANSITIONAL
 
-    def move(self, to, *, allowed_from, reason="", retryable=False):
-        """Compare-and-set: move to `to` only if the row is still in one of `allowed_from`.
-        Returns True for the caller that won; a second worker or a second click gets False."""
+    def move(self, to, *, allowed_from, reason="", retryable=False, only_if=None):
+        """Compare-and-set: move to `to` only if the row is still in one of `allowed_from`
+        (and matches `only_if`, field lookups). Returns True for the caller that won; a
+        second worker or a second click gets False."""
         now = timezone.now()
-        won = PeeringConnection.objects.filter(pk=self.pk, status__in=allowed_from).update(
+        won = PeeringConnection.objects.filter(
+            pk=self.pk, status__in=allowed_from, **(only_if or {})
+        ).update(
             status=to, status_reason=reason, retryable=retryable, status_changed_at=now
         )
         if won:

@@ -15,7 +15,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from peerings import audit, aws
-from peerings.models import PeeringConnection
+from peerings.models import PeeringConnection, Resource
 
 log = logging.getLogger(__name__)
 Status = PeeringConnection.Status
@@ -30,13 +30,18 @@ MAX_UNAVAILABLE_ROUNDS = 10
 UNAVAILABLE_DELAY_SECONDS = 60
 
 
-class PeeringRefused(Exception):
-    """The customer's values do not match what AWS holds. `errors` maps each form field
+class Refused(Exception):
+    """What the customer asked for cannot be done as asked. `errors` maps each form field
     (or None for the whole form) to the messages that explain why."""
 
     def __init__(self, errors):
         super().__init__("; ".join(m for msgs in errors.values() for m in msgs))
         self.errors = errors
+
+    def add_to(self, form):
+        for field, messages in self.errors.items():
+            for message in messages:
+                form.add_error(field, message)
 
 
 # --- checking a request against AWS ---
@@ -163,15 +168,15 @@ def cidr_problems(deployment, cidrs, exclude_pk=None):
 
 def check_new_peering(deployment, peering_id, account_id, vpc_id):
     """All the checks a new peering must pass before anything is saved. Returns what AWS
-    reported; raises PeeringRefused, or aws.AwsUnavailable when AWS did not answer in time."""
+    reported; raises Refused, or aws.AwsUnavailable when AWS did not answer in time."""
     errors = database_problems(deployment, peering_id, vpc_id)
     if errors:
-        raise PeeringRefused(errors)
+        raise Refused(errors)
     ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
     request = ec2.describe_peering(peering_id)
     errors = request_problems(deployment, request, peering_id, account_id, vpc_id)
     if errors:
-        raise PeeringRefused(errors)
+        raise Refused(errors)
     return request
 
 
@@ -190,7 +195,7 @@ def create_peering(deployment, new, user):
     from peerings import tasks
 
     if not deployment.peering_allowed:
-        raise PeeringRefused({None: [
+        raise Refused({None: [
             f"VPC peering is not available on the {deployment.get_plan_display()} plan."
         ]})
     try:
@@ -207,7 +212,7 @@ def create_peering(deployment, new, user):
             tasks.enqueue_provision(peering)
     except IntegrityError:
         # Two clicks or two browsers raced past the checks; the constraint picked one.
-        raise PeeringRefused(database_problems(deployment, new.peering_id, new.vpc_id) or {
+        raise Refused(database_problems(deployment, new.peering_id, new.vpc_id) or {
             None: ["This peering was just created by someone else. Reload the page."]
         }) from None
     return peering
@@ -217,10 +222,9 @@ def retry_peering(peering):
     """failed → pending, and queue the worker again. False if it was not retryable."""
     from peerings import tasks
 
-    if not peering.retryable:
-        return False
     with transaction.atomic():
-        if not _transition(peering, Status.PENDING, [Status.FAILED], "peering.retried"):
+        if not _transition(peering, Status.PENDING, [Status.FAILED], "peering.retried",
+                           only_if={"retryable": True}):
             return False
         tasks.enqueue_provision(peering)
     return True
@@ -236,10 +240,11 @@ def _snapshot(peering):
     }
 
 
-def _transition(peering, to, allowed_from, action, reason="", retryable=False):
+def _transition(peering, to, allowed_from, action, reason="", retryable=False, only_if=None):
     with transaction.atomic():
         before = {"status": peering.status, "status_reason": peering.status_reason}
-        if not peering.move(to, allowed_from=allowed_from, reason=reason, retryable=retryable):
+        if not peering.move(to, allowed_from=allowed_from, reason=reason, retryable=retryable,
+                            only_if=only_if):
             return False
         event = audit.record(action, target=peering, before=before,
                              after={"status": to, "status_reason": reason})
@@ -273,9 +278,9 @@ def provision(peering_pk, unavailable_rounds=0):
         if peering.status == Status.PENDING:
             _accept(ec2, peering)
         if peering.status == Status.PROVISIONING:
-            _add_routes_and_rules(ec2, peering)
+            _ensure_vendor_side(ec2, peering)
             _transition(peering, Status.RUNNING, [Status.PROVISIONING], "peering.running")
-    except PeeringRefused as exc:
+    except Refused as exc:
         fail(peering, str(exc), retryable=False)
     except aws.PeeringNotActive as exc:
         fail(peering, f"AWS reports the peering connection as {exc.state}: {exc}. "
@@ -308,22 +313,30 @@ def _accept(ec2, peering):
         peering.customer_vpc_id, exclude_pk=peering.pk, accepted_ok=True,
     )
     if errors:
-        raise PeeringRefused(errors)
+        raise Refused(errors)
     if request.status == "pending-acceptance":
         ec2.accept_peering(peering.peering_id)
     ec2.wait_until_active(peering.peering_id, settings.PEERING_ACTIVE_TIMEOUT)
     _transition(peering, Status.PROVISIONING, [Status.PENDING], "peering.provisioning")
 
 
-def _add_routes_and_rules(ec2, peering):
+def _ensure_vendor_side(ec2, peering):
+    """Routes to the pcx in every route table of the deployment VPC and ingress on every
+    service port, each added only if missing. Returns what had to be added."""
     deployment = peering.deployment
+    added = []
     for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
         for cidr in peering.customer_cidrs:
-            ec2.ensure_route(table_id, cidr, peering.peering_id, routes)
+            if ec2.ensure_route(table_id, cidr, peering.peering_id, routes) != "exists":
+                added.append(f"Route {cidr} → {peering.peering_id} in {table_id} was "
+                             "missing; added.")
     for cidr in peering.customer_cidrs:
         for port in deployment.service_ports:
-            ec2.ensure_ingress(deployment.security_group_id, cidr, port,
-                               f"VPC peering {peering.peering_id}")
+            outcome = ec2.ensure_ingress(deployment.security_group_id, cidr, port,
+                                         f"VPC peering {peering.peering_id}")
+            if outcome == "created":
+                added.append(f"Ingress from {cidr} on port {port} was missing; added.")
+    return added
 
 
 # --- deleting ---
@@ -377,9 +390,11 @@ def request_delete(peering):
         ) from None
 
 
-def deprovision(peering_pk):
+def deprovision(peering_pk, unavailable_rounds=0):
     """Revoke our rules, delete our routes (only those that point at this pcx), delete the
     pcx (the customer may have done so already), and mark the peering deleted."""
+    from peerings import tasks
+
     peering = PeeringConnection.objects.select_related("deployment").get(pk=peering_pk)
     if peering.status != Status.DELETING:
         log.info("deprovision %s: nothing to do in status %s", peering, peering.status)
@@ -389,20 +404,41 @@ def deprovision(peering_pk):
         ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
         remove_vendor_side(ec2, peering)
         ec2.delete_peering(peering.peering_id)
+        # Once more: a reconcile that read this peering as running just before the delete
+        # may have put a route or rule back meanwhile. Idempotent and cheap.
+        remove_vendor_side(ec2, peering)
+    except aws.AwsUnavailable as exc:
+        log.warning("deprovision %s: AWS unavailable (%s), round %d", peering, exc.code,
+                    unavailable_rounds + 1)
+        if unavailable_rounds + 1 < MAX_UNAVAILABLE_ROUNDS:
+            tasks.enqueue_deprovision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
+                                      unavailable_rounds=unavailable_rounds + 1)
+            return peering.status
+        _fail_delete(peering, "no answer for several minutes")
+        return peering.status
     except aws.AwsError as exc:
         log.exception("deprovision %s: %s (%s)", peering, type(exc).__name__, exc.code)
-        fail(peering, "Deleting stopped because AWS did not complete a step "
-                      f"({exc.code or 'no answer'}). Nothing is left half-done that a second "
-                      "try cannot finish: press Delete again.",
-             retryable=False, allowed_from=[Status.DELETING])
+        _fail_delete(peering, exc.code)
         return peering.status
     _transition(peering, Status.DELETED, [Status.DELETING], "peering.deleted")
     return peering.status
 
 
+def _fail_delete(peering, why):
+    fail(peering, f"Deleting stopped because AWS did not complete a step ({why}). Nothing is "
+                  "left half-done that a second try cannot finish: press Delete again.",
+         retryable=False, allowed_from=[Status.DELETING])
+
+
 def remove_vendor_side(ec2, peering):
     deployment = peering.deployment
+    # A rule is only (CIDR, port): a newer peering from a VPC with the same CIDR (allowed
+    # once this one ended) needs the very same rule. Leave those.
+    still_needed = {c for p in live_peerings(deployment, exclude_pk=peering.pk)
+                    for c in p.customer_cidrs}
     for cidr in peering.customer_cidrs:
+        if cidr in still_needed:
+            continue
         for port in deployment.service_ports:
             ec2.revoke_ingress(deployment.security_group_id, cidr, port)
     for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
@@ -411,12 +447,6 @@ def remove_vendor_side(ec2, peering):
 
 
 # --- resources ---
-
-class ResourceRefused(Exception):
-    def __init__(self, errors):
-        super().__init__("; ".join(m for msgs in errors.values() for m in msgs))
-        self.errors = errors
-
 
 def resource_problems(peering, host):
     """A host given as an IP must lie in the peering's customer CIDR."""
@@ -434,13 +464,11 @@ def resource_problems(peering, host):
 
 
 def add_resource(deployment, *, peering, name, kind, host, port):
-    from peerings.models import Resource
-
     if peering.deployment_id != deployment.pk:
-        raise ResourceRefused({"peering": ["Choose a VPC peering of this deployment."]})
+        raise Refused({"peering": ["Choose a VPC peering of this deployment."]})
     errors = resource_problems(peering, host)
     if errors:
-        raise ResourceRefused(errors)
+        raise Refused(errors)
     try:
         with transaction.atomic():
             resource = Resource.objects.create(deployment=deployment, peering=peering,
@@ -450,19 +478,20 @@ def add_resource(deployment, *, peering, name, kind, host, port):
         # The trigger (peering no longer running) or the unique name; say which.
         peering.refresh_from_db()
         if peering.status != Status.RUNNING:
-            raise ResourceRefused({"peering": [
+            raise Refused({"peering": [
                 f"{peering.peering_id} is {peering.status} now; resources need a running "
                 "VPC peering."
             ]}) from None
-        raise ResourceRefused({"name": [f"A resource called {name} already exists."]}) from None
+        raise Refused({"name": [f"A resource called {name} already exists."]}) from None
     return resource
 
 
 def delete_resource(resource):
     with transaction.atomic():
         snapshot = _resource_snapshot(resource)
-        audit.record("resource.deleted", target=resource, before=snapshot)
-        resource.delete()
+        deleted, _ = Resource.objects.filter(pk=resource.pk).delete()
+        if deleted:  # a second click finds nothing left to delete, and records nothing
+            audit.record("resource.deleted", target=resource, before=snapshot)
 
 
 def _resource_snapshot(resource):
@@ -480,6 +509,7 @@ def resync(peering, *, record_when_clean=True):
     customer deleted, rejected or let expire becomes peer_deleted (our side is cleaned up);
     a running peering missing a vendor route or rule gets it back. Audited (the scheduled
     reconcile records only what it found, not every clean check); returns the findings."""
+    peering.refresh_from_db()  # reconcile loads rows in batches: this one may have moved
     deployment = peering.deployment
     ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
     request = ec2.describe_peering(peering.peering_id)
@@ -494,8 +524,10 @@ def resync(peering, *, record_when_clean=True):
                        "peering.peer_deleted", reason=reason):
             findings.append(f"AWS has the connection {state}; marked peer_deleted and "
                             "removed our routes and rules.")
-    elif peering.status == Status.RUNNING and state == "active":
-        findings += _put_back_vendor_side(ec2, peering)
+    elif state == "active" and PeeringConnection.objects.filter(
+        pk=peering.pk, status=Status.RUNNING
+    ).exists():
+        findings += _ensure_vendor_side(ec2, peering)
     if findings or record_when_clean:
         audit.record("peering.resynced", target=peering,
                      after={"aws_status": state, "status": peering.status,
@@ -527,8 +559,8 @@ def reconcile(stuck_after=None):
         stuck_after = settings.RECONCILE_STUCK_AFTER
     cutoff = timezone.now() - timedelta(seconds=stuck_after)
     report = ReconcileReport()
-    live = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED).exclude(
-        status=Status.DELETED
+    live = PeeringConnection.objects.exclude(
+        status__in=PeeringConnection.ENDED
     ).select_related("deployment__organization")
     for peering in _in_batches(live):
         report.checked += 1
@@ -565,9 +597,9 @@ def _in_batches(queryset, size=500):
 def _requeue(peering, tasks):
     # Touch the row (compare-and-set on its status) so the next run does not queue it again
     # while this attempt is still on its way.
-    touched = PeeringConnection.objects.filter(pk=peering.pk, status=peering.status).update(
-        status_changed_at=timezone.now()
-    )
+    touched = PeeringConnection.objects.filter(
+        pk=peering.pk, status=peering.status, status_changed_at=peering.status_changed_at
+    ).update(status_changed_at=timezone.now())
     if not touched:
         return False
     with transaction.atomic():
@@ -581,19 +613,3 @@ def _requeue(peering, tasks):
     return True
 
 
-def _put_back_vendor_side(ec2, peering):
-    deployment = peering.deployment
-    findings = []
-    for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
-        for cidr in peering.customer_cidrs:
-            if ec2.ensure_route(table_id, cidr, peering.peering_id, routes) != "exists":
-                findings.append(f"Route {cidr} → {peering.peering_id} in {table_id} was "
-                                "missing; put back.")
-    present = ec2.ingress_rules(deployment.security_group_id)
-    for cidr in peering.customer_cidrs:
-        for port in deployment.service_ports:
-            if (cidr, port) not in present:
-                ec2.ensure_ingress(deployment.security_group_id, cidr, port,
-                                   f"VPC peering {peering.peering_id}")
-                findings.append(f"Ingress from {cidr} on port {port} was missing; put back.")
-    return findings

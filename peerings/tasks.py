@@ -17,15 +17,16 @@ def provision_peering(peering_pk, actor, unavailable_rounds=0):
 
 
 def enqueue_provision(peering, delay=None, unavailable_rounds=0):
-    actor = audit.current_actor().as_task_context()
-    name = f"provision {peering.peering_id}"
-    func = "peerings.tasks.provision_peering"
-    args = (peering.pk, actor, unavailable_rounds)
+    _enqueue("peerings.tasks.provision_peering", f"provision {peering.peering_id}",
+             (peering.pk, audit.current_actor().as_task_context(), unavailable_rounds), delay)
+
+
+def _enqueue(func, name, args, delay):
     if delay:
         # A one-off schedule: django-q2 has no delayed enqueue, and the scheduler survives
         # restarts of the cluster.
         transaction.on_commit(lambda: Schedule.objects.create(
-            name=f"{name} (retry {unavailable_rounds})", func=func, args=repr(args),
+            name=f"{name} (retry {args[-1]})", func=func, args=repr(args),
             schedule_type=Schedule.ONCE, repeats=-1,
             next_run=timezone.now() + timedelta(seconds=delay),
         ))
@@ -33,17 +34,14 @@ def enqueue_provision(peering, delay=None, unavailable_rounds=0):
         transaction.on_commit(lambda: async_task(func, *args, task_name=name))
 
 
-def deprovision_peering(peering_pk, actor):
+def deprovision_peering(peering_pk, actor, unavailable_rounds=0):
     with audit.acting_as(audit.Actor(**actor)):
-        return services.deprovision(peering_pk)
+        return services.deprovision(peering_pk, unavailable_rounds)
 
 
-def enqueue_deprovision(peering):
-    actor = audit.current_actor().as_task_context()
-    transaction.on_commit(lambda: async_task(
-        "peerings.tasks.deprovision_peering", peering.pk, actor,
-        task_name=f"delete {peering.peering_id}",
-    ))
+def enqueue_deprovision(peering, delay=None, unavailable_rounds=0):
+    _enqueue("peerings.tasks.deprovision_peering", f"delete {peering.peering_id}",
+             (peering.pk, audit.current_actor().as_task_context(), unavailable_rounds), delay)
 
 
 def reconcile_peerings():

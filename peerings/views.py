@@ -82,10 +82,8 @@ def peering_new(request, pk):
     if form.is_valid():
         try:
             services.create_peering(deployment, form.new_peering(), request.user)
-        except services.PeeringRefused as refused:
-            for field, messages in refused.errors.items():
-                for message in messages:
-                    form.add_error(field, message)
+        except services.Refused as refused:
+            refused.add_to(form)
     if not form.is_valid():
         # 200, not 4xx: htmx swaps it into the dialog with each message by its field.
         return _dialog(request, deployment, form)
@@ -169,10 +167,8 @@ def resource_new(request, pk):
     if request.method == "POST" and form.is_valid():
         try:
             services.add_resource(deployment, **form.cleaned_data)
-        except services.ResourceRefused as refused:
-            for field, messages in refused.errors.items():
-                for message in messages:
-                    form.add_error(field, message)
+        except services.Refused as refused:
+            refused.add_to(form)
         else:
             if request.htmx:
                 return _refresh_tables(request, deployment)

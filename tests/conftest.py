@@ -129,3 +129,24 @@ def _no_login_lockout_carried_over():
     from peerings import login_guard
 
     cache.delete(login_guard._keys("", "127.0.0.1")[1][0])
+
+
+@pytest.fixture(autouse=True)
+def _no_aws_call_inside_a_transaction(monkeypatch):
+    """DESIGN §2: never call AWS inside an open database transaction (it would hold locks
+    for as long as AWS takes, and roll back a record of a change AWS did make). Every boto3
+    call in every test is checked against the transaction depth the test started with."""
+    from botocore.client import BaseClient
+    from django.db import connection
+
+    def depth():
+        return connection.in_atomic_block, len(connection.savepoint_ids)
+
+    start = depth()
+    real = BaseClient._make_api_call
+
+    def checked(self, operation, params):
+        assert depth() == start, f"AWS {operation} called inside a database transaction"
+        return real(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", checked)

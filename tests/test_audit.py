@@ -60,6 +60,13 @@ def events_for(target):
                                      target_id=str(target.pk)).order_by("id")
 
 
+@pytest.fixture(autouse=True)
+def _client_ip_is_a_trusted_proxy(settings):
+    """The requests below stand for a load balancer at CLIENT_IP that sets X-Request-ID
+    (only a trusted proxy's request ID is kept); tests about proxies set their own."""
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network(f"{CLIENT_IP}/32")]
+
+
 # --- 1. capture: actor, source, IP, request ID ---
 
 def test_a_web_request_and_the_work_it_queues_are_credited_to_the_person_who_asked(
@@ -153,7 +160,8 @@ def test_deleting_a_peering_is_audited_from_request_to_deleted(
 # Logins are rate-limited per (username, address) and per address, in a cache that may
 # outlive one test: each test that logs in does so from its own documentation address.
 
-def test_a_login_is_audited_with_the_user_as_actor(client, owner):
+def test_a_login_is_audited_with_the_user_as_actor(client, owner, settings):
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("198.51.100.21/32")]
     response = client.post(reverse("login"), {"username": "olivia", "password": "pw-olivia"},
                            REMOTE_ADDR="198.51.100.21", HTTP_X_REQUEST_ID="req-login")
     assert response.status_code == 302
@@ -241,10 +249,18 @@ def test_a_request_id_is_generated_when_none_is_sent(client, owner):
     assert again["X-Request-ID"] != request_id
 
 
-def test_a_safe_incoming_request_id_is_kept(client, owner):
-    response, event = logout(client, owner, HTTP_X_REQUEST_ID="lb-7f3a-0042")
+def test_a_trusted_proxys_request_id_is_kept(client, owner):
+    response, event = logout(client, owner, REMOTE_ADDR=CLIENT_IP,
+                             HTTP_X_REQUEST_ID="lb-7f3a-0042")
     assert response["X-Request-ID"] == "lb-7f3a-0042"
     assert event.request_id == "lb-7f3a-0042"
+
+
+def test_anyone_elses_request_id_is_replaced(client, owner):
+    response, event = logout(client, owner, REMOTE_ADDR="203.0.113.50",
+                             HTTP_X_REQUEST_ID="planted-by-a-user")
+    assert response["X-Request-ID"] != "planted-by-a-user"
+    assert event.request_id == response["X-Request-ID"]
 
 
 @pytest.mark.parametrize("given", [
@@ -256,7 +272,7 @@ def test_a_safe_incoming_request_id_is_kept(client, owner):
     "line\r\nX-Injected: 1",
 ])
 def test_a_malicious_request_id_is_replaced(client, owner, given):
-    response, event = logout(client, owner, HTTP_X_REQUEST_ID=given)
+    response, event = logout(client, owner, REMOTE_ADDR=CLIENT_IP, HTTP_X_REQUEST_ID=given)
     request_id = response["X-Request-ID"]
     assert request_id != given
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)

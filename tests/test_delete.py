@@ -83,7 +83,7 @@ def test_it_allows_deleting_from_each_stable_state(deployment, status,
 
 def test_a_host_ip_must_lie_in_the_peering_cidr(deployment):
     peering = row(deployment)
-    with pytest.raises(services.ResourceRefused) as caught:
+    with pytest.raises(services.Refused) as caught:
         services.add_resource(deployment, peering=peering, name="db", kind="mysql",
                               host="10.9.9.9", port=3306)
     assert "outside 172.16.1.0/24" in caught.value.errors["host"][0]
@@ -96,7 +96,7 @@ def test_a_host_ip_must_lie_in_the_peering_cidr(deployment):
 
 def test_it_refuses_a_peering_of_another_deployment(deployment, organization):
     other = row(make_deployment(organization, name="billing"), n=2)
-    with pytest.raises(services.ResourceRefused) as caught:
+    with pytest.raises(services.Refused) as caught:
         services.add_resource(deployment, peering=other, name="db", kind="mysql",
                               host="172.16.2.10", port=3306)
     assert "peering" in caught.value.errors
@@ -107,7 +107,7 @@ def test_binding_to_a_peering_that_stopped_running_is_refused_by_the_service(dep
     peering = row(deployment)
     stale = PeeringConnection.objects.get(pk=peering.pk)
     PeeringConnection.objects.filter(pk=peering.pk).update(status="failed")
-    with pytest.raises(services.ResourceRefused) as caught:
+    with pytest.raises(services.Refused) as caught:
         services.add_resource(deployment, peering=stale, name="db", kind="mysql",
                               host="172.16.1.10", port=3306)
     assert "is failed now" in caught.value.errors["peering"][0]
@@ -250,7 +250,7 @@ def test_bind_racing_delete_always_ends_consistent(organization, monkeypatch):
                                       kind="mysql", host=peering.customer_cidrs[0][:-4] + "10",
                                       port=3306)
                 results["bind"] = True
-            except services.ResourceRefused:
+            except services.Refused:
                 results["bind"] = False
             finally:
                 connections.close_all()

@@ -13,12 +13,11 @@ import time
 import pytest
 from botocore.exceptions import ReadTimeoutError
 from django.db import OperationalError
-from django_q.conf import Conf
 from django_q.models import Schedule
 
 from peerings import aws, demo, services, tasks
 from peerings.models import PeeringConnection
-from tests.test_worker_cluster import ROOT, worker_env
+from tests.test_worker_cluster import ROOT, use_private_queue, worker_env
 
 VENDOR = "123456789012"
 
@@ -77,7 +76,7 @@ def test_a_worker_killed_mid_provisioning_is_finished_by_a_second_worker(
     for _ in range(48):
         ec2.ec2.create_route_table(VpcId=aws_deployment.vpc_id)
     tables = len(ec2.route_tables(aws_deployment.vpc_id))
-    monkeypatch.setattr(Conf, "SYNC", False)
+    use_private_queue(monkeypatch)
     log = open(tmp_path / "workers.log", "w+")  # noqa: SIM115
     first = start_cluster(log)
     second = None

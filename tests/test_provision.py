@@ -284,3 +284,12 @@ def test_it_takes_over_a_blackhole_route_left_by_a_peering_that_is_gone(stubbed,
     )
     assert outcome == "replaced"
     stubbed.assert_no_pending_responses()
+
+
+def test_the_suite_refuses_aws_calls_inside_a_transaction(aws_deployment):
+    from django.db import transaction
+
+    with pytest.raises(AssertionError, match="inside a database transaction"), \
+            transaction.atomic():
+        vendor_ec2().describe_peering("pcx-0123456789abcdef0")
+    assert vendor_ec2().describe_peering("pcx-0123456789abcdef0") is None

@@ -10,7 +10,8 @@ CLEAN = {"SECRET_KEY": "s3cret", "DEBUG": "false"}
 
 def load(monkeypatch, **env):
     for name in ("DATABASE_URL", "REDIS_URL", "RESERVED_CIDRS", "Q_WORKERS", "DEBUG",
-                 "SECRET_KEY", "VENDOR_ROLE_ARN_TEMPLATE", "Q_TIMEOUT"):
+                 "SECRET_KEY", "VENDOR_ROLE_ARN_TEMPLATE", "Q_TIMEOUT", "LOG_LEVEL",
+                 "PEERING_PLANS", "VENDOR_HOME_ACCOUNT_ID"):
         monkeypatch.delenv(name, raising=False)
     for name, value in {**CLEAN, **env}.items():
         if value is None:
@@ -65,6 +66,9 @@ def test_it_allows_no_secret_key_in_debug(monkeypatch):
         ("REDIS_URL", "localhost:6379"),
         ("DATABASE_URL", "nonsense://x"),
         ("VENDOR_ROLE_ARN_TEMPLATE", "arn:aws:iam::123456789012:role/Fixed"),
+        ("LOG_LEVEL", "loud"),
+        ("PEERING_PLANS", "dedicted"),
+        ("VENDOR_HOME_ACCOUNT_ID", "abc"),
     ],
 )
 def test_it_stops_on_a_bad_value_naming_the_variable(monkeypatch, name, value):

@@ -21,7 +21,7 @@ def check(deployment, request, **typed):
 
 
 def refusal(deployment, request, **typed):
-    with pytest.raises(services.PeeringRefused) as caught:
+    with pytest.raises(services.Refused) as caught:
         check(deployment, request, **typed)
     return caught.value.errors
 
@@ -130,7 +130,7 @@ def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aw
         customer_cidrs=["172.16.0.0/16"], status="failed",
     )
     monkeypatch.setattr(aws, "client", lambda *a: pytest.fail("AWS must not be asked"))
-    with pytest.raises(services.PeeringRefused) as caught:
+    with pytest.raises(services.Refused) as caught:
         services.check_new_peering(deployment, "pcx-0000000000000000a", CUSTOMER,
                                    "vpc-0000000000000000a")
     assert "already in use" in caught.value.errors["peering_id"][0]
@@ -181,7 +181,7 @@ def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
     stubbed.add_client_error("describe_vpc_peering_connections",
                              service_error_code="InvalidVpcPeeringConnectionID.NotFound",
                              http_status_code=400)
-    with pytest.raises(services.PeeringRefused) as caught:
+    with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
     assert "No VPC peering connection pcx-0000000000000000c exists" in (
         caught.value.errors["peering_id"][0]
@@ -197,7 +197,7 @@ def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
 def test_it_refuses_a_request_not_waiting_for_acceptance(stubbed, deployment, state, words):
     stubbed.add_response("describe_vpc_peering_connections",
                          described(state, "boom", deployment=deployment))
-    with pytest.raises(services.PeeringRefused) as caught:
+    with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
     assert words in caught.value.errors["peering_id"][0]
 
@@ -207,7 +207,7 @@ def test_it_checks_every_cidr_of_a_vpc_with_several(stubbed, deployment):
         deployment=deployment,
         CidrBlockSet=[{"CidrBlock": "172.16.0.0/24"}, {"CidrBlock": "100.64.0.0/24"}],
     ))
-    with pytest.raises(services.PeeringRefused) as caught:
+    with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
     assert "100.64.0.0/24" in caught.value.errors["vpc_id"][0]
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,22 @@ from peerings import demo, services
 from peerings.models import PeeringConnection
 
 ROOT = Path(__file__).resolve().parent.parent
+# Each test process (xdist worker) has its own queue: with one Redis for all of them, a
+# cluster started by one must never take a task queued by another, for another database.
+QUEUE = f"peering_portal_test_{uuid.uuid4().hex[:12]}"
+
+
+def use_private_queue(monkeypatch):
+    """Queue for real (not inline) into this process's own, empty queue."""
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", QUEUE)
+    monkeypatch.setattr(Conf, "PREFIX", QUEUE)
+    get_broker().purge_queue()
 
 
 def worker_env():
-    """The worker must use the test database this process uses, not the configured one."""
-    env = {**os.environ, "Q_WORKERS": "1", "PYTHONUNBUFFERED": "1"}
+    """The worker must use the test database and the queue this process uses."""
+    env = {**os.environ, "Q_WORKERS": "1", "PYTHONUNBUFFERED": "1", "Q_CLUSTER_NAME": QUEUE}
     db = connection.settings_dict
     if connection.vendor == "postgresql":
         password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
@@ -38,8 +50,7 @@ def worker_env():
 
 @pytest.fixture
 def cluster(monkeypatch, tmp_path):
-    monkeypatch.setattr(Conf, "SYNC", False)
-    get_broker().purge_queue()  # nothing left over from an earlier run may reach this worker
+    use_private_queue(monkeypatch)
     log = open(tmp_path / "qcluster.log", "w+")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=worker_env(),
