@@ -5,6 +5,8 @@ under /admin/ as source "admin")."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from peerings import audit, aws, services
@@ -194,3 +196,29 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class AuditedDeletions:
+    """Django logs a bulk delete with bulk_create, which sends no signal: record each
+    deleted user or group here (signals.py mirrors the other admin changes)."""
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            audit.record(f"admin.{obj._meta.model_name}.deleted",
+                         message=f"{obj}: deleted", after={"object_id": str(obj.pk),
+                                                           "object": str(obj)})
+        return super().log_deletions(request, queryset)
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedDeletions, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedDeletions, GroupAdmin):
+    pass

@@ -42,11 +42,11 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
 
 @receiver(post_save, sender=LogEntry)
 def record_admin_change(sender, instance, created, **kwargs):
-    # Our own models record richer before/after snapshots from their ModelAdmin.
-    if not created or instance.content_type.app_label == "peerings":
+    # Our own models record richer before/after snapshots from their ModelAdmin, and
+    # deletions (which Django may log in bulk, without this signal) are recorded in admin.py.
+    if not created or instance.content_type.app_label == "peerings" or instance.is_deletion():
         return
-    verb = ("added" if instance.is_addition()
-            else "deleted" if instance.is_deletion() else "changed")
+    verb = "added" if instance.is_addition() else "changed"
     audit.record(
         f"admin.{instance.content_type.model}.{verb}",
         message=f"{instance.object_repr}: {instance.get_change_message() or verb}",
