@@ -3,7 +3,7 @@ PYTHON ?= python3.13
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint fmt clean
+.PHONY: run test bench lint fmt clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ is needed (pyenv install 3.13)"'
@@ -21,6 +21,11 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	SECRET_KEY=test-only $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+# Not part of `make test`: builds its own database (bench/.bench.sqlite3, or DATABASE_URL),
+# takes several minutes and prints one table; see bench/results.md. BENCH_QUICK=1 for a smoke run.
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.run
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -1,0 +1,1 @@
+"""`make bench`: the benchmark that shows the portal stays fast as customers grow."""
