@@ -12,6 +12,8 @@ urlpatterns = [
          name="peering-demo-request"),
     path("deployments/<int:pk>/peerings/<int:peering_pk>/row/", views.peering_row,
          name="peering-row"),
+    path("deployments/<int:pk>/peerings/<int:peering_pk>/steps/", views.peering_steps,
+         name="peering-steps"),
     path("deployments/<int:pk>/peerings/<int:peering_pk>/retry/", views.peering_retry,
          name="peering-retry"),
     path("deployments/<int:pk>/peerings/<int:peering_pk>/delete/", views.peering_delete,

@@ -119,6 +119,10 @@ def test_a_customer_peers_binds_deletes_and_support_sees_it_all(
     expect(page.locator("#dialog")).not_to_be_visible()
     row = page.locator(".peering-row", has_text=pcx)
     expect(row).to_have_attribute("data-status", "running", timeout=60_000)
+    row.locator("summary", has_text="Finish in your AWS account").click()
+    expect(row.locator(".customer-steps")).to_contain_text(
+        f"--vpc-peering-connection-id {pcx}"
+    )
     page.screenshot(path=ARTIFACTS / "running.png", full_page=True)
 
     # 3. The simulator holds our route and our security-group rule.

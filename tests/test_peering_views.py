@@ -438,21 +438,34 @@ def test_a_running_row_stops_polling_and_shows_the_customer_steps(client, owner,
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
     assert "every 2s" not in page
-    assert "hx-trigger" not in page
     assert '<span class="status status-running">running</span>' in page
     assert "Finish in your AWS account" in page
-    assert (
+    steps_url = reverse("peering-steps", args=[deployment.pk, row.pk])
+    assert f'hx-get="{steps_url}" hx-trigger="toggle once"' in page
+    command = (
         "aws ec2 create-route --route-table-id &lt;your route table&gt; "
         f"--destination-cidr-block 10.20.0.0/16 --vpc-peering-connection-id {row.peering_id} "
         "--region us-east-1"
-    ) in page
+    )
+    fragment = client.get(steps_url, HTTP_HX_REQUEST="true")
+    assert command in fragment.content.decode()
+    assert "<html" not in fragment.content.decode()
+    assert "HX-Request" in fragment["Vary"]
+    assert command in client.get(steps_url).content.decode()  # a page of its own without JS
 
 
 def test_a_pending_row_does_not_show_the_customer_steps_yet(client, owner, deployment):
     row = add_row(deployment, "pending")
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
-    assert "aws ec2 create-route" not in page
+    assert "Finish in your AWS account" not in page
+    assert client.get(reverse("peering-steps", args=[deployment.pk, row.pk])).status_code == 404
+
+
+def test_an_outsider_cannot_read_the_customer_steps(client, outsider, deployment):
+    row = add_row(deployment, "running")
+    client.force_login(outsider)
+    assert client.get(reverse("peering-steps", args=[deployment.pk, row.pk])).status_code == 404
 
 
 def test_a_failed_row_shows_why_and_offers_retry(client, owner, deployment):
