@@ -290,8 +290,7 @@ def provision(peering_pk, unavailable_rounds=0):
         fail(peering, str(exc), retryable=True)
     except aws.AwsRefused as exc:
         log.exception("provision %s: AWS refused (%s)", peering, exc.code)
-        fail(peering, f"AWS refused a step of the set-up ({exc.code}). Our support team can "
-                      "see the details; press Retry once it is fixed.", retryable=True)
+        fail(peering, _refusal_reason(exc.code), retryable=True)
     except aws.AwsUnavailable as exc:
         log.warning("provision %s: AWS unavailable (%s), round %d", peering, exc.code,
                     unavailable_rounds + 1)
@@ -302,6 +301,30 @@ def provision(peering_pk, unavailable_rounds=0):
             tasks.enqueue_provision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
                                     unavailable_rounds=unavailable_rounds + 1)
     return peering.status
+
+
+# AWS quotas a busy deployment reaches: say which, so the customer knows it is not them.
+QUOTA_REASONS = {
+    "RulesPerSecurityGroupLimitExceeded": (
+        "The deployment's security group has reached AWS's limit of rules (60 by default), "
+        "so no more VPC peerings fit."
+    ),
+    "RouteLimitExceeded": (
+        "The deployment's route table has reached AWS's limit of routes (50 by default), "
+        "so no more VPC peerings fit."
+    ),
+    "VpcPeeringConnectionLimitExceeded": (
+        "The deployment's VPC has reached AWS's limit of active VPC peerings."
+    ),
+}
+
+
+def _refusal_reason(code):
+    if code in QUOTA_REASONS:
+        return (f"{QUOTA_REASONS[code]} Our support team can raise the limit; press Retry "
+                "once they have, or delete a peering you no longer use.")
+    return (f"AWS refused a step of the set-up ({code}). Our support team can see the "
+            "details; press Retry once it is fixed.")
 
 
 def _accept(ec2, peering):

@@ -293,3 +293,15 @@ def test_the_suite_refuses_aws_calls_inside_a_transaction(aws_deployment):
             transaction.atomic():
         vendor_ec2().describe_peering("pcx-0123456789abcdef0")
     assert vendor_ec2().describe_peering("pcx-0123456789abcdef0") is None
+
+
+def test_a_full_security_group_is_named_as_a_quota_the_customer_did_not_cause(aws_deployment):
+    # moto enforces AWS's default of 60 inbound rules per group: fill it up.
+    ec2 = vendor_ec2()
+    for n in range(60):
+        ec2.ensure_ingress(aws_deployment.security_group_id, f"192.168.{n}.0/24", 443, "x")
+    peering = confirmed(aws_deployment)
+    assert services.provision(peering.pk) == "failed"
+    peering.refresh_from_db()
+    assert "security group has reached AWS's limit of rules" in peering.status_reason
+    assert peering.retryable
