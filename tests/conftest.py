@@ -150,3 +150,27 @@ def _no_aws_call_inside_a_transaction(monkeypatch):
         return real(self, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", checked)
+
+
+def confirmed(deployment, cidr="172.16.8.0/24", user=None):
+    """A customer request made in the simulator and saved as pending, the way the dialog
+    saves it (the worker has not run)."""
+    from peerings import demo
+    from peerings.models import PeeringConnection
+
+    request = demo.create_customer_request(deployment, cidr=cidr)
+    return PeeringConnection.objects.create(
+        deployment=deployment, peering_id=request.peering_id,
+        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
+        customer_cidrs=[request.cidr], created_by=user,
+    )
+
+
+def provisioned(deployment, cidr="172.16.8.0/24"):
+    """A peering the worker has taken to running, routes and rules in the simulator."""
+    from peerings import services
+
+    peering = confirmed(deployment, cidr)
+    assert services.provision(peering.pk) == "running"
+    peering.refresh_from_db()
+    return peering

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, connections, transaction
 
 from peerings import aws, demo, services
 from peerings.models import PeeringConnection, Resource
-from tests.conftest import make_deployment
+from tests.conftest import make_deployment, provisioned
 
 pytestmark = pytest.mark.django_db
 
@@ -26,18 +26,6 @@ def row(deployment, n=1, status="running", cidr=None):
 def bind(peering, name="orders-db", host="172.16.1.10"):
     return Resource.objects.create(deployment=peering.deployment, peering=peering, name=name,
                                    kind="mysql", host=host, port=3306)
-
-
-def provisioned(deployment):
-    request = demo.create_customer_request(deployment, cidr="172.16.8.0/24")
-    peering = PeeringConnection.objects.create(
-        deployment=deployment, peering_id=request.peering_id,
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr],
-    )
-    assert services.provision(peering.pk) == "running"
-    peering.refresh_from_db()
-    return peering
 
 
 def vendor_side(deployment, peering):

@@ -15,20 +15,12 @@ from botocore.exceptions import ReadTimeoutError
 from django.db import OperationalError
 from django_q.models import Schedule
 
-from peerings import aws, demo, services, tasks
+from peerings import aws, services, tasks
 from peerings.models import PeeringConnection
+from tests.conftest import confirmed
 from tests.test_worker_cluster import ROOT, use_private_queue, worker_env
 
 VENDOR = "123456789012"
-
-
-def confirmed(deployment, cidr="172.16.8.0/24"):
-    request = demo.create_customer_request(deployment, cidr=cidr)
-    return PeeringConnection.objects.create(
-        deployment=deployment, peering_id=request.peering_id,
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr],
-    )
 
 
 def routes_per_table(deployment, peering):

@@ -8,6 +8,7 @@ from django_q.models import Schedule
 
 from peerings import audit, aws, demo, services
 from peerings.models import AuditEvent, PeeringConnection
+from tests.conftest import confirmed
 
 pytestmark = pytest.mark.django_db
 
@@ -16,16 +17,6 @@ VENDOR = "123456789012"
 
 def vendor_ec2():
     return aws.Ec2("us-east-1", VENDOR)
-
-
-def confirmed(deployment, user=None, cidr="172.16.8.0/24"):
-    """A verified request saved as pending, the way the dialog saves it (task not run)."""
-    request = demo.create_customer_request(deployment, cidr=cidr)
-    return PeeringConnection.objects.create(
-        deployment=deployment, peering_id=request.peering_id,
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr], created_by=user,
-    )
 
 
 def routes_to(deployment, peering):
@@ -220,12 +211,12 @@ def test_a_refusal_fails_with_a_customer_reason_and_logs_the_detail(stubbed, dep
     stubbed.add_response("describe_route_tables", {"RouteTables": [
         {"RouteTableId": "rtb-0000000000000000a", "VpcId": deployment.vpc_id, "Routes": []}
     ]})
-    stubbed.add_client_error("create_route", service_error_code="RouteLimitExceeded",
+    stubbed.add_client_error("create_route", service_error_code="UnauthorizedOperation",
                              service_message="secret internal detail 42")
     with caplog.at_level(logging.ERROR, logger="peerings.services"):
         assert services.provision(row.pk) == "failed"
     row.refresh_from_db()
-    assert "RouteLimitExceeded" in row.status_reason
+    assert "UnauthorizedOperation" in row.status_reason
     assert "secret internal detail" not in row.status_reason
     assert row.retryable
     assert "secret internal detail 42" in caplog.text

@@ -10,22 +10,11 @@ from django.utils import timezone
 
 from peerings import audit, aws, demo, services
 from peerings.models import AuditEvent, PeeringConnection, Resource
+from tests.conftest import provisioned
 
 pytestmark = pytest.mark.django_db
 
 VENDOR = "123456789012"
-
-
-def provisioned(deployment, cidr="172.16.8.0/24"):
-    request = demo.create_customer_request(deployment, cidr=cidr)
-    peering = PeeringConnection.objects.create(
-        deployment=deployment, peering_id=request.peering_id,
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr],
-    )
-    assert services.provision(peering.pk) == "running"
-    peering.refresh_from_db()
-    return peering
 
 
 def vendor():
