@@ -178,17 +178,10 @@ class ResourceAdmin(AuditedAdmin):
     search_fields = ["name", "host", "peering__peering_id", "deployment__organization__name"]
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor_name", "source", "action", "target_repr",
-                    "organization", "ip", "request_id"]
-    list_filter = ["source", "action"]
-    list_select_related = ["organization"]
-    search_fields = ["target_repr", "actor_name", "request_id", "organization__name"]
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-    show_full_result_count = False
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that no one, superusers included, adds, changes or deletes in the admin."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -196,6 +189,17 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor_name", "source", "action", "target_repr",
+                    "organization", "ip", "request_id"]
+    list_filter = ["source", "action"]
+    list_select_related = ["organization"]
+    search_fields = ["target_repr", "actor_name", "request_id", "organization__name"]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    show_full_result_count = False
 
 
 class AuditedDeletions:

@@ -174,3 +174,17 @@ def provisioned(deployment, cidr="172.16.8.0/24"):
     assert services.provision(peering.pk) == "running"
     peering.refresh_from_db()
     return peering
+
+
+def event_text(event):
+    """Every stored value of an audit event, text and JSON alike, as one string to search."""
+    import json
+
+    from peerings.models import AuditEvent
+
+    values = []
+    for field in AuditEvent._meta.concrete_fields:
+        value = getattr(event, field.attname)
+        values.append(json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list)
+                      else str(value))
+    return "\n".join(values)

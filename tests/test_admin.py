@@ -2,7 +2,6 @@
 changes nothing; superusers' changes are audited; the audit log itself is read-only; and
 every changelist runs a fixed number of queries."""
 
-import json
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
@@ -24,7 +23,7 @@ from peerings.models import (
     PeeringConnection,
     Resource,
 )
-from tests.conftest import make_deployment
+from tests.conftest import event_text, make_deployment
 
 pytestmark = pytest.mark.django_db
 
@@ -43,15 +42,6 @@ def change_page(model, pk):
 
 def delete_page(model, pk):
     return f"/admin/peerings/{model}/{pk}/delete/"
-
-
-def event_text(event):
-    values = []
-    for field in AuditEvent._meta.concrete_fields:
-        value = getattr(event, field.attname)
-        values.append(json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list)
-                      else str(value))
-    return "\n".join(values)
 
 
 def assert_no_password_hash_in_the_log():

@@ -4,7 +4,6 @@ nothing secret in it; and the customer's page and CSV of it, scoped to their org
 import csv
 import io
 import ipaddress
-import json
 import re
 import secrets
 import time
@@ -21,22 +20,12 @@ from django.utils import timezone
 
 from peerings import audit, aws, demo
 from peerings.models import AppendOnlyError, AuditEvent, PeeringConnection, Resource
-from tests.conftest import make_deployment
+from tests.conftest import event_text, make_deployment
 from tests.test_worker_cluster import cluster  # noqa: F401  (a real qcluster process)
 
 pytestmark = pytest.mark.django_db
 
 CLIENT_IP = "198.51.100.7"
-
-
-def event_text(event):
-    """Every stored value of the event, text and JSON alike, as one string to search."""
-    values = []
-    for field in AuditEvent._meta.concrete_fields:
-        value = getattr(event, field.attname)
-        values.append(json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list)
-                      else str(value))
-    return "\n".join(values)
 
 
 def all_events_text():

@@ -4,18 +4,8 @@ and is never listed here."""
 
 from django.contrib import admin
 
+from peerings.admin import ReadOnlyAdmin
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookEndpoint)
