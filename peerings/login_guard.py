@@ -33,12 +33,32 @@ def is_locked(username, ip):
 
 
 def note_failure(username, ip):
-    for key, _limit in _keys(username, ip):
+    """Count one failed login; the failure that reaches a limit starts a lockout and is
+    audited. The counter's own increment decides it (atomic in Redis), so each lockout is
+    recorded exactly once however many processes see failures, and a new lockout after the
+    window ends is recorded again."""
+    for key, limit in _keys(username, ip):
         cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
         try:
-            cache.incr(key)
+            count = cache.incr(key)
         except ValueError:  # expired between add and incr
             cache.set(key, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+            count = 1
+        if count == limit:
+            _record_lockout(username, ip, per_address=key.startswith("login-failures-ip:"))
+
+
+def _record_lockout(username, ip, per_address):
+    minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
+    if per_address:
+        message = (f"Logins from {ip} locked for {minutes} minutes after repeated failures "
+                   f"(last username tried: {username[:150]!r})")
+    else:
+        message = (f"Login locked for {username[:150]!r} from {ip} for {minutes} minutes "
+                   "after repeated failures")
+    audit.record("user.login_locked", message=message,
+                 after={"username": username[:150], "scope": "address" if per_address
+                        else "username and address"})
 
 
 def clear(username, ip):
@@ -50,12 +70,6 @@ class LockoutMixin:
         username = self.cleaned_data.get("username") or ""
         ip = client_ip(self.request) if self.request else None
         if is_locked(username, ip):
-            # Once per lockout window: a flood of locked attempts must not flood the log.
-            noted = f"login-lock-noted:{_keys(username, ip)[0][0]}"
-            if cache.add(noted, 1, timeout=settings.LOGIN_LOCKOUT_SECONDS):
-                audit.record("user.login_locked", after={"username": username[:150]},
-                             message=f"Login locked for {username[:150]!r} after repeated "
-                                     "failures")
             minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
             raise forms.ValidationError(
                 f"Too many failed attempts. Try again in {minutes} minutes.", code="locked"

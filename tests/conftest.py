@@ -1,4 +1,5 @@
 import os
+import uuid
 
 import httpx
 import pytest
@@ -119,6 +120,21 @@ def aws_deployment(organization, simulator):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_keys_private_to_this_test_process():
+    """With REDIS_URL the cache is one Redis shared by both xdist workers and kept between
+    runs (CI reuses the machine's Redis): without a prefix of its own, one process's login
+    counters could lock or skew another's test. Never cache.clear() instead: the task broker
+    lives in the same Redis."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    prefix = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    private = {name: {**conf, "KEY_PREFIX": prefix} for name, conf in settings.CACHES.items()}
+    with override_settings(CACHES=private):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -177,6 +177,36 @@ def test_the_lockout_ends_after_its_window(client, owner, settings, fresh_cache)
     assert attempt(client, "olivia", "pw-olivia").status_code == 302
 
 
+def test_a_new_lockout_after_the_window_is_audited_again(client, owner, settings, fresh_cache):
+    settings.LOGIN_MAX_FAILURES = 2
+    for _ in range(2):
+        attempt(client, "olivia", "wrong")
+    attempt(client, "olivia", "pw-olivia")  # refused while locked: not a second lockout
+    assert AuditEvent.objects.filter(action="user.login_locked").count() == 1
+    forget_failures("olivia", "198.51.100.7")  # the window ends
+    for _ in range(2):
+        attempt(client, "olivia", "wrong")
+    assert AuditEvent.objects.filter(action="user.login_locked").count() == 2
+
+
+def test_an_address_trying_many_usernames_is_locked_and_audited_once(client, owner, settings,
+                                                                    fresh_cache):
+    settings.LOGIN_MAX_FAILURES = 1
+    per_address = settings.LOGIN_MAX_FAILURES * login_guard.PER_IP_FACTOR
+    names = [f"guess{n}" for n in range(per_address + 2)]
+    try:
+        for name in names:
+            attempt(client, name, "wrong", ip="203.0.113.66")
+        assert attempt(client, "olivia", "pw-olivia", ip="203.0.113.66").status_code == 200
+        address_locks = [e for e in AuditEvent.objects.filter(action="user.login_locked")
+                         if e.after["scope"] == "address"]
+        assert len(address_locks) == 1
+        assert "203.0.113.66" in address_locks[0].message
+    finally:
+        for name in names:
+            forget_failures(name, "203.0.113.66")
+
+
 def test_the_admin_login_is_locked_the_same_way(client, settings, fresh_cache,
                                                 django_user_model):
     django_user_model.objects.create_user("staff", password="pw-staff", is_staff=True)
