@@ -2,24 +2,29 @@
 `migrate` (and every test flush, which empties all tables) by a post_migrate receiver.
 Functions take the models as arguments so that a migration can pass its historical ones.
 
-- the Support group: view everything of ours, run Retry and Re-sync from AWS, change and
-  delete nothing;
+- the Support group: view everything of ours (webhooks included), run Retry and Re-sync
+  from AWS, change and delete nothing;
 - the django-q2 schedule that reconciles peerings with AWS every few minutes."""
 
 from django.conf import settings
 
 SUPPORT_GROUP = "Support"
 
-# (model, codename, name)
+# (app, model, codename, name)
 SUPPORT_PERMISSIONS = [
-    ("organization", "view_organization", "Can view organization"),
-    ("membership", "view_membership", "Can view membership"),
-    ("deployment", "view_deployment", "Can view deployment"),
-    ("peeringconnection", "view_peeringconnection", "Can view peering connection"),
-    ("resource", "view_resource", "Can view resource"),
-    ("auditevent", "view_auditevent", "Can view audit event"),
-    ("peeringconnection", "retry_peering", "Can retry a failed peering"),
-    ("peeringconnection", "resync_peering", "Can re-sync a peering from AWS"),
+    ("peerings", "organization", "view_organization", "Can view organization"),
+    ("peerings", "membership", "view_membership", "Can view membership"),
+    ("peerings", "deployment", "view_deployment", "Can view deployment"),
+    ("peerings", "peeringconnection", "view_peeringconnection", "Can view peering connection"),
+    ("peerings", "resource", "view_resource", "Can view resource"),
+    ("peerings", "auditevent", "view_auditevent", "Can view audit event"),
+    ("peerings", "peeringconnection", "retry_peering", "Can retry a failed peering"),
+    ("peerings", "peeringconnection", "resync_peering", "Can re-sync a peering from AWS"),
+    # "My webhook never arrived" is a support ticket too: endpoints (never their secrets),
+    # deliveries and each attempt's status code and error.
+    ("webhooks", "webhookendpoint", "view_webhookendpoint", "Can view webhook endpoint"),
+    ("webhooks", "webhookdelivery", "view_webhookdelivery", "Can view webhook delivery"),
+    ("webhooks", "webhookattempt", "view_webhookattempt", "Can view webhook attempt"),
 ]
 
 
@@ -27,9 +32,9 @@ def ensure_support_group(group_model, permission_model, content_type_model):
     """Takes the models as arguments so that a migration can pass its historical ones.
     Permissions may not exist yet during migrate (Django makes them afterwards)."""
     group, _ = group_model.objects.get_or_create(name=SUPPORT_GROUP)
-    for model, codename, name in SUPPORT_PERMISSIONS:
+    for app_label, model, codename, name in SUPPORT_PERMISSIONS:
         content_type, _ = content_type_model.objects.get_or_create(
-            app_label="peerings", model=model
+            app_label=app_label, model=model
         )
         permission, _ = permission_model.objects.get_or_create(
             content_type=content_type, codename=codename, defaults={"name": name}

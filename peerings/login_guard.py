@@ -9,6 +9,7 @@ import hashlib
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 
@@ -26,6 +27,20 @@ def _keys(username, ip):
         (f"login-failures:{who}", settings.LOGIN_MAX_FAILURES),
         (f"login-failures-ip:{ip}", settings.LOGIN_MAX_FAILURES * PER_IP_FACTOR),
     ]
+
+
+UNKNOWN_USERNAME = "(unknown username)"
+
+
+def username_for_the_log(username):
+    """The typed username when it names an account, else a placeholder: a "username" that
+    names no one is often a password typed into the wrong field (AWS CloudTrail hides it
+    the same way). Support still sees that someone failed, when and from where."""
+    username = username[:150]
+    model = get_user_model()
+    if username and model._default_manager.filter(**{model.USERNAME_FIELD: username}).exists():
+        return username
+    return UNKNOWN_USERNAME
 
 
 def is_locked(username, ip):
@@ -49,15 +64,16 @@ def note_failure(username, ip):
 
 
 def _record_lockout(username, ip, per_address):
+    username = username_for_the_log(username)
     minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
     if per_address:
         message = (f"Logins from {ip} locked for {minutes} minutes after repeated failures "
-                   f"(last username tried: {username[:150]!r})")
+                   f"(last username tried: {username})")
     else:
-        message = (f"Login locked for {username[:150]!r} from {ip} for {minutes} minutes "
+        message = (f"Login locked for {username} from {ip} for {minutes} minutes "
                    "after repeated failures")
     audit.record("user.login_locked", message=message,
-                 after={"username": username[:150], "scope": "address" if per_address
+                 after={"username": username, "scope": "address" if per_address
                         else "username and address"})
 
 

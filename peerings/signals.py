@@ -32,12 +32,14 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
     from peerings import login_guard
     from peerings.middleware import client_ip
 
-    # Only the username: Django has already masked anything that looks like a password.
-    username = str(credentials.get("username", ""))[:150]
-    audit.record("user.login_failed", message=f"Failed login for username {username!r}",
+    # Only the username, and only one that names an account: Django has masked anything
+    # that looks like a password, but not a password typed into the username field.
+    typed = str(credentials.get("username", ""))
+    username = login_guard.username_for_the_log(typed)
+    audit.record("user.login_failed", message=f"Failed login for {username}",
                  after={"username": username})
     if request is not None:
-        login_guard.note_failure(username, client_ip(request))
+        login_guard.note_failure(typed, client_ip(request))
 
 
 @receiver(post_save, sender=LogEntry)

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from peerings import audit, aws, demo
+from peerings import audit, aws, demo, login_guard
 from peerings.models import AppendOnlyError, AuditEvent, PeeringConnection, Resource
 from tests.conftest import event_text, make_deployment
 from tests.test_worker_cluster import cluster  # noqa: F401  (a real qcluster process)
@@ -173,6 +173,18 @@ def test_a_failed_login_records_the_username_and_never_the_password(client, owne
     assert event.actor_id is None
     assert password not in event_text(event)
     assert password not in all_events_text()
+
+
+def test_a_failed_login_with_a_username_that_names_no_account_hides_what_was_typed(client,
+                                                                                     owner):
+    # People type their password into the username field; it must not land in the log.
+    typed = "Hunter2-in-the-wrong-field"
+    client.post(reverse("login"), {"username": typed, "password": "x"},
+                REMOTE_ADDR="198.51.100.23")
+    event = AuditEvent.objects.get(action="user.login_failed")
+    assert event.after["username"] == login_guard.UNKNOWN_USERNAME
+    assert event.ip == "198.51.100.23"
+    assert typed not in all_events_text()
 
 
 def test_a_logout_is_audited(client, owner):

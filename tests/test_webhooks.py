@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django_q.models import Schedule
 
 from peerings import services as peering_services
@@ -850,6 +851,32 @@ def test_the_admin_never_shows_the_secret_and_changes_nothing(client, organizati
     assert client.get("/admin/webhooks/webhookendpoint/add/").status_code == 403
     endpoint.refresh_from_db()
     assert endpoint.url == "https://hooks.example.com/peering"
+
+
+def test_support_reads_deliveries_and_their_attempts_but_never_the_secret(client,
+                                                                          organization):
+    from django.contrib.auth.models import Group
+
+    sam = get_user_model().objects.create_user("sam", password="pw-sam", is_staff=True)
+    sam.groups.add(Group.objects.get(name="Support"))
+    endpoint = make_endpoint(organization)
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
+                                              body="{}", attempt_count=1)
+    WebhookAttempt.objects.create(delivery=delivery, number=1, started_at=timezone.now(),
+                                  duration_ms=12, status_code=503,
+                                  error="HTTP 503 from the endpoint", outcome="retrying")
+    client.force_login(sam)
+    page = client.get(f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/")
+    assert page.status_code == 200
+    assert "HTTP 503 from the endpoint" in page.content.decode()
+    for url in ("/admin/webhooks/webhookendpoint/",
+                f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert endpoint.secret not in response.content.decode()
+    assert client.post(f"/admin/webhooks/webhookendpoint/{endpoint.pk}/delete/",
+                       {"post": "yes"}).status_code == 403
+    assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
 
 
 # --- 7. who may do what ---
