@@ -4,7 +4,8 @@ Functions take the models as arguments so that a migration can pass its historic
 
 - the Support group: view everything of ours (webhooks included), run Retry and Re-sync
   from AWS, change and delete nothing;
-- the django-q2 schedule that reconciles peerings with AWS every few minutes."""
+- the django-q2 schedules that reconcile peerings with AWS and recover stalled webhook
+  deliveries every few minutes."""
 
 from django.conf import settings
 
@@ -44,13 +45,24 @@ def ensure_support_group(group_model, permission_model, content_type_model):
 
 
 RECONCILE_SCHEDULE = "Reconcile peerings with AWS"
+WEBHOOK_RECOVERY_SCHEDULE = "Recover stalled webhook deliveries"
 
 
 def ensure_reconcile_schedule(schedule_model):
+    return _every_few_minutes(schedule_model, RECONCILE_SCHEDULE,
+                              "peerings.tasks.reconcile_peerings")
+
+
+def ensure_webhook_recovery_schedule(schedule_model):
+    return _every_few_minutes(schedule_model, WEBHOOK_RECOVERY_SCHEDULE,
+                              "webhooks.tasks.recover_stalled_deliveries")
+
+
+def _every_few_minutes(schedule_model, name, func):
     schedule, _ = schedule_model.objects.get_or_create(
-        name=RECONCILE_SCHEDULE,
+        name=name,
         defaults={
-            "func": "peerings.tasks.reconcile_peerings",
+            "func": func,
             "schedule_type": "I",  # Schedule.MINUTES
             "minutes": settings.RECONCILE_EVERY_MINUTES,
             "repeats": -1,

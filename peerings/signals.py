@@ -64,3 +64,4 @@ def keep_bootstrap_rows(sender, **kwargs):
 
     bootstrap.ensure_support_group(Group, Permission, ContentType)
     bootstrap.ensure_reconcile_schedule(Schedule)
+    bootstrap.ensure_webhook_recovery_schedule(Schedule)

@@ -228,7 +228,7 @@ def next_scheduled(delivery):
     schedule = Schedule.objects.filter(func="webhooks.tasks.deliver").order_by("-id").first()
     assert schedule is not None, "no retry was scheduled"
     assert schedule.func == tasks.DELIVER
-    assert ast.literal_eval(schedule.args) == (delivery.pk,)
+    assert ast.literal_eval(schedule.args) == (delivery.pk, delivery.attempt_count + 1)
     tasks.deliver(*ast.literal_eval(schedule.args))
     delivery.refresh_from_db()
     return schedule
@@ -585,6 +585,142 @@ def test_of_two_workers_holding_the_same_delivery_one_makes_the_attempt(organiza
     assert services.claim_next_attempt(second) is None
     delivery.refresh_from_db()
     assert delivery.attempt_count == 1
+
+
+# --- 4b. work lost with a worker or a broker is taken over ---
+
+def overdue(delivery):
+    """A moment after the delivery's next step counts as lost."""
+    delivery.refresh_from_db()
+    return delivery.presumed_lost_at + timedelta(seconds=1)
+
+
+def test_an_attempt_lost_with_its_worker_is_recorded_as_such_and_retried(
+        receiver, local_network, organization, django_capture_on_commit_callbacks):
+    endpoint = make_endpoint(organization, receiver.url)
+    with django_capture_on_commit_callbacks(execute=False):  # the queued send: see below
+        delivery = services.send_test_event(endpoint)
+    claimed_at = timezone.now()
+    assert services.claim_next_attempt(delivery) == 1  # ...and the worker is SIGKILLed
+    delivery.refresh_from_db()
+    assert delivery.presumed_lost_at > claimed_at + timedelta(seconds=settings_q_timeout())
+
+    assert services.recover_stalled_deliveries(now=delivery.presumed_lost_at) == {}
+    with django_capture_on_commit_callbacks(execute=True):
+        found = services.recover_stalled_deliveries(now=overdue(delivery))
+
+    assert found == {"lost mid-attempt, retried": 1}
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == ("succeeded", 2)
+    lost, made = delivery.attempts.all()
+    assert (lost.number, lost.outcome, lost.status_code) == (1, "retrying", None)
+    assert lost.error == services.LOST_ATTEMPT_ERROR
+    assert abs((lost.started_at - claimed_at).total_seconds()) < 5
+    assert (made.number, made.status_code, made.outcome) == (2, 200, "succeeded")
+    assert len(receiver.received) == 1
+
+
+def settings_q_timeout():
+    from django.conf import settings
+
+    return settings.Q_TIMEOUT
+
+
+def test_a_queued_send_that_never_ran_is_queued_again(receiver, local_network, organization,
+                                                      django_capture_on_commit_callbacks):
+    endpoint = make_endpoint(organization, receiver.url)
+    with django_capture_on_commit_callbacks(execute=False):  # the broker lost the task
+        delivery = services.send_test_event(endpoint)
+    with django_capture_on_commit_callbacks(execute=True):
+        found = services.recover_stalled_deliveries(now=overdue(delivery))
+    assert found == {"re-queued": 1}
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == ("succeeded", 1)
+    assert [a.outcome for a in delivery.attempts.all()] == ["succeeded"]
+    assert delivery.presumed_lost_at is None
+    assert len(receiver.received) == 1
+
+
+def test_a_retry_whose_schedule_was_lost_is_made_and_a_late_duplicate_then_does_nothing(
+        receiver, local_network, organization, django_capture_on_commit_callbacks):
+    receiver.answers = [(503, {}, b"")]
+    endpoint = make_endpoint(organization, receiver.url)
+    delivery = send_test(endpoint, django_capture_on_commit_callbacks)
+    schedule = Schedule.objects.get(func=tasks.DELIVER)
+    retry_args = ast.literal_eval(schedule.args)
+    schedule.delete()  # say, a database restored without it
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.recover_stalled_deliveries(now=overdue(delivery)) == {"re-queued": 1}
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == ("succeeded", 2)
+
+    assert tasks.deliver(*retry_args) == "succeeded"  # the old retry, had it survived
+    assert delivery.attempts.count() == 2
+    assert len(receiver.received) == 2
+
+
+def test_a_stale_copy_of_a_task_never_makes_its_attempt_twice(receiver, local_network,
+                                                              organization,
+                                                              django_capture_on_commit_callbacks):
+    receiver.answers = [(503, {}, b"")]
+    endpoint = make_endpoint(organization, receiver.url)
+    delivery = send_test(endpoint, django_capture_on_commit_callbacks)
+    assert services.attempt_delivery(delivery.pk, 1) is None  # a broker's redelivery
+    delivery.refresh_from_db()
+    assert delivery.attempt_count == 1
+    assert len(receiver.received) == 1
+
+
+def test_the_last_attempt_lost_with_its_worker_fails_the_delivery(organization, settings,
+                                                                  django_capture_on_commit_callbacks):
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    endpoint = make_endpoint(organization)
+    with django_capture_on_commit_callbacks(execute=False):
+        delivery = services.send_test_event(endpoint)
+    services.claim_next_attempt(delivery)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        found = services.recover_stalled_deliveries(now=overdue(delivery))
+    assert found == {"lost mid-attempt, failed": 1}
+    assert queued == []
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and delivery.finished_at is not None
+    assert [(a.number, a.outcome) for a in delivery.attempts.all()] == [(1, "failed")]
+
+
+def test_the_sweep_leaves_alone_what_is_on_time_or_finished(receiver, local_network,
+                                                            organization,
+                                                            django_capture_on_commit_callbacks):
+    endpoint = make_endpoint(organization, receiver.url)
+    done = send_test(endpoint, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False):
+        waiting = services.send_test_event(endpoint)
+    waiting.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        found = services.recover_stalled_deliveries(
+            now=waiting.presumed_lost_at - timedelta(seconds=1))
+    assert found == {} and queued == []
+    done.refresh_from_db()
+    assert done.status == "succeeded" and done.attempts.count() == 1
+
+
+def test_of_the_sweep_and_a_late_worker_only_one_takes_a_delivery_over(organization,
+                                                                      django_capture_on_commit_callbacks):
+    endpoint = make_endpoint(organization)
+    with django_capture_on_commit_callbacks(execute=False):
+        delivery = services.send_test_event(endpoint)
+    stale = WebhookDelivery.objects.get(pk=delivery.pk)  # as the sweep read it
+    services.claim_next_attempt(delivery)  # the worker starts after all
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        later = stale.presumed_lost_at + timedelta(seconds=1)
+        assert services._take_over(stale, later) == "moved on meanwhile"
+    assert queued == []
+
+
+def test_the_recovery_schedule_exists_and_its_task_reports_what_it_did(db):
+    schedule = Schedule.objects.get(func=tasks.RECOVER)
+    assert schedule.schedule_type == Schedule.MINUTES and schedule.repeats == -1
+    assert tasks.recover_stalled_deliveries() == "nothing"
 
 
 # --- 5. SSRF: where webhooks may go ---

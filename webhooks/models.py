@@ -67,6 +67,9 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempt_count = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While pending: when its next step (the queued send, the scheduled retry or the attempt
+    # being made) counts as lost with a worker or a broker, and the recovery sweep takes over.
+    presumed_lost_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -81,7 +84,11 @@ class WebhookDelivery(models.Model):
                 name="webhook_delivery_status_valid",
             ),
         ]
-        indexes = [models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_recent")]
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_recent"),
+            models.Index(fields=["presumed_lost_at"], condition=Q(status="pending"),
+                         name="webhook_delivery_pending_due"),
+        ]
 
     def __str__(self):
         return f"{self.event_type} {self.event_id}"

@@ -5,6 +5,7 @@ transaction; no secret ever goes into the audit log, a log line or an exception 
 import json
 import logging
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
@@ -104,10 +105,11 @@ def send_test_event(endpoint):
     with transaction.atomic():
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_id=event_id,
                                                   event_type=TEST_EVENT, body=body,
-                                                  created_at=now)
+                                                  created_at=now,
+                                                  presumed_lost_at=_queued_deadline(now))
         audit.record("webhook.test_sent", target=endpoint, organization=endpoint.organization,
                      after={"event_id": str(event_id)})
-        tasks.enqueue_delivery(delivery)
+        tasks.enqueue_delivery(delivery.pk, 1)
     return delivery
 
 
@@ -148,12 +150,14 @@ def record_peering_event(peering, previous):
             "status_reason": peering.status_reason,
         },
     })
+    now = timezone.now()
     deliveries = WebhookDelivery.objects.bulk_create([
-        WebhookDelivery(endpoint=endpoint, event_id=event_id, event_type=event_type, body=body)
+        WebhookDelivery(endpoint=endpoint, event_id=event_id, event_type=event_type, body=body,
+                        created_at=now, presumed_lost_at=_queued_deadline(now))
         for endpoint in endpoints
     ])
     for delivery in deliveries:
-        tasks.enqueue_delivery(delivery)
+        tasks.enqueue_delivery(delivery.pk, 1)
     return deliveries
 
 
@@ -177,20 +181,34 @@ def backoff_seconds(attempt_number, retry_after=None):
     return delay
 
 
-def claim_next_attempt(delivery):
-    """Compare-and-set on the attempt count as this worker read it: of two workers that
-    loaded the same delivery, one gets the attempt's number, the other None."""
-    number = delivery.attempt_count + 1
+def _queued_deadline(due):
+    # A queued send or a scheduled retry that no worker has started this long after it was
+    # due was lost (a flushed broker, a deleted schedule); so reconcile counts peerings.
+    return due + timedelta(seconds=settings.RECONCILE_STUCK_AFTER)
+
+
+def _attempt_lease():
+    # django-q2 stops a task after Q_TIMEOUT: an attempt with no outcome recorded by then
+    # died with its worker.
+    return timedelta(seconds=settings.Q_TIMEOUT + 60)
+
+
+def claim_next_attempt(delivery, number=None):
+    """Compare-and-set on the attempt count: attempt `number` (default: the one after the
+    count this worker read) is made once, by one worker; any other gets None — a second
+    worker holding the same delivery, or a stale copy of a task whose attempt was made."""
+    number = number or delivery.attempt_count + 1
     claimed = WebhookDelivery.objects.filter(
         pk=delivery.pk, status=Status.PENDING, attempt_count=number - 1
-    ).update(attempt_count=number, next_attempt_at=None)
+    ).update(attempt_count=number, next_attempt_at=None,
+             presumed_lost_at=timezone.now() + _attempt_lease())
     return number if claimed else None
 
 
-def attempt_delivery(delivery_pk):
-    """Make the next attempt of a pending delivery and record it; schedule the one after
-    when the failure is worth retrying and attempts remain. Returns the delivery's status,
-    or None when there was nothing for this worker to do."""
+def attempt_delivery(delivery_pk, attempt_number=None):
+    """Make attempt `attempt_number` (default: the next) of a pending delivery and record
+    it; schedule the one after when the failure is worth retrying and attempts remain.
+    Returns the delivery's status, or None when there was nothing for this worker to do."""
     from webhooks import tasks
 
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_pk).first()
@@ -202,13 +220,14 @@ def attempt_delivery(delivery_pk):
     endpoint = delivery.endpoint
     if not endpoint.enabled and delivery.event_type != TEST_EVENT:
         WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING).update(
-            status=Status.CANCELLED, next_attempt_at=None, finished_at=timezone.now()
+            status=Status.CANCELLED, next_attempt_at=None, presumed_lost_at=None,
+            finished_at=timezone.now()
         )
         return Status.CANCELLED
-    number = claim_next_attempt(delivery)
+    number = claim_next_attempt(delivery, attempt_number)
     if number is None:
-        log.info("webhook delivery %s: its next attempt was taken by another worker",
-                 delivery.pk)
+        log.info("webhook delivery %s: attempt %s was already made or taken by another "
+                 "worker", delivery.pk, attempt_number or delivery.attempt_count + 1)
         return None
 
     started_at = timezone.now()
@@ -230,13 +249,73 @@ def attempt_delivery(delivery_pk):
             next_at = timezone.now() + timedelta(
                 seconds=backoff_seconds(number, result.retry_after)
             )
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=next_at)
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                next_attempt_at=next_at, presumed_lost_at=_queued_deadline(next_at)
+            )
             # In the same transaction: the attempt and its follow-up commit together.
             tasks.schedule_delivery(delivery.pk, number + 1, next_at)
         else:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                status=status, finished_at=timezone.now()
+                status=status, finished_at=timezone.now(), presumed_lost_at=None
             )
     log.info("webhook %s %s to %s, attempt %d: %s%s", delivery.event_type, delivery.event_id,
              endpoint.url, number, outcome, f" ({result.error})" if result.error else "")
     return status
+
+
+# --- recovery (the schedule's side) ---
+
+LOST_ATTEMPT_ERROR = (
+    "No outcome recorded: the worker making this attempt stopped before it finished. The "
+    "endpoint may have received it; the event ID (Webhook-Id header) lets it drop the "
+    "duplicate."
+)
+
+
+def recover_stalled_deliveries(now=None):
+    """Take over every pending delivery whose next step is overdue: a queued send or retry
+    that never ran is queued again; an attempt that died with its worker is recorded as
+    such (no outcome) and retried, or ends the delivery when it was the last one allowed.
+    Returns what was done, counted."""
+    now = now or timezone.now()
+    found = Counter()
+    overdue = WebhookDelivery.objects.filter(status=Status.PENDING, presumed_lost_at__lt=now)
+    for delivery in overdue.only("pk", "attempt_count", "presumed_lost_at"):
+        found[_take_over(delivery, now)] += 1
+    return found
+
+
+def _take_over(delivery, now):
+    from webhooks import tasks
+
+    number = delivery.attempt_count
+    with transaction.atomic():
+        # Compare-and-set on what the sweep read: a worker that moved the delivery on
+        # meanwhile keeps it.
+        taken = WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=Status.PENDING, attempt_count=number,
+            presumed_lost_at=delivery.presumed_lost_at,
+        ).update(next_attempt_at=None, presumed_lost_at=_queued_deadline(now))
+        if not taken:
+            return "moved on meanwhile"
+        lost_mid_attempt = number > 0 and not WebhookAttempt.objects.filter(
+            delivery_id=delivery.pk, number=number).exists()
+        if lost_mid_attempt:
+            last = number >= settings.WEBHOOK_MAX_ATTEMPTS
+            started_at = delivery.presumed_lost_at - _attempt_lease()  # when it was claimed
+            WebhookAttempt.objects.create(
+                delivery_id=delivery.pk, number=number, started_at=started_at, duration_ms=0,
+                error=LOST_ATTEMPT_ERROR, outcome=Outcome.FAILED if last else Outcome.RETRYING,
+            )
+            if last:
+                WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                    status=Status.FAILED, finished_at=now, presumed_lost_at=None
+                )
+                log.warning("webhook delivery %s: attempt %d lost with its worker; it was the "
+                            "last, the delivery failed", delivery.pk, number)
+                return "lost mid-attempt, failed"
+        tasks.enqueue_delivery(delivery.pk, number + 1)
+    log.warning("webhook delivery %s: %s; attempt %d queued again", delivery.pk,
+                f"attempt {number} lost with its worker" if lost_mid_attempt
+                else "its queued send never ran", number + 1)
+    return "lost mid-attempt, retried" if lost_mid_attempt else "re-queued"

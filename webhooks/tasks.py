@@ -10,13 +10,19 @@ from webhooks import services
 DELIVER = "webhooks.tasks.deliver"
 
 
-def deliver(delivery_pk):
-    return services.attempt_delivery(delivery_pk)
+RECOVER = "webhooks.tasks.recover_stalled_deliveries"
 
 
-def enqueue_delivery(delivery):
-    pk = delivery.pk
-    transaction.on_commit(lambda: async_task(DELIVER, pk, task_name=f"webhook delivery {pk}"))
+def deliver(delivery_pk, attempt_number=None):
+    # attempt_number is None only in tasks queued before it was passed.
+    return services.attempt_delivery(delivery_pk, attempt_number)
+
+
+def enqueue_delivery(delivery_pk, attempt_number):
+    transaction.on_commit(lambda: async_task(
+        DELIVER, delivery_pk, attempt_number,
+        task_name=f"webhook delivery {delivery_pk} attempt {attempt_number}",
+    ))
 
 
 def schedule_delivery(delivery_pk, attempt_number, when):
@@ -24,5 +30,12 @@ def schedule_delivery(delivery_pk, attempt_number, when):
     # restarts of the cluster.
     Schedule.objects.create(
         name=f"webhook delivery {delivery_pk} attempt {attempt_number}", func=DELIVER,
-        args=repr((delivery_pk,)), schedule_type=Schedule.ONCE, repeats=-1, next_run=when,
+        args=repr((delivery_pk, attempt_number)), schedule_type=Schedule.ONCE, repeats=-1,
+        next_run=when,
     )
+
+
+def recover_stalled_deliveries():
+    """Run by the django-q2 schedule (made by a migration) every few minutes."""
+    found = services.recover_stalled_deliveries()
+    return ", ".join(f"{count} {what}" for what, count in sorted(found.items())) or "nothing"
