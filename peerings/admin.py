@@ -9,7 +9,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-from peerings import audit, aws, services
+from peerings import audit, aws, services, tasks
 from peerings.models import (
     AuditEvent,
     Deployment,
@@ -99,6 +99,10 @@ class DeploymentAdmin(KeepsHistory, AuditedAdmin):
     search_fields = ["name", "vpc_id", "vendor_account_id", "organization__name"]
 
 
+# More peerings than this selected for Re-sync are queued for the cluster instead.
+RESYNC_IN_PAGE_LIMIT = 5
+
+
 @admin.register(PeeringConnection)
 class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
     list_display = ["peering_id", "organization_name", "deployment", "customer_vpc_id",
@@ -137,7 +141,17 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
 
     @admin.action(description="Re-sync from AWS", permissions=["resync"])
     def resync_from_aws(self, request, queryset):
-        for peering in queryset.select_related("deployment__organization"):
+        peerings = list(queryset.select_related("deployment__organization"))
+        if len(peerings) > RESYNC_IN_PAGE_LIMIT:
+            # Each takes a few AWS calls: more than a handful would hold the page (and a web
+            # worker) for too long, so the cluster does them and the audit log has the results.
+            for peering in peerings:
+                tasks.enqueue_resync(peering)
+            self.message_user(request, f"Re-sync of {len(peerings)} peerings queued; each "
+                                       "one's findings appear in the audit log "
+                                       "(peering.resynced).", messages.INFO)
+            return
+        for peering in peerings:
             try:
                 findings = services.resync(peering)
             except aws.AwsError as exc:

@@ -44,6 +44,25 @@ def enqueue_deprovision(peering, delay=None, unavailable_rounds=0):
              (peering.pk, audit.current_actor().as_task_context(), unavailable_rounds), delay)
 
 
+def resync_peering(peering_pk, actor):
+    from peerings import aws
+    from peerings.models import PeeringConnection
+
+    with audit.acting_as(audit.Actor(**actor)):
+        peering = PeeringConnection.objects.select_related("deployment").get(pk=peering_pk)
+        try:
+            findings = services.resync(peering)
+        except aws.AwsError as exc:
+            # The next scheduled reconcile checks it again; the task's result says why not now.
+            return f"{peering}: AWS did not answer ({exc.code})"
+        return f"{peering}: {' '.join(findings) or 'matches AWS.'}"
+
+
+def enqueue_resync(peering):
+    _enqueue("peerings.tasks.resync_peering", f"re-sync {peering.peering_id}",
+             (peering.pk, audit.current_actor().as_task_context()), None)
+
+
 def reconcile_peerings():
     """Run by the django-q2 schedule (made by a migration): credited to `system`."""
     with audit.acting_as(audit.SYSTEM):

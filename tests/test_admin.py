@@ -368,6 +368,31 @@ def test_resync_of_a_peering_that_matches_aws_finds_nothing(client, support, run
     assert resynced.after["aws_status"] == "active"
 
 
+def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
+        client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
+    from peerings import admin as peerings_admin
+
+    monkeypatch.setattr(peerings_admin, "RESYNC_IN_PAGE_LIMIT", 1)
+    first = customer_request_row(aws_deployment, cidr="172.16.8.0/24")
+    second = customer_request_row(aws_deployment, cidr="172.16.9.0/24")
+    for peering in (first, second):
+        assert services.provision(peering.pk) == "running"
+    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(second.peering_id)
+    client.force_login(support)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = run_action(client, "resync_from_aws", first, second)
+    assert len(queued) == 2
+    assert not AuditEvent.objects.filter(action="peering.resynced").exists()  # not yet
+    assert "queued" in client.get(response.url).content.decode()
+    for callback in queued:  # what the cluster does
+        callback()
+    second.refresh_from_db()
+    assert second.status == "peer_deleted"
+    resynced = AuditEvent.objects.filter(action="peering.resynced")
+    assert sorted(e.target_id for e in resynced) == sorted([str(first.pk), str(second.pk)])
+    assert {(e.actor_id, e.source) for e in resynced} == {(support.pk, "task")}
+
+
 # --- 4. superusers' changes are audited ---
 
 class _FormValues(HTMLParser):
