@@ -123,6 +123,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _no_cluster_left_by_a_dead_run():
+    from tests.test_worker_cluster import kill_clusters_left_by_dead_runs
+
+    kill_clusters_left_by_dead_runs()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _cache_keys_private_to_this_test_process():
     """With REDIS_URL the cache is one Redis shared by both xdist workers and kept between
     runs (CI reuses the machine's Redis): without a prefix of its own, one process's login

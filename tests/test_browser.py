@@ -47,6 +47,8 @@ def browser_page(live_server, monkeypatch):
         )
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.set_default_timeout(20_000)
+        # expect() has its own 5 s default; a loaded 2-core box needs the same margin.
+        expect.set_options(timeout=20_000)
         yield page
         browser.close()
 

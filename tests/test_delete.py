@@ -226,7 +226,11 @@ def test_bind_racing_delete_always_ends_consistent(organization, monkeypatch):
     monkeypatch.setattr(tasks, "enqueue_deprovision", lambda peering: None)  # the DB race only
     deployment = make_deployment(organization)
     outcomes = []
-    for n in range(40):
+    # Until both outcomes have happened (at least 20 races, at most 200): which side wins
+    # depends on thread scheduling, and a loaded box may favour one for a while.
+    for n in range(200):
+        if n >= 20 and set(outcomes) == {"bound", "deleting"}:
+            break
         peering = row(deployment, n=n + 1)
         start = threading.Barrier(2)
         results = {}
@@ -266,5 +270,5 @@ def test_bind_racing_delete_always_ends_consistent(organization, monkeypatch):
         else:
             assert peering.status in ("deleting", "deleted")
         outcomes.append("bound" if bound else "deleting")
-    # Both outcomes happen across 40 races, or the test did not race at all.
+    # Both outcomes happened, or the test did not race at all.
     assert set(outcomes) == {"bound", "deleting"}, outcomes

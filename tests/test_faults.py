@@ -3,11 +3,9 @@ a moment, AWS timing out, throttling and failing. Each converges to the right st
 to a duplicated route or rule, nor to a false running."""
 
 import ast
-import contextlib
 import os
 import signal
-import subprocess
-import sys
+import threading
 import time
 
 import pytest
@@ -18,7 +16,7 @@ from django_q.models import Schedule
 from peerings import aws, services, tasks
 from peerings.models import PeeringConnection
 from tests.conftest import confirmed
-from tests.test_worker_cluster import ROOT, use_private_queue, worker_env
+from tests.test_worker_cluster import start_cluster, stop_cluster, use_private_queue
 
 VENDOR = "123456789012"
 
@@ -42,46 +40,44 @@ def assert_converged(deployment, peering, tables):
     assert rules(deployment, peering) == [1883, 8883]
 
 
-def start_cluster(log):
-    return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT,
-                            env=worker_env(), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def stop(process):
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_provisioning_is_finished_by_a_second_worker(
     aws_deployment, monkeypatch, tmp_path
 ):
-    # Many route tables make the provisioning step long enough to be caught in the middle.
     ec2 = aws.Ec2("us-east-1", VENDOR)
-    for _ in range(48):
+    for _ in range(8):
         ec2.ec2.create_route_table(VpcId=aws_deployment.vpc_id)
     tables = len(ec2.route_tables(aws_deployment.vpc_id))
+    # The simulated AWS runs in this process: hold the worker's third CreateRoute until the
+    # worker is killed, so the kill always lands mid-provisioning, however loaded the box.
+    from moto.ec2.models.route_tables import RouteBackend
+
+    real_create_route = RouteBackend.create_route
+    routes_made, worker_killed = [], threading.Event()
+
+    def create_route_then_hang(self, *args, **kwargs):
+        if len(routes_made) >= 2:
+            worker_killed.wait(60)
+        routes_made.append(args)
+        return real_create_route(self, *args, **kwargs)
+
     use_private_queue(monkeypatch)
     log = open(tmp_path / "workers.log", "w+")  # noqa: SIM115
     first = start_cluster(log)
     second = None
     try:
-        peering = confirmed(aws_deployment)
+        peering = confirmed(aws_deployment)  # (the customer's side makes routes too)
+        monkeypatch.setattr(RouteBackend, "create_route", create_route_then_hang)
         tasks.enqueue_provision(peering)  # autocommit: queued at once
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            status = PeeringConnection.objects.get(pk=peering.pk).status
-            if status != "pending":
-                break
+        while time.monotonic() < deadline and len(routes_made) < 2:
             time.sleep(0.02)
+        assert len(routes_made) == 2, "the worker never reached its routes"
+        time.sleep(0.2)  # let it reach the third CreateRoute, held in the simulator
         os.killpg(first.pid, signal.SIGKILL)  # mid-task, no goodbye
+        monkeypatch.setattr(RouteBackend, "create_route", real_create_route)
+        worker_killed.set()
         first.wait()
         peering.refresh_from_db()
         log.seek(0)
@@ -101,9 +97,9 @@ def test_a_worker_killed_mid_provisioning_is_finished_by_a_second_worker(
         assert peering.status == "running", log.read()[-3000:]
         assert_converged(aws_deployment, peering, tables)
     finally:
-        stop(first)
+        stop_cluster(first)
         if second:
-            stop(second)
+            stop_cluster(second)
         log.close()
 
 

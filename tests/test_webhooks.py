@@ -234,10 +234,13 @@ def next_scheduled(delivery):
     return schedule
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@contextmanager
+def closed_port():
+    """A port that refuses connections for as long as it is held: bound, never listening,
+    so no other test process can take it meanwhile."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
 
 
 def list_url():
@@ -498,8 +501,9 @@ def test_the_backoff_doubles_up_to_a_cap_and_honours_a_longer_retry_after():
 
 def test_a_connection_error_is_retried(local_network, organization,
                                        django_capture_on_commit_callbacks):
-    endpoint = make_endpoint(organization, f"http://127.0.0.1:{free_port()}/hooks")
-    delivery = send_test(endpoint, django_capture_on_commit_callbacks)
+    with closed_port() as port:
+        endpoint = make_endpoint(organization, f"http://127.0.0.1:{port}/hooks")
+        delivery = send_test(endpoint, django_capture_on_commit_callbacks)
     attempt = delivery.attempts.get()
     assert (delivery.status, attempt.status_code, attempt.outcome) == (
         "pending", None, "retrying")

@@ -9,12 +9,15 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.conf import Conf
+from django_q.models import Schedule
 
 from peerings import demo, services
 from peerings.models import PeeringConnection
@@ -26,11 +29,15 @@ QUEUE = f"peering_portal_test_{uuid.uuid4().hex[:12]}"
 
 
 def use_private_queue(monkeypatch):
-    """Queue for real (not inline) into this process's own, empty queue."""
+    """Queue for real (not inline) into this process's own, empty queue. The standing
+    schedules (reconcile, webhook recovery) are due at once after a migrate or flush: put
+    them off, so the cluster under test does only the test's work."""
     monkeypatch.setattr(Conf, "SYNC", False)
     monkeypatch.setattr(Conf, "CLUSTER_NAME", QUEUE)
     monkeypatch.setattr(Conf, "PREFIX", QUEUE)
     get_broker().purge_queue()
+    Schedule.objects.filter(repeats=-1, schedule_type=Schedule.MINUTES).update(
+        next_run=timezone.now() + timedelta(days=1))
 
 
 def worker_env():
@@ -48,22 +55,71 @@ def worker_env():
     return env
 
 
-@pytest.fixture
-def cluster(monkeypatch, tmp_path):
-    use_private_queue(monkeypatch)
-    log = open(tmp_path / "qcluster.log", "w+")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=worker_env(),
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    yield process, log
-    process.terminate()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=20)
+# Each running test cluster leaves a file here (named by its process group, holding the
+# pid of the pytest process that started it) until it is stopped.
+STARTED_CLUSTERS = ROOT / ".test-clusters"
+
+
+def start_cluster(log):
+    """A real `manage.py qcluster` on this process's queue and database, in a session of its
+    own, so that stopping it stops its workers too."""
+    process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT,
+                               env=worker_env(), stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    STARTED_CLUSTERS.mkdir(exist_ok=True)
+    (STARTED_CLUSTERS / str(process.pid)).write_text(str(os.getpid()))
+    return process
+
+
+def stop_cluster(process):
+    if process.poll() is None:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
     # The cluster's own worker processes must not outlive the test (nor hold the database).
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    (STARTED_CLUSTERS / str(process.pid)).unlink(missing_ok=True)
+
+
+def kill_clusters_left_by_dead_runs():
+    """A test run killed outright (a CI timeout, a second Ctrl-C) never stops its clusters;
+    they would hold their test database open, and the next run could not re-create it.
+    Only processes of the recorded group that are still a qcluster are killed."""
+    for record in STARTED_CLUSTERS.glob("*"):
+        owner = int(record.read_text() or 0)
+        if owner and Path(f"/proc/{owner}").exists():
+            continue  # its run is still going
+        group = int(record.name)
+        for pid in _qcluster_processes_in_group(group):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        record.unlink(missing_ok=True)
+
+
+def _qcluster_processes_in_group(group):
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            # The group is field 5 of stat; the name in field 2 may hold spaces, so split
+            # after its closing parenthesis.
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields[2]) == group and b"qcluster" in command:
+            yield int(proc.name)
+
+
+@pytest.fixture
+def cluster(monkeypatch, tmp_path):
+    use_private_queue(monkeypatch)
+    log = open(tmp_path / "qcluster.log", "w+")  # noqa: SIM115
+    process = start_cluster(log)
+    yield process, log
+    stop_cluster(process)
     log.close()
 
 
@@ -86,3 +142,32 @@ def test_a_real_worker_cluster_takes_a_confirmed_peering_to_running(aws_deployme
     log.seek(0)
     assert peering.status == "running", log.read()[-3000:]
     assert peering.status_reason == ""
+
+
+def test_a_cluster_left_by_a_dead_run_is_killed_and_nothing_else():
+    def spawn(name):
+        # `exec -a` names the process as a qcluster would be named in its command line.
+        return subprocess.Popen(["bash", "-c", f"exec -a {name} sleep 60"],
+                                start_new_session=True)
+
+    dead_run = subprocess.Popen(["true"])
+    dead_run.wait()
+    orphan, stranger, ours = spawn("qcluster"), spawn("not-a-cluster"), spawn("qcluster")
+    try:
+        STARTED_CLUSTERS.mkdir(exist_ok=True)
+        (STARTED_CLUSTERS / str(orphan.pid)).write_text(str(dead_run.pid))
+        (STARTED_CLUSTERS / str(stranger.pid)).write_text(str(dead_run.pid))
+        (STARTED_CLUSTERS / str(ours.pid)).write_text(str(os.getpid()))  # a live run's
+        time.sleep(0.2)  # let bash exec into its new name
+
+        kill_clusters_left_by_dead_runs()
+
+        assert orphan.wait(timeout=5) == -signal.SIGKILL
+        assert stranger.poll() is None and ours.poll() is None
+        assert not (STARTED_CLUSTERS / str(orphan.pid)).exists()
+        assert (STARTED_CLUSTERS / str(ours.pid)).exists()
+    finally:
+        for process in (orphan, stranger, ours):
+            process.kill()
+            process.wait()
+            (STARTED_CLUSTERS / str(process.pid)).unlink(missing_ok=True)
