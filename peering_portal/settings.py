@@ -244,6 +244,10 @@ VENDOR_ROLE_ARN_TEMPLATE = env(
 if "{account_id}" not in VENDOR_ROLE_ARN_TEMPLATE:
     raise ImproperlyConfigured("VENDOR_ROLE_ARN_TEMPLATE must contain {account_id}")
 VENDOR_NAME = env("VENDOR_NAME", "Peering Cloud")
+# AWS quotas of the vendor accounts (AWS's defaults; raise them here once AWS has raised
+# them): a new peering that would not fit is refused before the customer is kept waiting.
+AWS_RULES_PER_SECURITY_GROUP = envint("AWS_RULES_PER_SECURITY_GROUP", "60", minimum=1)
+AWS_ROUTES_PER_ROUTE_TABLE = envint("AWS_ROUTES_PER_ROUTE_TABLE", "50", minimum=2)
 # How long the worker waits for AWS to report a just-accepted peering as active.
 PEERING_ACTIVE_TIMEOUT = envint("PEERING_ACTIVE_TIMEOUT", "60", minimum=1)
 

@@ -111,7 +111,40 @@ def request_problems(deployment, request, peering_id, account_id, vpc_id, exclud
             f"that you entered.")
     for message in cidr_problems(deployment, request.requester_cidrs, exclude_pk):
         add("vpc_id", message)
+    if not errors:
+        for message in capacity_problems(deployment, request.requester_cidrs, exclude_pk):
+            add(None, message)
     return errors
+
+
+def capacity_problems(deployment, cidrs, exclude_pk=None):
+    """Whether the deployment's security group and route tables have room for these CIDRs
+    beside those of its live peerings: one ingress rule per CIDR and service port, one
+    route per CIDR in each table (beside the table's own local route). Counted from our
+    records, so AWS may still refuse for rules or routes added outside the portal; the
+    provisioning failure then names the quota."""
+    in_use = sum(len(p.customer_cidrs) for p in live_peerings(deployment, exclude_pk))
+    wanted = in_use + len(cidrs)
+    ports = deployment.service_ports
+    rules_limit = settings.AWS_RULES_PER_SECURITY_GROUP
+    routes_limit = settings.AWS_ROUTES_PER_ROUTE_TABLE - 1
+    problems = []
+    if wanted * len(ports) > rules_limit:
+        problems.append(
+            f"This deployment has no room for another VPC peering: its security group would "
+            f"need {wanted * len(ports)} rules ({wanted} customer CIDRs × {len(ports)} "
+            f"service ports), over AWS's limit of {rules_limit}."
+        )
+    elif wanted > routes_limit:
+        problems.append(
+            f"This deployment has no room for another VPC peering: its route tables would "
+            f"need {wanted} routes to customer CIDRs, over AWS's limit of {routes_limit} "
+            "beside the local route."
+        )
+    if problems:
+        problems.append("Delete a peering you no longer use, or ask our support team to raise "
+                        "the limit.")
+    return problems
 
 
 def _status_message(request):

@@ -291,6 +291,17 @@ def test_with_htmx_it_closes_the_dialog_and_replaces_the_table(client, owner, aw
     assert '<span class="status status-running">running</span>' in page
 
 
+def test_a_full_deployment_says_so_in_the_dialog_and_saves_nothing(client, owner,
+                                                                    aws_deployment, settings):
+    settings.AWS_RULES_PER_SECURITY_GROUP = 1  # not even one CIDR on two ports fits
+    request = demo.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    response = client.post(new_url(aws_deployment), form_data(request), **HTMX)
+    assert response.status_code == 200
+    assert "no room for another VPC peering" in form_errors(response.content.decode())
+    assert PeeringConnection.objects.count() == 0
+
+
 def test_it_accepts_ids_as_people_paste_them(client, owner, aws_deployment):
     request = demo.create_customer_request(aws_deployment)
     client.force_login(owner)

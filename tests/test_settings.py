@@ -69,6 +69,8 @@ def test_it_allows_no_secret_key_in_debug(monkeypatch):
         ("LOG_LEVEL", "loud"),
         ("PEERING_PLANS", "dedicted"),
         ("VENDOR_HOME_ACCOUNT_ID", "abc"),
+        ("AWS_RULES_PER_SECURITY_GROUP", "0"),
+        ("AWS_ROUTES_PER_ROUTE_TABLE", "many"),
     ],
 )
 def test_it_stops_on_a_bad_value_naming_the_variable(monkeypatch, name, value):

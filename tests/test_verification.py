@@ -111,6 +111,47 @@ def test_it_refuses_a_customer_vpc_overlapping_a_live_peering(aws_deployment):
     assert "existing peering pcx-0000000000000000a" in errors["vpc_id"][0]
 
 
+def live_rows(deployment, count, status="running"):
+    for n in range(count):
+        PeeringConnection.objects.create(
+            deployment=deployment, peering_id=f"pcx-{n + 1:017x}", customer_account_id=CUSTOMER,
+            customer_vpc_id=f"vpc-{n + 1:017x}", customer_cidrs=[f"192.168.{n}.0/24"],
+            status=status,
+        )
+
+
+def test_it_refuses_a_peering_the_security_group_has_no_room_for(aws_deployment, settings):
+    settings.AWS_RULES_PER_SECURITY_GROUP = 8  # 4 CIDRs × 2 service ports
+    live_rows(aws_deployment, 3, status="failed")  # failed peerings may still hold rules
+    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    assert check(aws_deployment, request)  # the fourth fits
+
+    one_more = PeeringConnection.objects.create(
+        deployment=aws_deployment, peering_id="pcx-00000000000000aaa",
+        customer_account_id=CUSTOMER, customer_vpc_id="vpc-00000000000000aaa",
+        customer_cidrs=["192.168.100.0/24"], status="pending",
+    )
+    errors = refusal(aws_deployment, request)
+    assert list(errors) == [None]
+    assert ("its security group would need 10 rules (5 customer CIDRs × 2 service ports), "
+            "over AWS's limit of 8") in errors[None][0]
+    assert "ask our support team to raise the limit" in errors[None][1]
+    one_more.status = "deleted"
+    one_more.save()
+    assert check(aws_deployment, request)  # ended peerings free their room
+
+
+def test_it_refuses_a_peering_the_route_tables_have_no_room_for(aws_deployment, settings):
+    settings.AWS_ROUTES_PER_ROUTE_TABLE = 4  # the local route and 3 customer CIDRs
+    aws_deployment.service_ports = [1883]
+    aws_deployment.save()
+    live_rows(aws_deployment, 3)
+    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    errors = refusal(aws_deployment, request)
+    assert "its route tables would need 4 routes to customer CIDRs, over AWS's limit of 3" in (
+        errors[None][0])
+
+
 def test_an_ended_peering_does_not_block_its_cidr(aws_deployment):
     PeeringConnection.objects.create(
         deployment=aws_deployment, peering_id="pcx-0000000000000000a",
