@@ -9,7 +9,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
-from peerings import audit, aws, services, tasks
+from peerings import audit, services
 from peerings.models import (
     AuditEvent,
     Deployment,
@@ -99,10 +99,6 @@ class DeploymentAdmin(KeepsHistory, AuditedAdmin):
     search_fields = ["name", "vpc_id", "vendor_account_id", "organization__name"]
 
 
-# More peerings than this selected for Re-sync are queued for the cluster instead.
-RESYNC_IN_PAGE_LIMIT = 5
-
-
 @admin.register(PeeringConnection)
 class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
     list_display = ["peering_id", "organization_name", "deployment", "customer_vpc_id",
@@ -141,25 +137,20 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
 
     @admin.action(description="Re-sync from AWS", permissions=["resync"])
     def resync_from_aws(self, request, queryset):
-        peerings = list(queryset.select_related("deployment__organization"))
-        if len(peerings) > RESYNC_IN_PAGE_LIMIT:
-            # Each takes a few AWS calls: more than a handful would hold the page (and a web
-            # worker) for too long, so the cluster does them and the audit log has the results.
-            for peering in peerings:
-                tasks.enqueue_resync(peering)
-            self.message_user(request, f"Re-sync of {len(peerings)} peerings queued; each "
-                                       "one's findings appear in the audit log "
-                                       "(peering.resynced).", messages.INFO)
+        results = services.request_resync(queryset.select_related("deployment__organization"))
+        if results is None:
+            self.message_user(request, f"Re-sync of {queryset.count()} peerings queued; each "
+                                       "one's outcome appears in the audit log "
+                                       "(peering.resynced, or peering.resync_failed).",
+                              messages.INFO)
             return
-        for peering in peerings:
-            try:
-                findings = services.resync(peering)
-            except aws.AwsError as exc:
-                self.message_user(request, f"{peering}: AWS did not answer ({exc.code}).",
+        for peering, findings, aws_error in results:
+            if aws_error:
+                self.message_user(request, f"{peering}: AWS did not answer ({aws_error}).",
                                   messages.ERROR)
-                continue
-            summary = " ".join(findings) or "matches AWS."
-            self.message_user(request, f"{peering}: {summary}", messages.INFO)
+            else:
+                summary = " ".join(findings) or "matches AWS."
+                self.message_user(request, f"{peering}: {summary}", messages.INFO)
 
 
 class ResourceAdminForm(forms.ModelForm):

@@ -29,11 +29,13 @@ SUPPORT_PERMISSIONS = [
 ]
 
 
-def ensure_support_group(group_model, permission_model, content_type_model):
-    """Takes the models as arguments so that a migration can pass its historical ones.
-    Permissions may not exist yet during migrate (Django makes them afterwards)."""
+def ensure_support_group(group_model, permission_model, content_type_model,
+                         permissions=SUPPORT_PERMISSIONS):
+    """Takes the models as arguments so that a migration can pass its historical ones (and
+    the permissions as they were then). Permissions may not exist yet during migrate
+    (Django makes them afterwards)."""
     group, _ = group_model.objects.get_or_create(name=SUPPORT_GROUP)
-    for app_label, model, codename, name in SUPPORT_PERMISSIONS:
+    for app_label, model, codename, name in permissions:
         content_type, _ = content_type_model.objects.get_or_create(
             app_label=app_label, model=model
         )

@@ -123,6 +123,7 @@ AUDIT_ACTIONS = [
     ("peering.deleted", "Peering deleted"),
     ("peering.peer_deleted", "Peering deleted by the customer side"),
     ("peering.resynced", "Peering re-synced from AWS"),
+    ("peering.resync_failed", "Peering re-sync failed (AWS did not answer)"),
     ("peering.requeued", "Peering re-queued by reconcile"),
     ("resource.created", "Resource created"),
     ("resource.deleted", "Resource deleted"),

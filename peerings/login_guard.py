@@ -64,14 +64,16 @@ def note_failure(username, ip):
 
 
 def _record_lockout(username, ip, per_address):
+    # The lock lasts until the window opened by the first of these failures ends.
     username = username_for_the_log(username)
     minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
     if per_address:
-        message = (f"Logins from {ip} locked for {minutes} minutes after repeated failures "
-                   f"(last username tried: {username})")
+        limit = settings.LOGIN_MAX_FAILURES * PER_IP_FACTOR
+        message = (f"Logins from {ip} locked after {limit} failed attempts within {minutes} "
+                   f"minutes (last username tried: {username})")
     else:
-        message = (f"Login locked for {username} from {ip} for {minutes} minutes "
-                   "after repeated failures")
+        message = (f"Login locked for {username} from {ip} after "
+                   f"{settings.LOGIN_MAX_FAILURES} failed attempts within {minutes} minutes")
     audit.record("user.login_locked", message=message,
                  after={"username": username, "scope": "address" if per_address
                         else "username and address"})

@@ -591,6 +591,47 @@ def resync(peering, *, record_when_clean=True):
     return findings
 
 
+# More peerings than this asked to re-sync at once are queued for the cluster: each takes
+# a few AWS calls, and a page (and the web worker serving it) must not wait on dozens.
+RESYNC_IN_REQUEST_LIMIT = 5
+
+
+def request_resync(peerings):
+    """Re-sync a few peerings now, returning [(peering, findings, AWS error code or None)],
+    or queue them all when there are many, returning None."""
+    from peerings import tasks
+
+    peerings = list(peerings)
+    if len(peerings) > RESYNC_IN_REQUEST_LIMIT:
+        for peering in peerings:
+            tasks.enqueue_resync(peering)
+        return None
+    results = []
+    for peering in peerings:
+        try:
+            results.append((peering, resync(peering), None))
+        except aws.AwsError as exc:
+            results.append((peering, [], exc.code))
+    return results
+
+
+def resync_queued(peering_pk):
+    """A queued re-sync: nobody is watching a page, so even a failure goes to the audit
+    log, where whoever asked looks for the results."""
+    peering = PeeringConnection.objects.filter(pk=peering_pk).first()
+    if peering is None:
+        return "gone meanwhile"
+    try:
+        findings = resync(peering)
+    except aws.AwsError as exc:
+        audit.record("peering.resync_failed", target=peering,
+                     message=f"AWS did not answer ({exc.code}); the next scheduled "
+                             "reconcile checks this peering again.",
+                     after={"aws_error": exc.code})
+        return f"AWS did not answer ({exc.code})"
+    return " ".join(findings) or "matches AWS"
+
+
 @dataclass
 class ReconcileReport:
     checked: int = 0

@@ -45,17 +45,8 @@ def enqueue_deprovision(peering, delay=None, unavailable_rounds=0):
 
 
 def resync_peering(peering_pk, actor):
-    from peerings import aws
-    from peerings.models import PeeringConnection
-
     with audit.acting_as(audit.Actor(**actor)):
-        peering = PeeringConnection.objects.select_related("deployment").get(pk=peering_pk)
-        try:
-            findings = services.resync(peering)
-        except aws.AwsError as exc:
-            # The next scheduled reconcile checks it again; the task's result says why not now.
-            return f"{peering}: AWS did not answer ({exc.code})"
-        return f"{peering}: {' '.join(findings) or 'matches AWS.'}"
+        return services.resync_queued(peering_pk)
 
 
 def enqueue_resync(peering):

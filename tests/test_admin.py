@@ -370,9 +370,7 @@ def test_resync_of_a_peering_that_matches_aws_finds_nothing(client, support, run
 
 def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
         client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
-    from peerings import admin as peerings_admin
-
-    monkeypatch.setattr(peerings_admin, "RESYNC_IN_PAGE_LIMIT", 1)
+    monkeypatch.setattr(services, "RESYNC_IN_REQUEST_LIMIT", 1)
     first = customer_request_row(aws_deployment, cidr="172.16.8.0/24")
     second = customer_request_row(aws_deployment, cidr="172.16.9.0/24")
     for peering in (first, second):
@@ -391,6 +389,30 @@ def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
     resynced = AuditEvent.objects.filter(action="peering.resynced")
     assert sorted(e.target_id for e in resynced) == sorted([str(first.pk), str(second.pk)])
     assert {(e.actor_id, e.source) for e in resynced} == {(support.pk, "task")}
+
+
+def test_a_queued_resync_that_aws_does_not_answer_says_so_in_the_audit_log(
+        client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(services, "RESYNC_IN_REQUEST_LIMIT", 0)
+    peering = customer_request_row(aws_deployment, status=PeeringConnection.Status.RUNNING)
+
+    def throttled(self, peering_id):
+        raise aws.AwsUnavailable("AWS is throttling", code="RequestLimitExceeded")
+
+    monkeypatch.setattr(aws.Ec2, "describe_peering", throttled)
+    client.force_login(support)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_action(client, "resync_from_aws", peering)
+    failed = AuditEvent.objects.get(action="peering.resync_failed")
+    assert failed.after == {"aws_error": "RequestLimitExceeded"}
+    assert (failed.actor_id, failed.source) == (support.pk, "task")
+    assert failed.target_id == str(peering.pk)
+
+
+def test_a_queued_resync_of_a_peering_gone_meanwhile_does_nothing(aws_deployment):
+    from peerings import tasks
+
+    assert tasks.resync_peering(987654, {"name": "sam"}) == "gone meanwhile"
 
 
 # --- 4. superusers' changes are audited ---

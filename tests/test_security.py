@@ -189,6 +189,17 @@ def test_a_new_lockout_after_the_window_is_audited_again(client, owner, settings
     assert AuditEvent.objects.filter(action="user.login_locked").count() == 2
 
 
+def test_failures_counted_past_the_limit_record_the_lockout_once(owner, settings, fresh_cache):
+    # Past the limit, the form refuses before counting; other web processes may still count
+    # failures that were already under way.
+    settings.LOGIN_MAX_FAILURES = 2
+    for _ in range(5):
+        login_guard.note_failure("olivia", "198.51.100.7")
+    locks = AuditEvent.objects.filter(action="user.login_locked")
+    assert [e.after["scope"] for e in locks] == ["username and address"]
+    assert "after 2 failed attempts" in locks[0].message
+
+
 def test_an_address_trying_many_usernames_is_locked_and_audited_once(client, owner, settings,
                                                                     fresh_cache):
     settings.LOGIN_MAX_FAILURES = 1

@@ -67,7 +67,10 @@ def start_cluster(log):
                                env=worker_env(), stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     STARTED_CLUSTERS.mkdir(exist_ok=True)
-    (STARTED_CLUSTERS / str(process.pid)).write_text(str(os.getpid()))
+    # Written whole or not at all: a half-written record must never read as a dead run's.
+    draft = STARTED_CLUSTERS / f".{process.pid}.tmp"
+    draft.write_text(str(os.getpid()))
+    os.replace(draft, STARTED_CLUSTERS / str(process.pid))
     return process
 
 
@@ -87,9 +90,12 @@ def kill_clusters_left_by_dead_runs():
     """A test run killed outright (a CI timeout, a second Ctrl-C) never stops its clusters;
     they would hold their test database open, and the next run could not re-create it.
     Only processes of the recorded group that are still a qcluster are killed."""
-    for record in STARTED_CLUSTERS.glob("*"):
-        owner = int(record.read_text() or 0)
-        if owner and Path(f"/proc/{owner}").exists():
+    for record in STARTED_CLUSTERS.glob("[0-9]*"):
+        try:
+            owner = int(record.read_text())
+        except (OSError, ValueError):
+            continue  # stopped meanwhile, or not ours to judge
+        if Path(f"/proc/{owner}").exists():
             continue  # its run is still going
         group = int(record.name)
         for pid in _qcluster_processes_in_group(group):

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from peerings import audit
@@ -278,10 +279,21 @@ def recover_stalled_deliveries(now=None):
     such (no outcome) and retried, or ends the delivery when it was the last one allowed.
     Returns what was done, counted."""
     now = now or timezone.now()
+    long_ago = now - timedelta(seconds=settings.RECONCILE_STUCK_AFTER)
+    # Made by a web process still running the code before this field (a rolling deploy):
+    # overdue once it has been due for as long as a queued send may wait.
+    unmarked_overdue = Q(presumed_lost_at=None, created_at__lt=long_ago) & (
+        Q(next_attempt_at=None) | Q(next_attempt_at__lt=long_ago))
+    overdue = WebhookDelivery.objects.filter(status=Status.PENDING).filter(
+        Q(presumed_lost_at__lt=now) | unmarked_overdue)
     found = Counter()
-    overdue = WebhookDelivery.objects.filter(status=Status.PENDING, presumed_lost_at__lt=now)
-    for delivery in overdue.only("pk", "attempt_count", "presumed_lost_at"):
-        found[_take_over(delivery, now)] += 1
+    for delivery in overdue.only("pk", "attempt_count", "presumed_lost_at", "created_at"):
+        try:
+            found[_take_over(delivery, now)] += 1
+        except Exception:
+            # One delivery that cannot be taken over must not keep the others waiting.
+            log.exception("webhook delivery %s: could not be taken over", delivery.pk)
+            found["could not be taken over (see the log)"] += 1
     return found
 
 
@@ -302,7 +314,8 @@ def _take_over(delivery, now):
             delivery_id=delivery.pk, number=number).exists()
         if lost_mid_attempt:
             last = number >= settings.WEBHOOK_MAX_ATTEMPTS
-            started_at = delivery.presumed_lost_at - _attempt_lease()  # when it was claimed
+            started_at = (delivery.presumed_lost_at - _attempt_lease()  # when it was claimed
+                          if delivery.presumed_lost_at else delivery.created_at)
             WebhookAttempt.objects.create(
                 delivery_id=delivery.pk, number=number, started_at=started_at, duration_ms=0,
                 error=LOST_ATTEMPT_ERROR, outcome=Outcome.FAILED if last else Outcome.RETRYING,

@@ -35,11 +35,26 @@ def drop_trigger(apps, schema_editor):
         schema_editor.execute(APPEND_ONLY_REVERSE, params=None)
 
 
+# As the group was when this migration was written; later grants (webhooks) come with
+# every `migrate`, from the post_migrate receiver, once their apps' tables exist.
+PERMISSIONS_THEN = [
+    ("peerings", "organization", "view_organization", "Can view organization"),
+    ("peerings", "membership", "view_membership", "Can view membership"),
+    ("peerings", "deployment", "view_deployment", "Can view deployment"),
+    ("peerings", "peeringconnection", "view_peeringconnection", "Can view peering connection"),
+    ("peerings", "resource", "view_resource", "Can view resource"),
+    ("peerings", "auditevent", "view_auditevent", "Can view audit event"),
+    ("peerings", "peeringconnection", "retry_peering", "Can retry a failed peering"),
+    ("peerings", "peeringconnection", "resync_peering", "Can re-sync a peering from AWS"),
+]
+
+
 def create_support_group(apps, schema_editor):
     ensure_support_group(
         apps.get_model("auth", "Group"),
         apps.get_model("auth", "Permission"),
         apps.get_model("contenttypes", "ContentType"),
+        PERMISSIONS_THEN,
     )
 
 

@@ -11,12 +11,14 @@ from peerings.bootstrap import WEBHOOK_RECOVERY_SCHEDULE, ensure_webhook_recover
 
 
 def backfill_and_schedule(apps, schema_editor):
-    # Pending deliveries made before this field: their state is unknown, so give them the
-    # time a queued send has, after which the sweep takes them over.
+    # Pending deliveries made before this field get the time a queued send has after they
+    # are due (now, or their scheduled retry), then the sweep takes them over.
     delivery_model = apps.get_model("webhooks", "WebhookDelivery")
-    delivery_model.objects.filter(status="pending", presumed_lost_at=None).update(
-        presumed_lost_at=timezone.now() + timedelta(seconds=settings.RECONCILE_STUCK_AFTER)
-    )
+    now = timezone.now()
+    for delivery in delivery_model.objects.filter(status="pending", presumed_lost_at=None):
+        due = max(delivery.next_attempt_at or now, now)
+        delivery.presumed_lost_at = due + timedelta(seconds=settings.RECONCILE_STUCK_AFTER)
+        delivery.save(update_fields=["presumed_lost_at"])
     ensure_webhook_recovery_schedule(apps.get_model("django_q", "Schedule"))
 
 
