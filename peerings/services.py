@@ -15,7 +15,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from peerings import audit, aws
-from peerings.models import PeeringConnection, Resource
+from peerings.models import AuditEvent, PeeringConnection, Resource
 
 log = logging.getLogger(__name__)
 Status = PeeringConnection.Status
@@ -376,11 +376,12 @@ def _accept(ec2, peering):
     _transition(peering, Status.PROVISIONING, [Status.PENDING], "peering.provisioning")
 
 
-def _ensure_vendor_side(ec2, peering):
+def _ensure_vendor_side(ec2, peering, added=None):
     """Routes to the pcx in every route table of the deployment VPC and ingress on every
-    service port, each added only if missing. Returns what had to be added."""
+    service port, each added only if missing. Returns what had to be added, appended to
+    `added` as it goes, so that a caller stopped by AWS half-way still knows what it did."""
     deployment = peering.deployment
-    added = []
+    added = [] if added is None else added
     for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
         for cidr in peering.customer_cidrs:
             if ec2.ensure_route(table_id, cidr, peering.peering_id, routes) != "exists":
@@ -583,7 +584,14 @@ def resync(peering, *, record_when_clean=True):
     elif state == "active" and PeeringConnection.objects.filter(
         pk=peering.pk, status=Status.RUNNING
     ).exists():
-        findings += _ensure_vendor_side(ec2, peering)
+        try:
+            _ensure_vendor_side(ec2, peering, findings)
+        except aws.AwsError as exc:
+            if findings:  # what was put right before AWS stopped us is on record all the same
+                audit.record("peering.resynced", target=peering,
+                             after={"aws_status": state, "status": peering.status,
+                                    "findings": findings, "stopped_by": exc.code})
+            raise
     if findings or record_when_clean:
         audit.record("peering.resynced", target=peering,
                      after={"aws_status": state, "status": peering.status,
@@ -639,10 +647,12 @@ class ReconcileReport:
     repaired: int = 0
     requeued: int = 0
     unreachable: int = 0
+    unrepaired: int = 0
 
     def __str__(self):
         return (f"checked {self.checked} peerings: {self.peer_deleted} deleted on the customer "
                 f"side, {self.repaired} repaired, {self.requeued} stuck and re-queued, "
+                f"{self.unrepaired} AWS would not let us repair, "
                 f"{self.unreachable} not checked (AWS unavailable)")
 
 
@@ -667,9 +677,16 @@ def reconcile(stuck_after=None):
             continue
         try:
             findings = resync(peering, record_when_clean=False)
-        except aws.AwsError as exc:
+        except aws.AwsUnavailable as exc:
             log.warning("reconcile %s: AWS unavailable (%s)", peering, exc.code)
             report.unreachable += 1
+            continue
+        except aws.AwsError as exc:
+            # Not an outage: AWS refused the repair (a route for the customer's CIDR that
+            # points elsewhere, a quota, a permission). Someone has to act: say so.
+            log.warning("reconcile %s: could not repair (%s)", peering, exc)
+            _record_unrepaired(peering, exc)
+            report.unrepaired += 1
             continue
         if peering.status == Status.PEER_DELETED:
             report.peer_deleted += 1
@@ -677,6 +694,17 @@ def reconcile(stuck_after=None):
             report.repaired += 1
     log.info("reconcile: %s", report)
     return report
+
+
+def _record_unrepaired(peering, exc):
+    # Once per distinct problem, not at every run of the schedule while it lasts.
+    message = f"Reconcile could not repair this peering: {exc}"
+    last = AuditEvent.objects.filter(
+        target_type=type(peering).__name__, target_id=str(peering.pk)
+    ).order_by("-id").values_list("action", "message").first()
+    if last != ("peering.resync_failed", message):
+        audit.record("peering.resync_failed", target=peering, message=message,
+                     after={"aws_error": exc.code})
 
 
 def _in_batches(queryset, size=500):

@@ -85,6 +85,47 @@ def test_a_missing_vendor_route_and_rule_are_put_back(aws_deployment):
     assert any("port 8883" in f for f in findings)
 
 
+def test_a_route_aws_will_not_let_us_repair_is_reported_once_with_what_was_repaired(
+        aws_deployment):
+    peering = provisioned(aws_deployment)
+    cidr = "172.16.8.0/24"
+    ec2 = vendor()
+    (first, first_routes), (second, second_routes) = ec2.route_tables(
+        aws_deployment.vpc_id).items()
+    ec2.delete_route(first, cidr, peering.peering_id, first_routes)
+    ec2.delete_route(second, cidr, peering.peering_id, second_routes)
+    # Someone sends the customer's CIDR elsewhere in the second table.
+    gateway = ec2.ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=aws_deployment.vpc_id)
+    ec2.ec2.create_route(RouteTableId=second, DestinationCidrBlock=cidr, GatewayId=gateway)
+
+    report = reconcile()
+
+    assert (report.unrepaired, report.unreachable, report.repaired) == (1, 0, 0)
+    assert len(our_routes(aws_deployment, peering)) == 1  # the first table's, put back
+    failed = AuditEvent.objects.get(action="peering.resync_failed")
+    assert second in failed.message and "somewhere else" in failed.message
+    assert (failed.source, failed.after) == ("system", {"aws_error": "RouteConflict"})
+    partial = AuditEvent.objects.get(action="peering.resynced")
+    assert partial.after["stopped_by"] == "RouteConflict"
+    assert [f for f in partial.after["findings"] if first in f]
+    assert "1 AWS would not let us repair" in str(report)
+
+    reconcile()  # the conflict lasts: counted again, not recorded again
+    assert AuditEvent.objects.filter(action="peering.resync_failed").count() == 1
+
+
+def test_the_scheduled_task_reports_and_credits_its_findings_to_system(aws_deployment):
+    from peerings import tasks
+
+    peering = provisioned(aws_deployment)
+    ec2 = vendor()
+    ec2.revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 8883)
+    assert "1 repaired" in tasks.reconcile_peerings()
+    event = AuditEvent.objects.get(action="peering.resynced")
+    assert (event.source, event.actor_id, event.target_id) == ("system", None, str(peering.pk))
+
+
 def test_a_clean_peering_is_checked_without_filling_the_audit_log(aws_deployment):
     provisioned(aws_deployment)
     before = AuditEvent.objects.count()
