@@ -254,6 +254,9 @@ def audit_log(request):
         events = events.filter(id__lt=before)
     page = list(events.order_by("-id")[: AUDIT_PAGE_SIZE + 1])
     older = page[AUDIT_PAGE_SIZE - 1].id if len(page) > AUDIT_PAGE_SIZE else None
+    for event in page:
+        event.actor_label, event.ip = _as_customers_see(event.actor_name, event.source,
+                                                        event.ip)
     query = request.GET.copy()
     query.pop("before", None)
     context = {"form": form, "events": page[:AUDIT_PAGE_SIZE], "older": older,
@@ -261,6 +264,14 @@ def audit_log(request):
     response = render(request, "audit.html#events" if request.htmx else "audit.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _as_customers_see(actor_name, source, ip):
+    """Who acted and from where, as a customer may see it: the vendor's support staff (the
+    admin) appear as the vendor's support, without their usernames or addresses."""
+    if source == AuditEvent.Source.ADMIN:
+        return f"{settings.VENDOR_NAME} support", None
+    return actor_name or "system", ip
 
 
 class _Echo:
@@ -286,6 +297,7 @@ def audit_export(request):
         ).iterator(chunk_size=2000):
             *values, before, after = event
             values[0] = values[0].isoformat()
+            values[1], values[3] = _as_customers_see(values[1], values[2], values[3])
             yield writer.writerow([_csv_safe(v) for v in values]
                                   + [json.dumps(before), json.dumps(after)])
 

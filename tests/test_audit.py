@@ -660,6 +660,39 @@ def test_htmx_gets_only_the_events_fragment(client, owner, two_orgs):
     assert "HX-Request" in response["Vary"]
 
 
+def test_the_export_link_of_an_htmx_update_carries_the_filters_in_force(client, owner,
+                                                                        deployment):
+    audit.record("peering.created", deployment=deployment, message="own-created")
+    audit.record("peering.running", deployment=deployment, message="own-running")
+    client.force_login(owner)
+    response = client.get(reverse("audit-log"), {"action": "peering.running"},
+                          HTTP_HX_REQUEST="true")
+    link = re.search(r'id="export-csv" href="([^"]+)"', response.content.decode()).group(1)
+    exported = csv_rows(client.get(link.replace("&amp;", "&")))
+    assert [r["message"] for r in exported] == ["own-running"]
+
+
+def test_customers_see_support_staff_as_the_vendors_support_without_name_or_address(
+        client, owner, deployment, settings):
+    sam = audit.Actor(user_id=None, name="sam.engineer", source="admin", ip="10.9.8.7")
+    audit.record("peering.retried", deployment=deployment, actor=sam, message="own-support")
+    olivia = audit.Actor(name="olivia", source="web", ip="198.51.100.9")
+    audit.record("peering.created", deployment=deployment, actor=olivia, message="own-web")
+    client.force_login(owner)
+    page = client.get(reverse("audit-log")).content.decode()
+    exported = csv_rows(client.get(reverse("audit-export")))
+    for shown in (page, str(exported)):
+        assert "sam.engineer" not in shown and "10.9.8.7" not in shown
+        assert f"{settings.VENDOR_NAME} support" in shown
+        assert "198.51.100.9" in shown  # the customer's own people keep theirs
+    support_row = next(r for r in exported if r["message"] == "own-support")
+    assert (support_row["actor"], support_row["ip"]) == (f"{settings.VENDOR_NAME} support", "")
+    # Found by what is shown, never by a guessed username.
+    assert messages_on(client.get(reverse("audit-log"), {"actor": "sam.engineer"})) == []
+    assert messages_on(client.get(reverse("audit-log"), {
+        "actor": f"{settings.VENDOR_NAME} support"})) == ["own-support"]
+
+
 def test_csv_cells_that_would_run_as_formulas_are_defused(client, owner, deployment):
     audit.record("peering.created", deployment=deployment, message="=HYPERLINK(\"x\")",
                  actor=audit.Actor(name="@SUM(A1)", source="web"))
