@@ -12,7 +12,14 @@ from functools import lru_cache
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +76,16 @@ class PeeringRequest:
     accepter_vpc_id: str = ""
 
 
-def _config():
+def _config(interactive=False):
+    # A person waiting on a page (the dialog's check) gets short timeouts and one retry, so
+    # that a silent AWS is reported within seconds, well before the web server gives up;
+    # the workers wait longer and retry more, nobody is watching them.
+    if interactive:
+        return Config(
+            retries={"mode": "standard", "max_attempts": settings.AWS_CHECK_MAX_ATTEMPTS},
+            connect_timeout=settings.AWS_CHECK_CONNECT_TIMEOUT,
+            read_timeout=settings.AWS_CHECK_READ_TIMEOUT,
+        )
     return Config(
         retries={"mode": "standard", "max_attempts": settings.AWS_MAX_ATTEMPTS},
         connect_timeout=settings.AWS_CONNECT_TIMEOUT,
@@ -78,18 +94,19 @@ def _config():
 
 
 @lru_cache(maxsize=32)
-def _home_client(service, region):
+def _home_client(service, region, interactive=False):
     # Clients are thread-safe and expensive to build; the home account's credentials come
     # from the standard chain and refresh themselves, so these are safe to keep.
-    return boto3.session.Session().client(service, region_name=region, config=_config())
+    return boto3.session.Session().client(service, region_name=region,
+                                          config=_config(interactive))
 
 
-def client(service, region, account_id):
+def client(service, region, account_id, interactive=False):
     """A client acting in `account_id`: our own credentials for the home account, an
     assumed role (VENDOR_ROLE_ARN_TEMPLATE) for any other."""
     if account_id == settings.VENDOR_HOME_ACCOUNT_ID:
-        return _home_client(service, region)
-    sts = _home_client("sts", region)
+        return _home_client(service, region, interactive)
+    sts = _home_client("sts", region, interactive)
     role_arn = settings.VENDOR_ROLE_ARN_TEMPLATE.format(account_id=account_id)
     credentials = _call(
         sts.assume_role, RoleArn=role_arn, RoleSessionName="peering-portal"
@@ -99,7 +116,7 @@ def client(service, region, account_id):
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
-    return session.client(service, region_name=region, config=_config())
+    return session.client(service, region_name=region, config=_config(interactive))
 
 
 def _call(method, **kwargs):
@@ -109,9 +126,20 @@ def _call(method, **kwargs):
         raise _translated(exc) from exc
 
 
+# Our own set-up is wrong: no retry fixes it, and an operator must hear of it at once.
+MISCONFIGURED = (NoCredentialsError, PartialCredentialsError, NoRegionError,
+                 ParamValidationError)
+
+
 def _translated(exc):
     """botocore has already retried throttling and 5xx (standard mode); what still fails
     here is reported as unavailable, to be tried again later, not as a refusal."""
+    if isinstance(exc, MISCONFIGURED):
+        return AwsRefused(
+            "The portal's own AWS set-up is incomplete (credentials, region or a parameter); "
+            "our support team has to fix it.",
+            code=type(exc).__name__,
+        )
     if isinstance(exc, BotoCoreError):
         return AwsUnavailable(
             "AWS could not be reached in time; nothing was changed. Please try again.",
@@ -128,10 +156,10 @@ def _translated(exc):
 class Ec2:
     """EC2 in one region of one account: the deployment's, or a simulated customer's."""
 
-    def __init__(self, region, account_id, ec2_client=None):
+    def __init__(self, region, account_id, ec2_client=None, interactive=False):
         self.region = region
         self.account_id = account_id
-        self.ec2 = ec2_client or client("ec2", region, account_id)
+        self.ec2 = ec2_client or client("ec2", region, account_id, interactive)
 
     # --- peering connections ---
 

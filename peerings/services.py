@@ -205,7 +205,7 @@ def check_new_peering(deployment, peering_id, account_id, vpc_id):
     errors = database_problems(deployment, peering_id, vpc_id)
     if errors:
         raise Refused(errors)
-    ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
+    ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id, interactive=True)
     request = ec2.describe_peering(peering_id)
     errors = request_problems(deployment, request, peering_id, account_id, vpc_id)
     if errors:

@@ -149,7 +149,7 @@ def stubbed(monkeypatch, settings, deployment):
     ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
                        aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
     stubber = Stubber(ec2)
-    monkeypatch.setattr(aws, "client", lambda service, region, account: ec2)
+    monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
     monkeypatch.setattr(aws.time, "sleep", lambda seconds: None)
     with stubber:
         yield stubber

@@ -202,7 +202,7 @@ def test_a_connection_aws_reports_gone_becomes_peer_deleted(monkeypatch, deploym
 
     ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
                        aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
-    monkeypatch.setattr(aws, "client", lambda service, region, account: ec2)
+    monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
     peering = PeeringConnection.objects.create(
         deployment=deployment, peering_id="pcx-0000000000000000c",
         customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000c",

@@ -86,7 +86,7 @@ def test_the_dialog_shows_an_aws_refusal_instead_of_failing(client, owner, deplo
 
     ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
                        aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
-    monkeypatch.setattr(aws, "client", lambda service, region, account: ec2)
+    monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
     client.force_login(owner)
     with Stubber(ec2) as stubber:
         stubber.add_client_error("describe_vpc_peering_connections",

@@ -1,8 +1,15 @@
 """The checks a new peering passes before anything is saved: each rule refuses its bad case,
 with the message on the field to fix, and lets the good case through."""
 
+import contextlib
+import logging
+import socket
+import threading
+from contextlib import contextmanager
+
 import pytest
 from botocore.stub import Stubber
+from django.urls import reverse
 
 from peerings import aws, demo, services
 from peerings.models import PeeringConnection
@@ -202,7 +209,7 @@ def stubbed(monkeypatch, settings):
     ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
                        aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
     stubber = Stubber(ec2)
-    monkeypatch.setattr(aws, "client", lambda service, region, account: ec2)
+    monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
     with stubber:
         yield stubber
     stubber.assert_no_pending_responses()
@@ -259,3 +266,97 @@ def test_throttling_and_server_errors_are_unavailable_not_refusals(stubbed, depl
                              http_status_code=503 if code != "RequestLimitExceeded" else 400)
     with pytest.raises(aws.AwsUnavailable):
         stubbed_check(deployment)
+
+
+# --- how long a customer can be kept waiting, and what is not an outage ---
+
+@contextmanager
+def silent_aws():
+    """An endpoint that accepts connections and never answers; yields the list of
+    connections it has accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted, stop = [], threading.Event()
+
+    def accept():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+@pytest.fixture
+def fresh_clients():
+    aws._home_client.cache_clear()
+    yield
+    aws._home_client.cache_clear()
+
+
+def test_the_dialogs_check_gives_up_on_a_silent_aws_within_its_own_budget(
+        deployment, settings, monkeypatch, fresh_clients):
+    # The workers' budget, were it used, would keep the customer waiting for minutes.
+    settings.AWS_MAX_ATTEMPTS, settings.AWS_READ_TIMEOUT = 5, 60
+    settings.AWS_CHECK_MAX_ATTEMPTS, settings.AWS_CHECK_READ_TIMEOUT = 2, 1
+    with silent_aws() as (url, accepted):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        with pytest.raises(aws.AwsUnavailable):
+            services.check_new_peering(deployment, "pcx-0123456789abcdef0", CUSTOMER,
+                                       "vpc-0123456789abcdef0")
+        # One try and one retry, each cut off after a second (botocore opens one connection
+        # more than its attempts when reads time out); the workers' budget would be 6.
+        assert len(accepted) in (2, 3)
+    assert PeeringConnection.objects.count() == 0
+
+
+def test_the_workers_keep_their_longer_budget(settings, fresh_clients):
+    settings.AWS_READ_TIMEOUT, settings.AWS_CHECK_READ_TIMEOUT = 10, 3
+    worker = aws.Ec2("us-east-1", "123456789012").ec2.meta.config
+    dialog = aws.Ec2("us-east-1", "123456789012", interactive=True).ec2.meta.config
+    assert (worker.read_timeout, dialog.read_timeout) == (10, 3)
+
+
+def without_credentials(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_missing_credentials_fail_a_peering_at_once_instead_of_retrying_for_minutes(
+        deployment, monkeypatch, tmp_path, fresh_clients, caplog):
+    from django_q.models import Schedule
+
+    without_credentials(monkeypatch, tmp_path)
+    peering = PeeringConnection.objects.create(
+        deployment=deployment, peering_id="pcx-0123456789abcdef0", customer_account_id=CUSTOMER,
+        customer_vpc_id="vpc-0123456789abcdef0", customer_cidrs=["172.16.8.0/24"])
+    with caplog.at_level(logging.ERROR, logger="peerings.services"):
+        assert services.provision(peering.pk) == "failed"
+    peering.refresh_from_db()
+    assert "NoCredentialsError" in peering.status_reason and peering.retryable
+    assert not Schedule.objects.filter(func="peerings.tasks.provision_peering").exists()
+    assert "NoCredentialsError" in caplog.text  # the operator hears of it
+
+
+def test_missing_credentials_are_not_called_an_outage_in_the_dialog(
+        client, owner, deployment, monkeypatch, tmp_path, fresh_clients):
+    without_credentials(monkeypatch, tmp_path)
+    client.force_login(owner)
+    response = client.post(reverse("peering-new", args=[deployment.pk]),
+                           {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER,
+                            "vpc_id": "vpc-0123456789abcdef0"})
+    page = response.content.decode()
+    assert "NoCredentialsError" in page and "did not answer in time" not in page
+    assert PeeringConnection.objects.count() == 0
