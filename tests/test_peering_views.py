@@ -444,6 +444,17 @@ def test_a_row_in_progress_polls_for_its_status(client, owner, deployment, statu
     assert "<html" not in page
 
 
+def test_a_row_seen_reaching_deleted_offers_no_delete_and_stops_polling(client, owner,
+                                                                        deployment):
+    row = add_row(deployment, "deleted")
+    client.force_login(owner)
+    page = client.get(row_url(row), HTTP_HX_REQUEST="true").content.decode()
+    assert "moved to history" in page
+    assert "Delete</a>" not in page and "hx-trigger" not in page
+    running = add_row(deployment, "running", n=2)
+    assert "Delete</a>" in client.get(row_url(running), HTTP_HX_REQUEST="true").content.decode()
+
+
 def test_a_running_row_stops_polling_and_shows_the_customer_steps(client, owner, deployment):
     row = add_row(deployment, "running")
     client.force_login(owner)
