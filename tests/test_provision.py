@@ -174,16 +174,20 @@ def described(deployment, status):
     }]}
 
 
-def test_it_fails_for_good_when_aws_marks_the_accepted_peering_failed(stubbed, deployment):
+@pytest.mark.parametrize("final", ["failed", "rejected", "expired", "deleted"])
+def test_it_fails_for_good_when_aws_ends_the_accepted_peering(stubbed, deployment, final):
+    from django_q.models import Schedule
+
     row = stub_row(deployment)
     stubbed.add_response("describe_vpc_peering_connections",
                          described(deployment, "pending-acceptance"))
     stubbed.add_response("accept_vpc_peering_connection", {})
-    stubbed.add_response("describe_vpc_peering_connections", described(deployment, "failed"))
+    stubbed.add_response("describe_vpc_peering_connections", described(deployment, final))
     assert services.provision(row.pk) == "failed"
     row.refresh_from_db()
-    assert "AWS reports the peering connection as failed" in row.status_reason
+    assert f"AWS reports the peering connection as {final}" in row.status_reason
     assert not row.retryable
+    assert not Schedule.objects.filter(func="peerings.tasks.provision_peering").exists()
 
 
 def test_a_lost_accept_race_is_fine_when_aws_says_active(stubbed, deployment):

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 from botocore.stub import Stubber
+from django.conf import settings
 from django.urls import reverse
 
 from peerings import aws, demo, services
@@ -234,6 +235,18 @@ def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
     assert "No VPC peering connection pcx-0000000000000000c exists" in (
         caught.value.errors["peering_id"][0]
     )
+
+
+def test_it_refuses_a_request_addressed_to_another_account(stubbed, deployment):
+    answer = described(deployment=deployment)
+    answer["VpcPeeringConnections"][0]["AccepterVpcInfo"]["OwnerId"] = "999999999999"
+    stubbed.add_response("describe_vpc_peering_connections", answer)
+    with pytest.raises(services.Refused) as caught:
+        stubbed_check(deployment)
+    assert caught.value.errors == {"peering_id": [
+        f"pcx-0000000000000000c is addressed to account 999999999999, not to "
+        f"{settings.VENDOR_NAME}'s account 123456789012."
+    ]}
 
 
 @pytest.mark.parametrize(
