@@ -7,9 +7,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.http import HttpResponseRedirect
 
 from peerings import audit, services
+from peerings.forms import AUDIT_ACTIONS
 from peerings.models import (
     AuditEvent,
     Deployment,
@@ -47,6 +49,8 @@ class AuditedAdmin(admin.ModelAdmin):
         # Inline rows (an organization's memberships) are changes of their own.
         with transaction.atomic():
             super().save_formset(request, form, formset, change)
+            # Each row's form still holds what the row was before this save.
+            initial = {row.instance.pk: row.initial for row in formset.initial_forms}
             for obj in formset.new_objects:
                 audit.record(f"admin.{obj._meta.model_name}.added", target=obj,
                              organization=_organization(form.instance),
@@ -54,7 +58,8 @@ class AuditedAdmin(admin.ModelAdmin):
             for obj, fields in formset.changed_objects:
                 audit.record(f"admin.{obj._meta.model_name}.changed", target=obj,
                              organization=_organization(form.instance),
-                             after={f: _fields(obj).get(f) for f in fields})
+                             before={f: initial[obj.pk].get(f) for f in fields},
+                             after=_stored(obj, fields))
             for obj in formset.deleted_objects:
                 audit.record(f"admin.{obj._meta.model_name}.deleted",
                              organization=_organization(form.instance),
@@ -75,6 +80,11 @@ def _organization(obj):
 def _fields(obj):
     return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields
             if f.attname != "id"}
+
+
+def _stored(obj, field_names):
+    """The named fields as stored (a foreign key as its id, as in a form's initial data)."""
+    return {name: getattr(obj, obj._meta.get_field(name).attname) for name in field_names}
 
 
 class MembershipInline(admin.TabularInline):
@@ -174,6 +184,10 @@ class ResourceAdminForm(forms.ModelForm):
         return cleaned
 
 
+class DatabaseRefused(Exception):
+    """The database refused a save that the form had passed; the message says why."""
+
+
 @admin.register(Resource)
 class ResourceAdmin(AuditedAdmin):
     form = ResourceAdminForm
@@ -181,6 +195,47 @@ class ResourceAdmin(AuditedAdmin):
     list_filter = ["kind"]
     list_select_related = ["deployment", "peering"]
     search_fields = ["name", "host", "peering__peering_id", "deployment__organization__name"]
+
+    def save_model(self, request, obj, form, change):
+        # The form saw a running peering, but it may have left `running` since: the
+        # database trigger then refuses the row (the audit event rolls back with it).
+        try:
+            super().save_model(request, obj, form, change)
+        except IntegrityError:
+            raise DatabaseRefused(_why_refused(obj)) from None
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DatabaseRefused as refused:
+            # Raised inside the view's transaction, which has rolled everything back.
+            self.message_user(request, f"Nothing was saved: {refused}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+def _why_refused(resource):
+    peering = PeeringConnection.objects.filter(pk=resource.peering_id).first()
+    if peering is not None and peering.status != PeeringConnection.Status.RUNNING:
+        return (f"{peering.peering_id} is {peering.status} now; resources need a running "
+                "VPC peering.")
+    return ("the database refused it (a resource of this name or a change to its peering "
+            "was made meanwhile). Reload and try again.")
+
+
+class KnownActionFilter(admin.SimpleListFilter):
+    """The actions the customers' audit log offers, from a fixed list: Django's own filter on
+    a plain field runs SELECT DISTINCT over the whole (million-row) table on every page."""
+
+    title = "action"
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        return AUDIT_ACTIONS
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(action=self.value())
+        return queryset
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -200,7 +255,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor_name", "source", "action", "target_repr",
                     "organization", "ip", "request_id"]
-    list_filter = ["source", "action"]
+    list_filter = ["source", KnownActionFilter]
     list_select_related = ["organization"]
     search_fields = ["target_repr", "actor_name", "request_id", "organization__name"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
@@ -219,15 +274,71 @@ class AuditedDeletions:
         return super().log_deletions(request, queryset)
 
 
+class AuditedPrivileges:
+    """One audit event per add or change of a user or group, with before/after of the
+    privileges that changed, so that an auditor sees superuser or the Support group granted
+    or removed (signals.py leaves these models' LogEntry to us). Groups and permissions are
+    saved in save_related, after save_model: the before is taken in save_model, compared in
+    log_change/log_addition, which Django calls when both are done, in the same transaction.
+    Never a password or its hash."""
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj._privileges_before = _privileges(type(obj)._default_manager.get(pk=obj.pk))
+        super().save_model(request, obj, form, change)
+
+    def log_addition(self, request, obj, message):
+        entry = super().log_addition(request, obj, message)
+        audit.record(f"admin.{obj._meta.model_name}.added", target=obj,
+                     after=_privileges(obj), message=_change_message(entry))
+        return entry
+
+    def log_change(self, request, obj, message):
+        entry = super().log_change(request, obj, message)
+        before = obj.__dict__.pop("_privileges_before", None)
+        if before is None:
+            # Only the users' password form logs a change without save_model: record the
+            # fact, never a value.
+            before, after = {}, {"password": "changed" if obj.has_usable_password()
+                                 else "disabled"}
+        else:
+            now = _privileges(obj)
+            before = {k: v for k, v in before.items() if now[k] != v}
+            after = {k: now[k] for k in before}
+        audit.record(f"admin.{obj._meta.model_name}.changed", target=obj, before=before,
+                     after=after, message=_change_message(entry))
+        return entry
+
+
+def _privileges(obj):
+    if isinstance(obj, Group):
+        return {"name": obj.name,
+                "permissions": sorted(obj.permissions.values_list("codename", flat=True))}
+    return {
+        "is_staff": obj.is_staff,
+        "is_superuser": obj.is_superuser,
+        "is_active": obj.is_active,
+        "groups": sorted(obj.groups.values_list("name", flat=True)),
+        "user_permissions": sorted(obj.user_permissions.values_list("codename", flat=True)),
+    }
+
+
+def _change_message(entry):
+    return f"{entry.object_repr}: {entry.get_change_message()}"
+
+
 admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
 @admin.register(User)
-class AuditedUserAdmin(AuditedDeletions, UserAdmin):
-    pass
+class AuditedUserAdmin(AuditedDeletions, AuditedPrivileges, UserAdmin):
+    def user_change_password(self, request, id, form_url=""):
+        # The new password and its audit event commit together, as the change form's do.
+        with transaction.atomic():
+            return super().user_change_password(request, id, form_url)
 
 
 @admin.register(Group)
-class AuditedGroupAdmin(AuditedDeletions, GroupAdmin):
+class AuditedGroupAdmin(AuditedDeletions, AuditedPrivileges, GroupAdmin):
     pass

@@ -42,11 +42,17 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
         login_guard.note_failure(typed, client_ip(request))
 
 
+# Recorded by their ModelAdmin instead, with before/after snapshots (admin.py): our own
+# models, and users and groups (whose privileges the snapshot shows).
+_RECORDED_BY_THEIR_ADMIN = {("auth", "user"), ("auth", "group")}
+
+
 @receiver(post_save, sender=LogEntry)
 def record_admin_change(sender, instance, created, **kwargs):
-    # Our own models record richer before/after snapshots from their ModelAdmin, and
-    # deletions (which Django may log in bulk, without this signal) are recorded in admin.py.
-    if not created or instance.content_type.app_label == "peerings" or instance.is_deletion():
+    # Deletions (which Django may log in bulk, without this signal) are recorded in admin.py.
+    content_type = instance.content_type
+    if (not created or instance.is_deletion() or content_type.app_label == "peerings"
+            or (content_type.app_label, content_type.model) in _RECORDED_BY_THEIR_ADMIN):
         return
     verb = "added" if instance.is_addition() else "changed"
     audit.record(
