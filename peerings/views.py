@@ -1,8 +1,10 @@
 import csv
 import json
+import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -10,9 +12,11 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from peerings import access, demo, services
+from peerings import access, aws, demo, services
 from peerings.forms import AuditFilterForm, PeeringForm, ResourceForm
 from peerings.models import AuditEvent, PeeringConnection
+
+log = logging.getLogger(__name__)
 
 AUDIT_PAGE_SIZE = 50
 
@@ -92,9 +96,9 @@ def _render_dialog(request, template, context):
     return response
 
 
-def _dialog(request, deployment, form):
+def _dialog(request, deployment, form, demo_problem=""):
     context = {"deployment": deployment, "form": form, "demo_mode": settings.DEMO_MODE,
-               "reserved_cidrs": settings.RESERVED_CIDRS}
+               "reserved_cidrs": settings.RESERVED_CIDRS, "demo_problem": demo_problem}
     return _render_dialog(request, "peering_new.html", context)
 
 
@@ -127,7 +131,13 @@ def peering_demo_request(request, pk):
         raise Http404("Only in demo mode.")
     deployment = access.deployment_for(request, pk, to_act=True)
     _peering_allowed(deployment)
-    made = demo.create_customer_request(deployment)
+    try:
+        made = demo.create_customer_request(deployment)
+    except (aws.AwsError, ImproperlyConfigured) as exc:
+        log.warning("demo request for %s: %s", deployment, exc)
+        return _dialog(request, deployment, PeeringForm(deployment=deployment),
+                       demo_problem="The AWS simulator did not answer, so no sandbox request "
+                                    "was made. Is `make run` still running?")
     form = PeeringForm(
         initial={"peering_id": made.peering_id, "account_id": made.account_id,
                  "vpc_id": made.vpc_id},

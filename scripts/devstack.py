@@ -88,8 +88,10 @@ def main():
             f"\n  Peering Portal: http://127.0.0.1:{WEB_PORT}/\n"
             f"  Customer login: demo / demo     Support login: support / support\n"
             f"  AWS simulator:  http://127.0.0.1:{AWS_PORT}/ (starts empty every run)\n"
-            f"  Play the customer: .venv/bin/python manage.py create_customer_request "
-            f"orders-us-east  (with the AWS_* variables above; the dialog has a button too)\n"
+            f"  Play the customer (or press the dialog's button), in another shell:\n"
+            f"    DEBUG=1 AWS_ENDPOINT_URL=http://127.0.0.1:{AWS_PORT} AWS_ACCESS_KEY_ID=testing "
+            f"AWS_SECRET_ACCESS_KEY=testing .venv/bin/python manage.py create_customer_request "
+            f"orders-us-east\n"
             f"  Ctrl-C stops all three.\n",
             flush=True,
         )

@@ -148,6 +148,23 @@ def test_a_member_may_open_the_dialog(client, member, deployment):
     assert client.get(new_url(deployment)).status_code == 200
 
 
+def test_the_demo_button_says_so_when_the_simulator_is_down(client, owner, deployment,
+                                                            settings, aws_unreachable):
+    settings.DEMO_MODE = True
+    client.force_login(owner)
+    response = client.post(demo_url(deployment), **HTMX)
+    assert response.status_code == 200
+    assert '<ul class="errorlist" id="demo-errors"><li>The AWS simulator did not answer' in (
+        response.content.decode())
+
+
+def test_the_customer_command_says_so_when_the_simulator_is_down(deployment, aws_unreachable):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="simulator did not answer"):
+        call_command("create_customer_request", deployment.name)
+
+
 # --- who and what may reach the views ---
 
 @pytest.mark.parametrize("plan", ["free_trial", "shared"])

@@ -1,7 +1,7 @@
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from peerings import demo
+from peerings import aws, demo
 from peerings.models import Deployment
 from peerings.validators import normalize_cidr
 
@@ -29,9 +29,15 @@ class Command(BaseCommand):
                 cidr = normalize_cidr(cidr)
             except ValidationError as exc:
                 raise CommandError(f"--cidr: {' '.join(exc.messages)}") from None
-        request = demo.create_customer_request(
-            target, region=region, cidr=cidr, account_id=account
-        )
+        try:
+            request = demo.create_customer_request(
+                target, region=region, cidr=cidr, account_id=account
+            )
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        except aws.AwsError as exc:
+            raise CommandError(f"The AWS simulator did not answer ({exc.code or exc}); is "
+                               "`make run` running?") from None
         self.stdout.write(
             f"Created a peering request from {request.vpc_id} ({request.cidr}, "
             f"{request.region}) in account {request.account_id} to {target.name}.\n"
