@@ -287,4 +287,4 @@ WEBHOOK_ALLOW_PRIVATE_ADDRESSES = envbool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "fa
 # Seconds for each of connect, write, read (between bytes) of one delivery attempt.
 WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", "10", minimum=1)
 # Attempts per delivery, the first included; retries back off from 30 s, doubling.
-WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", "6", minimum=1)
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", "12", minimum=1)

@@ -35,8 +35,9 @@ from django_q.models import Schedule
 
 from peerings import services as peering_services
 from peerings.models import AuditEvent, PeeringConnection
+from tests.conftest import event_text
 from webhooks import services, tasks, validators
-from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, redacted_url
 
 pytestmark = pytest.mark.django_db
 
@@ -1019,6 +1020,9 @@ def test_the_secret_stays_out_of_logs_and_records_when_delivering(
     recorded = [delivery.body] + [a.error for a in delivery.attempts.all()]
     assert not any(endpoint.secret in text for text in recorded)
     assert endpoint.secret not in repr(endpoint) and endpoint.secret not in str(endpoint)
+    # Nor the URL's path, often a token itself: our log lines name the host only.
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("webhooks")]
+    assert ours and not [line for line in ours if "/hooks" in line]
 
 
 def test_the_admin_never_shows_the_secret_and_changes_nothing(client, organization):
@@ -1127,7 +1131,9 @@ def test_viewers_and_members_read_the_list_without_management_links(client, requ
     endpoint = make_endpoint(organization, description="Chat alerts")
     client.force_login(request.getfixturevalue(role))
     page = client.get(list_url()).content.decode()
-    assert "https://hooks.example.com/peering" in page and "Chat alerts" in page
+    # The host, never the path (a token, in many services' webhook URLs).
+    assert "https://hooks.example.com/…" in page and "Chat alerts" in page
+    assert "/peering" not in page
     assert url_of("detail", endpoint) not in page
     assert new_url(organization) not in page
     assert "Owners of Acme manage its webhooks." in page
@@ -1173,6 +1179,20 @@ def test_the_wrong_method_gets_405(client, owner, organization):
 
 # --- 8. managing endpoints, audited ---
 
+def test_a_url_change_is_audited_without_the_paths_but_told_apart(client, owner, organization,
+                                                                 public_dns):
+    token_url = "https://hooks.example.com/services/T000/B000/s3cr3tT0ken"
+    endpoint = make_endpoint(organization, token_url)
+    client.force_login(owner)
+    client.post(url_of("edit", endpoint), {
+        "url": "https://hooks.example.com/services/T000/B000/n3wT0ken",
+        "event_types": ["peering.running"], "enabled": "on"})
+    changed = AuditEvent.objects.get(action="webhook.changed")
+    assert changed.before["url"] != changed.after["url"]
+    assert "T0ken" not in event_text(changed) and "services" not in event_text(changed)
+    assert "T0ken" not in str(AuditEvent.objects.get(action="webhook.created").after)
+
+
 def test_creating_changing_rotating_and_deleting_are_audited(client, owner, organization,
                                                              public_dns):
     client.force_login(owner)
@@ -1184,8 +1204,9 @@ def test_creating_changing_rotating_and_deleting_are_audited(client, owner, orga
     assert endpoint.event_types == ["peering.running", "peering.failed"]
     created = AuditEvent.objects.get(action="webhook.created")
     assert (created.organization, created.actor, created.source) == (organization, owner, "web")
-    assert created.after == {"url": "https://hooks.example.com/peering", "description": "",
-                             "enabled": True,
+    hidden_url = redacted_url("https://hooks.example.com/peering")
+    assert hidden_url.startswith("https://hooks.example.com/… (#")
+    assert created.after == {"url": hidden_url, "description": "", "enabled": True,
                              "event_types": ["peering.running", "peering.failed"]}
 
     response = client.post(url_of("edit", endpoint), {
@@ -1217,7 +1238,7 @@ def test_creating_changing_rotating_and_deleting_are_audited(client, owner, orga
     assert not WebhookDelivery.objects.exists()  # the history goes with the endpoint
     deleted = AuditEvent.objects.get(action="webhook.deleted")
     assert deleted.organization == organization
-    assert deleted.before["url"] == "https://hooks.example.com/peering"
+    assert deleted.before["url"] == hidden_url
     assert deleted.target_id == str(endpoint.pk)
 
 
@@ -1324,7 +1345,7 @@ def test_the_webhook_settings_default_to_closed(monkeypatch):
     loaded = load_settings(monkeypatch)
     assert loaded["WEBHOOK_ALLOW_HTTP"] is False
     assert loaded["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] is False
-    assert (loaded["WEBHOOK_TIMEOUT"], loaded["WEBHOOK_MAX_ATTEMPTS"]) == (10, 6)
+    assert (loaded["WEBHOOK_TIMEOUT"], loaded["WEBHOOK_MAX_ATTEMPTS"]) == (10, 12)
     opened = load_settings(monkeypatch, WEBHOOK_ALLOW_HTTP="yes",
                            WEBHOOK_ALLOW_PRIVATE_ADDRESSES="1", WEBHOOK_TIMEOUT="3",
                            WEBHOOK_MAX_ATTEMPTS="2")

@@ -1,5 +1,7 @@
+import hashlib
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from django.db import models
 from django.db.models import Q
@@ -8,6 +10,13 @@ from django.utils import timezone
 from peerings.models import Organization
 from webhooks import validators
 from webhooks.events import EVENT_TYPES
+
+
+def redacted_url(url):
+    parts = urlsplit(url)
+    fingerprint = hashlib.sha256(url.encode()).hexdigest()[:8]
+    hidden = "/…" if (parts.path not in ("", "/") or parts.query) else "/"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{hidden} (#{fingerprint})"
 
 
 def new_secret():
@@ -37,7 +46,14 @@ class WebhookEndpoint(models.Model):
         ]
 
     def __str__(self):
-        return self.url
+        return self.redacted_url
+
+    @property
+    def redacted_url(self):
+        """The URL without its path and query, which often carry a token (Slack, Teams,
+        Zapier URLs are credentials in themselves), and a fingerprint that tells two URLs
+        apart: for logs, the audit log and people other than the owners."""
+        return redacted_url(self.url)
 
     @property
     def event_type_labels(self):

@@ -16,7 +16,13 @@ from django.utils import timezone
 from peerings import audit
 from webhooks import client
 from webhooks.events import EVENT_FOR_STATUS, TEST_EVENT
-from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, new_secret
+from webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    new_secret,
+    redacted_url,
+)
 
 log = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
@@ -59,7 +65,7 @@ def update_endpoint(endpoint, **values):
             setattr(endpoint, field, value)
         endpoint.save(update_fields=list(changed))
         audit.record("webhook.changed", target=endpoint, organization=endpoint.organization,
-                     before=before, after=changed)
+                     before=_loggable(before), after=_loggable(changed))
     return True
 
 
@@ -84,7 +90,13 @@ def delete_endpoint(endpoint):
 
 
 def _snapshot(endpoint):
-    return {field: getattr(endpoint, field) for field in EDITABLE_FIELDS}
+    return _loggable({field: getattr(endpoint, field) for field in EDITABLE_FIELDS})
+
+
+def _loggable(values):
+    # The audit log is read by viewers too: never a URL's path or query (see redacted_url).
+    return {field: redacted_url(value) if field == "url" else value
+            for field, value in values.items()}
 
 
 # --- events ---
@@ -260,7 +272,8 @@ def attempt_delivery(delivery_pk, attempt_number=None):
                 status=status, finished_at=timezone.now(), presumed_lost_at=None
             )
     log.info("webhook %s %s to %s, attempt %d: %s%s", delivery.event_type, delivery.event_id,
-             endpoint.url, number, outcome, f" ({result.error})" if result.error else "")
+             endpoint.redacted_url, number, outcome,
+             f" ({result.error})" if result.error else "")
     return status
 
 
