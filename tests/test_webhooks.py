@@ -989,7 +989,8 @@ def test_the_secret_is_shown_once_and_never_again(client, owner, organization, p
     for text in pages():
         assert first not in text
 
-    response = client.post(url_of("rotate", endpoint))
+    # The old secret keeps signing for a day: it is kept, and must stay as unseen as ever.
+    response = client.post(url_of("rotate", endpoint), {"keep_previous": "24h"})
     assert response.status_code == 200
     endpoint.refresh_from_db()
     second = endpoint.secret
@@ -1006,6 +1007,56 @@ def test_the_secret_is_shown_once_and_never_again(client, owner, organization, p
     recorded = json.dumps([[e.before, e.after, e.message, e.target_repr] for e in events])
     assert first not in recorded and second not in recorded
     assert first not in caplog.text and second not in caplog.text
+
+
+def signatures_of(request):
+    return [part.removeprefix("v1=") for part in request.headers["webhook-signature"].split()]
+
+
+def test_during_a_rotations_overlap_each_event_is_signed_with_both_secrets(
+        receiver, local_network, organization, client, owner, public_dns,
+        django_capture_on_commit_callbacks):
+    endpoint = make_endpoint(organization, receiver.url)
+    old = endpoint.secret
+    client.force_login(owner)
+    assert client.post(url_of("rotate", endpoint), {"keep_previous": "1h"}).status_code == 200
+    endpoint.refresh_from_db()
+    assert "the previous one also signs until" in client.get(
+        url_of("detail", endpoint)).content.decode()
+    send_test(endpoint, django_capture_on_commit_callbacks)
+    request = receiver.received[-1]
+    timestamp = request.headers["webhook-timestamp"]
+    assert signatures_of(request) == [expected_signature(endpoint.secret, timestamp, request.body),
+                                      expected_signature(old, timestamp, request.body)]
+
+    # Once the overlap is over, the new secret alone.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        previous_secret_expires_at=timezone.now() - timedelta(seconds=1))
+    endpoint.refresh_from_db()
+    send_test(endpoint, django_capture_on_commit_callbacks)
+    request = receiver.received[-1]
+    assert signatures_of(request) == [expected_signature(
+        endpoint.secret, request.headers["webhook-timestamp"], request.body)]
+
+
+def test_a_leaked_secret_stops_signing_at_once(receiver, local_network, organization,
+                                               django_capture_on_commit_callbacks):
+    endpoint = make_endpoint(organization, receiver.url)
+    services.rotate_secret(endpoint)  # no overlap
+    endpoint.refresh_from_db()
+    assert endpoint.previous_secret == "" and endpoint.signing_secrets() == [endpoint.secret]
+    send_test(endpoint, django_capture_on_commit_callbacks)
+    assert len(signatures_of(receiver.received[-1])) == 1
+
+
+def test_rotating_needs_a_choice_of_overlap(client, owner, organization, public_dns):
+    endpoint = make_endpoint(organization)
+    secret = endpoint.secret
+    client.force_login(owner)
+    response = client.post(url_of("rotate", endpoint), {"keep_previous": "forever"})
+    assert '<ul class="errorlist" id="errors-keep_previous">' in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.secret == secret
 
 
 def test_the_secret_stays_out_of_logs_and_records_when_delivering(
@@ -1225,9 +1276,10 @@ def test_creating_changing_rotating_and_deleting_are_audited(client, owner, orga
                                                            "peering.failed"]})
     assert AuditEvent.objects.filter(action="webhook.changed").count() == 1
 
-    client.post(url_of("rotate", endpoint))
+    client.post(url_of("rotate", endpoint), {"keep_previous": "none"})
     rotated = AuditEvent.objects.get(action="webhook.secret_rotated")
-    assert (rotated.organization, rotated.before, rotated.after) == (organization, {}, {})
+    assert (rotated.organization, rotated.before, rotated.after) == (
+        organization, {}, {"previous_signs_until": None})
 
     client.post(url_of("test", endpoint))
     assert AuditEvent.objects.get(action="webhook.test_sent").organization == organization

@@ -80,9 +80,11 @@ def user_agent():
     return f"{settings.VENDOR_NAME} Peering Portal webhooks"
 
 
-@sensitive_variables("secret")
-def post_event(url, body, *, secret, event_id):
-    """POST one signed event. Never raises for what the endpoint or the network does."""
+@sensitive_variables("secrets")
+def post_event(url, body, *, secrets, event_id):
+    """POST one event, signed with each of `secrets` (space-separated `v1=` signatures:
+    during a rotation's overlap a receiver with either secret accepts it). Never raises
+    for what the endpoint or the network does."""
     payload = body.encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -90,7 +92,8 @@ def post_event(url, body, *, secret, event_id):
         "User-Agent": user_agent(),
         "Webhook-Id": str(event_id),
         "Webhook-Timestamp": timestamp,
-        "Webhook-Signature": f"v1={signature(secret, timestamp, payload)}",
+        "Webhook-Signature": " ".join(
+            f"v1={signature(secret, timestamp, payload)}" for secret in secrets),
     }
     started = time.monotonic()
     try:

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import forms
 
 from webhooks import validators
@@ -23,3 +25,19 @@ class EndpointForm(forms.Form):
         # In the order of EVENT_TYPES, whatever order the browser sent them in.
         chosen = set(self.cleaned_data["event_types"])
         return [event_type for event_type, _label in EVENT_TYPES if event_type in chosen]
+
+
+class RotateForm(forms.Form):
+    OVERLAPS = {"24h": timedelta(hours=24), "1h": timedelta(hours=1), "none": timedelta(0)}
+
+    keep_previous = forms.ChoiceField(
+        label="The current secret",
+        choices=[("24h", "keeps signing beside the new one for 24 hours (update your "
+                         "receiver meanwhile)"),
+                 ("1h", "keeps signing beside the new one for 1 hour"),
+                 ("none", "stops signing at once (it has leaked)")],
+        initial="24h", widget=forms.RadioSelect,
+    )
+
+    def overlap(self):
+        return self.OVERLAPS[self.cleaned_data["keep_previous"]]

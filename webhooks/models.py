@@ -37,6 +37,10 @@ class WebhookEndpoint(models.Model):
     # admin page includes it.
     secret = models.CharField(max_length=100, editable=False)
     secret_created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # After a rotation the old secret may sign beside the new one for a while, so that a
+    # receiver keeps accepting events until it is updated. Same care as `secret`.
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -54,6 +58,22 @@ class WebhookEndpoint(models.Model):
         Zapier URLs are credentials in themselves), and a fingerprint that tells two URLs
         apart: for logs, the audit log and people other than the owners."""
         return redacted_url(self.url)
+
+    def signing_secrets(self, now=None):
+        """The secrets each event is signed with: the current one, and the previous one
+        while its overlap lasts."""
+        now = now or timezone.now()
+        if self.previous_secret and self.previous_secret_expires_at and (
+                now < self.previous_secret_expires_at):
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+    @property
+    def previous_secret_signs_until(self):
+        """When the previous secret stops signing, while it still does; else None."""
+        if len(self.signing_secrets()) > 1:
+            return self.previous_secret_expires_at
+        return None
 
     @property
     def event_type_labels(self):

@@ -69,16 +69,28 @@ def update_endpoint(endpoint, **values):
     return True
 
 
-def rotate_secret(endpoint):
-    """Replace the secret (on `endpoint.secret`: show it this once). Deliveries still
-    waiting for a retry are signed with the new one."""
+def rotate_secret(endpoint, keep_previous_for=timedelta(0)):
+    """Replace the secret (on `endpoint.secret`: show it this once). For `keep_previous_for`
+    the previous one signs too (each event carries both signatures), so that the receiver
+    can be updated without rejecting events; none, when the old secret has leaked.
+    Deliveries still waiting for a retry are signed the same way."""
+    now = timezone.now()
     with transaction.atomic():
+        overlap_ends = now + keep_previous_for if keep_previous_for else None
+        endpoint.previous_secret = endpoint.secret if overlap_ends else ""
+        endpoint.previous_secret_expires_at = overlap_ends
         endpoint.secret = new_secret()
-        endpoint.secret_created_at = timezone.now()
-        endpoint.save(update_fields=["secret", "secret_created_at"])
+        endpoint.secret_created_at = now
+        endpoint.save(update_fields=["secret", "secret_created_at", "previous_secret",
+                                     "previous_secret_expires_at"])
+        if overlap_ends:
+            message = (f"Signing secret replaced; the previous one also signs until "
+                       f"{overlap_ends:%Y-%m-%d %H:%M} UTC.")
+        else:
+            message = "Signing secret replaced; the previous one no longer signs."
         audit.record("webhook.secret_rotated", target=endpoint,
-                     organization=endpoint.organization,
-                     message="Signing secret replaced; the previous one no longer signs.")
+                     organization=endpoint.organization, message=message,
+                     after={"previous_signs_until": overlap_ends})
 
 
 def delete_endpoint(endpoint):
@@ -244,7 +256,8 @@ def attempt_delivery(delivery_pk, attempt_number=None):
         return None
 
     started_at = timezone.now()
-    result = client.post_event(endpoint.url, delivery.body, secret=endpoint.secret,
+    result = client.post_event(endpoint.url, delivery.body,
+                               secrets=endpoint.signing_secrets(),
                                event_id=delivery.event_id)
     if result.succeeded:
         outcome, status = Outcome.SUCCEEDED, Status.SUCCEEDED

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from peerings.models import Membership
 from webhooks import access, services
-from webhooks.forms import EndpointForm
+from webhooks.forms import EndpointForm, RotateForm
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 DELIVERIES_SHOWN = 25
@@ -107,10 +107,12 @@ def endpoint_edit(request, endpoint_pk):
 def endpoint_rotate(request, endpoint_pk):
     """GET asks for confirmation; POST replaces the secret and shows the new one once."""
     endpoint = access.endpoint_for_owner(request, endpoint_pk)
-    if request.method == "POST":
-        services.rotate_secret(endpoint)
+    form = RotateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.rotate_secret(endpoint, keep_previous_for=form.overlap())
         return _show_secret(request, endpoint, created=False)
-    return render(request, "webhooks/endpoint_rotate.html", {"endpoint": endpoint})
+    return render(request, "webhooks/endpoint_rotate.html",
+                  {"endpoint": endpoint, "form": form})
 
 
 @login_required
