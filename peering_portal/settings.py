@@ -231,8 +231,7 @@ AWS_CONNECT_TIMEOUT = envint("AWS_CONNECT_TIMEOUT", "5", minimum=1)
 AWS_READ_TIMEOUT = envint("AWS_READ_TIMEOUT", "10", minimum=1)
 AWS_MAX_ATTEMPTS = envint("AWS_MAX_ATTEMPTS", "5", minimum=1)
 # The same for the check a customer waits on in the dialog: answered within seconds. At
-# worst (attempts + 1) × (connect + read) per call (botocore was seen making one connection
-# more than its attempts when reads time out): 15 s, twice that when a role is assumed.
+# worst attempts × (connect + read) per call: 10 s, twice that when a role is assumed.
 AWS_CHECK_CONNECT_TIMEOUT = envint("AWS_CHECK_CONNECT_TIMEOUT", "2", minimum=1)
 AWS_CHECK_READ_TIMEOUT = envint("AWS_CHECK_READ_TIMEOUT", "3", minimum=1)
 AWS_CHECK_MAX_ATTEMPTS = envint("AWS_CHECK_MAX_ATTEMPTS", "2", minimum=1)

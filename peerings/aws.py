@@ -82,12 +82,14 @@ def _config(interactive=False):
     # the workers wait longer and retry more, nobody is watching them.
     if interactive:
         return Config(
-            retries={"mode": "standard", "max_attempts": settings.AWS_CHECK_MAX_ATTEMPTS},
+            retries={"mode": "standard",
+                     "total_max_attempts": settings.AWS_CHECK_MAX_ATTEMPTS},
             connect_timeout=settings.AWS_CHECK_CONNECT_TIMEOUT,
             read_timeout=settings.AWS_CHECK_READ_TIMEOUT,
         )
     return Config(
-        retries={"mode": "standard", "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        # total_max_attempts counts the first try; botocore's max_attempts does not.
+        retries={"mode": "standard", "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
         connect_timeout=settings.AWS_CONNECT_TIMEOUT,
         read_timeout=settings.AWS_READ_TIMEOUT,
     )
@@ -142,7 +144,8 @@ def _translated(exc):
         )
     if isinstance(exc, BotoCoreError):
         return AwsUnavailable(
-            "AWS could not be reached in time; nothing was changed. Please try again.",
+            # Not "nothing was changed": a change whose answer was lost may have been made.
+            "AWS did not answer in time. Please try again.",
             code=type(exc).__name__,
         )
     error = exc.response.get("Error", {})
