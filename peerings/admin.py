@@ -21,8 +21,22 @@ from peerings.models import (
     Resource,
 )
 
+# Each word of an admin search is one more nested condition (SQLite refuses past 1,000
+# levels); nobody's real question is longer than this.
+SEARCH_WORDS_MAX = 10
 
-class AuditedAdmin(admin.ModelAdmin):
+
+class BoundedSearch:
+    def get_search_results(self, request, queryset, search_term):
+        words = search_term.split()
+        if len(words) > SEARCH_WORDS_MAX:
+            self.message_user(request, f"Only the first {SEARCH_WORDS_MAX} words of the search "
+                                       "were used.", messages.WARNING)
+            search_term = " ".join(words[:SEARCH_WORDS_MAX])
+        return super().get_search_results(request, queryset, search_term)
+
+
+class AuditedAdmin(BoundedSearch, admin.ModelAdmin):
     """Records one audit event per add, change or delete, with the changed fields."""
 
     def save_model(self, request, obj, form, change):
@@ -238,7 +252,7 @@ class KnownActionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(BoundedSearch, admin.ModelAdmin):
     """Records that no one, superusers included, adds, changes or deletes in the admin."""
 
     def has_add_permission(self, request, obj=None):
@@ -332,7 +346,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(User)
-class AuditedUserAdmin(AuditedDeletions, AuditedPrivileges, UserAdmin):
+class AuditedUserAdmin(BoundedSearch, AuditedDeletions, AuditedPrivileges, UserAdmin):
     def user_change_password(self, request, id, form_url=""):
         # The new password and its audit event commit together, as the change form's do.
         with transaction.atomic():
@@ -340,5 +354,5 @@ class AuditedUserAdmin(AuditedDeletions, AuditedPrivileges, UserAdmin):
 
 
 @admin.register(Group)
-class AuditedGroupAdmin(AuditedDeletions, AuditedPrivileges, GroupAdmin):
+class AuditedGroupAdmin(BoundedSearch, AuditedDeletions, AuditedPrivileges, GroupAdmin):
     pass

@@ -7,20 +7,23 @@ import subprocess
 import sys
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from peerings import login_guard
 from peerings.models import AuditEvent, Membership, Organization, PeeringConnection, Resource
-from tests.conftest import make_deployment
+from tests.conftest import make_deployment, provisioned
 from webhooks import services as webhook_services
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Routes that take no organization's object or are Django's own.
-NOT_SCOPED = ("admin/", "login/", "logout/")
+NOT_SCOPED = ("admin/", "login/", "logout/")  # their CSRF is checked on its own below
+PEERING_ADMIN = "/admin/peerings/peeringconnection/"
 
 
 def customer_routes():
@@ -88,27 +91,35 @@ def test_the_sweep_sees_the_routes_it_must():
             "peering-delete", "resource-new", "resource-delete"} <= names
 
 
-@pytest.mark.parametrize("method", ["get", "post"])
-def test_every_route_gives_404_for_another_organizations_ids(client, owner, world, method):
+def test_every_route_gives_404_for_another_organizations_ids(client, owner, world):
     client.force_login(owner)
     theirs = world[2]
     mixed = {**world[1], "peering_pk": theirs["peering_pk"],
              "resource_pk": theirs["resource_pk"], "endpoint_pk": theirs["endpoint_pk"]}
-    before = (PeeringConnection.objects.filter(status="failed").count(),
-              Resource.objects.count())
-    checked = 0
+
+    def state():
+        return (list(PeeringConnection.objects.order_by("pk").values_list("pk", "status")),
+                Resource.objects.count(),
+                list(WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret")))
+
+    before = state()
+    answers = {}  # (route name, URL): {method: status}, across GET and POST
     for name, converters in scoped_routes():
         for ids in (theirs, mixed):
             kwargs = kwargs_for(converters, ids)
             if kwargs == kwargs_for(converters, world[1]):
                 continue  # only our own IDs left: nothing foreign to check
             url = reverse(name, kwargs=kwargs)
-            status = getattr(client, method)(url).status_code
-            assert status in (404, 405), f"{method.upper()} {url} ({name}) gave {status}"
-            checked += status == 404
-    assert checked >= 10
-    assert before == (PeeringConnection.objects.filter(status="failed").count(),
-                      Resource.objects.count())
+            for method in ("get", "post"):
+                status = getattr(client, method)(url).status_code
+                assert status in (404, 405), f"{method.upper()} {url} ({name}) gave {status}"
+                answers.setdefault((name, url), {})[method.upper()] = status
+    # A URL that refuses every method it is asked with has not had its IDs checked at all.
+    unchecked = {route: found for route, found in answers.items()
+                 if 404 not in found.values()}
+    assert not unchecked, f"no method gave 404, so the IDs went unchecked: {unchecked}"
+    assert {name for name, _url in answers} == {name for name, _ in scoped_routes()}
+    assert before == state()
 
 
 def test_every_post_requires_a_csrf_token(owner, world, settings):
@@ -123,6 +134,64 @@ def test_every_post_requires_a_csrf_token(owner, world, settings):
         refused += status == 403
     assert refused >= 6
     assert Resource.objects.filter(name="x").count() == 0
+
+
+# --- CSRF on what the sweep leaves out: login, logout and the admin ---
+
+def with_token(client, data=None):
+    """`data` with the token a page of ours would have put in its form."""
+    return {**(data or {}), "csrfmiddlewaretoken": client.cookies["csrftoken"].value}
+
+
+@pytest.mark.parametrize("route", ["login", "admin:login"])
+def test_a_login_without_a_csrf_token_is_refused(django_user_model, route):
+    django_user_model.objects.create_user("staff", password="pw-staff", is_staff=True)
+    client = Client(enforce_csrf_checks=True)
+    url = reverse(route)
+    assert client.get(url).status_code == 200  # the form, and the CSRF cookie with it
+    credentials = {"username": "staff", "password": "pw-staff"}
+    assert client.post(url, credentials).status_code == 403
+    assert "_auth_user_id" not in client.session
+    assert not AuditEvent.objects.filter(action="user.logged_in").exists()
+    # The same POST with the token logs in: the refusal was the missing token's.
+    assert client.post(url, with_token(client, credentials)).status_code == 302
+    assert AuditEvent.objects.filter(action="user.logged_in").count() == 1
+
+
+@pytest.mark.parametrize("route", ["logout", "admin:logout"])
+def test_a_logout_without_a_csrf_token_is_refused(django_user_model, route):
+    staff = django_user_model.objects.create_user("staff", password="pw-staff", is_staff=True)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    # A page with the logout button, which sets the CSRF cookie.
+    assert client.get(reverse("deployment-list")).status_code == 200
+    assert client.post(reverse(route)).status_code == 403
+    assert client.session.get("_auth_user_id") == str(staff.pk)
+    assert not AuditEvent.objects.filter(action="user.logged_out").exists()
+    assert client.post(reverse(route), with_token(client)).status_code in (200, 302)
+    assert "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="user.logged_out").count() == 1
+
+
+@pytest.fixture
+def support(django_user_model):
+    user = django_user_model.objects.create_user("sam", password="pw-sam", is_staff=True)
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+def test_an_admin_action_without_a_csrf_token_is_refused(support, aws_deployment):
+    peering = provisioned(aws_deployment)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(support)
+    changelist = client.get(PEERING_ADMIN)  # offers the action, and sets the CSRF cookie
+    assert 'value="resync_from_aws"' in changelist.content.decode()
+    action = {"action": "resync_from_aws", "_selected_action": [peering.pk]}
+    assert client.post(PEERING_ADMIN, action).status_code == 403
+    assert not AuditEvent.objects.filter(action__startswith="peering.resync").exists()
+    # The same POST with the token re-syncs: the refusal was the missing token's.
+    assert client.post(PEERING_ADMIN, with_token(client, action)).status_code == 302
+    assert AuditEvent.objects.get(action="peering.resynced").actor_id == support.pk
 
 
 # --- login lockout ---

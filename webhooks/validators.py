@@ -41,7 +41,11 @@ class Target:
 
 def vet_url(url):
     """The checked target of `url`, or UnsafeUrl / Unresolvable."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unmatched bracket of an IPv6 address, say
+        raise UnsafeUrl("This is not a valid URL; check the brackets around an IPv6 "
+                        "address.") from None
     scheme = parts.scheme.lower()
     if settings.WEBHOOK_ALLOW_HTTP and scheme not in ("https", "http"):
         raise UnsafeUrl("Webhook URLs must start with https:// (or http://, allowed here).")
