@@ -16,11 +16,11 @@ from bench.awscalls import CallLog
 def count_aws_calls(aws, call_log):
     home_client, any_client = aws._home_client, aws.client
 
-    def watched_home_client(service, region):
-        return call_log.watch(home_client(service, region))
+    def watched_home_client(service, region, interactive=False):
+        return call_log.watch(home_client(service, region, interactive))
 
-    def watched_client(service, region, account_id):
-        return call_log.watch(any_client(service, region, account_id))
+    def watched_client(service, region, account_id, interactive=False):
+        return call_log.watch(any_client(service, region, account_id, interactive))
 
     watched_home_client.cache_clear = home_client.cache_clear
     aws._home_client = watched_home_client

@@ -47,6 +47,12 @@ class AwsUnavailable(AwsError):
     """AWS could not be reached, or kept throttling or failing: worth trying again later."""
 
 
+class AwsMisconfigured(AwsUnavailable):
+    """The portal's own AWS set-up looks wrong: no credentials, no region, a bad parameter.
+    Workers retry it like an outage (an instance role's credentials can be briefly out of
+    reach too) but it is logged as an error; the dialog names it instead of blaming AWS."""
+
+
 class AwsRefused(AwsError):
     """AWS answered with an error that retrying the same call will not fix."""
 
@@ -128,7 +134,7 @@ def _call(method, **kwargs):
         raise _translated(exc) from exc
 
 
-# Our own set-up is wrong: no retry fixes it, and an operator must hear of it at once.
+# Our own set-up looks wrong: an operator must hear of it at once.
 MISCONFIGURED = (NoCredentialsError, PartialCredentialsError, NoRegionError,
                  ParamValidationError)
 
@@ -137,7 +143,8 @@ def _translated(exc):
     """botocore has already retried throttling and 5xx (standard mode); what still fails
     here is reported as unavailable, to be tried again later, not as a refusal."""
     if isinstance(exc, MISCONFIGURED):
-        return AwsRefused(
+        log.error("AWS set-up problem: %s: %s", type(exc).__name__, exc)
+        return AwsMisconfigured(
             "The portal's own AWS set-up is incomplete (credentials, region or a parameter); "
             "our support team has to fix it.",
             code=type(exc).__name__,

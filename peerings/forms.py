@@ -3,6 +3,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from peerings import aws, services, validators
 from peerings.models import AuditEvent, PeeringConnection, Resource
@@ -49,6 +51,12 @@ class PeeringForm(forms.Form):
             )
         except services.Refused as refused:
             refused.add_to(self)
+        except aws.AwsMisconfigured as exc:
+            raise forms.ValidationError(
+                "We could not check your request: the portal's own AWS set-up has a problem "
+                "(%(code)s). Nothing was saved; our support team has been alerted.",
+                code="aws_misconfigured", params={"code": exc.code},
+            ) from None
         except aws.AwsUnavailable:
             raise forms.ValidationError(
                 "AWS did not answer in time, so we could not check your request. Nothing was "
@@ -124,7 +132,7 @@ AUDIT_ACTIONS = [
     ("peering.deleted", "Peering deleted"),
     ("peering.peer_deleted", "Peering deleted by the customer side"),
     ("peering.resynced", "Peering re-synced from AWS"),
-    ("peering.resync_failed", "Peering re-sync failed (AWS did not answer)"),
+    ("peering.resync_failed", "Peering re-sync failed"),
     ("peering.requeued", "Peering re-queued by reconcile"),
     ("resource.created", "Resource created"),
     ("resource.deleted", "Resource deleted"),
@@ -161,11 +169,12 @@ class AuditFilterForm(forms.Form):
         if data.get("actor"):
             # Support staff are shown as the vendor's support, and found only as such: a
             # guessed username must not tell a customer which engineer acted.
+            by_support = Q(source=AuditEvent.Source.ADMIN) | Q(
+                actor_id__in=get_user_model().objects.filter(is_staff=True).values("pk"))
             if data["actor"] == f"{settings.VENDOR_NAME} support":
-                events = events.filter(source=AuditEvent.Source.ADMIN)
+                events = events.filter(by_support)
             else:
-                events = events.filter(actor_name=data["actor"]).exclude(
-                    source=AuditEvent.Source.ADMIN)
+                events = events.filter(actor_name=data["actor"]).exclude(by_support)
         if data.get("action"):
             events = events.filter(action=data["action"])
         # Whole UTC days, as bounds on the column itself so that its index serves them.

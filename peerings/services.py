@@ -111,9 +111,6 @@ def request_problems(deployment, request, peering_id, account_id, vpc_id, exclud
             f"that you entered.")
     for message in cidr_problems(deployment, request.requester_cidrs, exclude_pk):
         add("vpc_id", message)
-    if not errors:
-        for message in capacity_problems(deployment, request.requester_cidrs, exclude_pk):
-            add(None, message)
     return errors
 
 
@@ -208,6 +205,13 @@ def check_new_peering(deployment, peering_id, account_id, vpc_id):
     ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id, interactive=True)
     request = ec2.describe_peering(peering_id)
     errors = request_problems(deployment, request, peering_id, account_id, vpc_id)
+    if not errors:
+        # Only here, before anything is saved: a peering already confirmed is never failed
+        # for room (two racing for the last slot, or a Retry after support raised the AWS
+        # quota but not our setting); AWS itself still refuses what does not fit.
+        room = capacity_problems(deployment, request.requester_cidrs)
+        if room:
+            errors[None] = room
     if errors:
         raise Refused(errors)
     return request
@@ -619,8 +623,18 @@ def request_resync(peerings):
         try:
             results.append((peering, resync(peering), None))
         except aws.AwsError as exc:
-            results.append((peering, [], exc.code))
+            results.append((peering, [], _why_not_resynced(exc)))
     return results
+
+
+def _why_not_resynced(exc):
+    """For the support engineer and the audit log: an outage is not a refusal. AWS's own
+    words stay in our log (they can name roles and accounts); our RouteConflict is ours."""
+    if isinstance(exc, aws.AwsUnavailable):
+        return f"AWS did not answer ({exc.code})"
+    if isinstance(exc, aws.RouteConflict):
+        return str(exc)
+    return f"AWS refused ({exc.code}); the details are in our log"
 
 
 def resync_queued(peering_pk):
@@ -632,11 +646,12 @@ def resync_queued(peering_pk):
     try:
         findings = resync(peering)
     except aws.AwsError as exc:
+        log.warning("re-sync %s: %s", peering, exc)
+        why = _why_not_resynced(exc)
         audit.record("peering.resync_failed", target=peering,
-                     message=f"AWS did not answer ({exc.code}); the next scheduled "
-                             "reconcile checks this peering again.",
+                     message=f"{why}; the next scheduled reconcile checks this peering again.",
                      after={"aws_error": exc.code})
-        return f"AWS did not answer ({exc.code})"
+        return why
     return " ".join(findings) or "matches AWS"
 
 
@@ -698,7 +713,7 @@ def reconcile(stuck_after=None):
 
 def _record_unrepaired(peering, exc):
     # Once per distinct problem, not at every run of the schedule while it lasts.
-    message = f"Reconcile could not repair this peering: {exc}"
+    message = f"Reconcile could not repair this peering: {_why_not_resynced(exc)}."
     last = AuditEvent.objects.filter(
         target_type=type(peering).__name__, target_id=str(peering.pk)
     ).order_by("-id").values_list("action", "message").first()

@@ -738,9 +738,19 @@ def test_the_audit_log_filters_by_the_known_actions_without_a_distinct_over_the_
     cl = everything.context["cl"]
     (action_filter,) = [f for f in cl.filter_specs if f.title == "action"]
     assert [c["display"] for c in action_filter.choices(cl)] == [
-        "All", *(label for _action, label in AUDIT_ACTIONS)]
+        "All", *(label for _action, label in peerings_admin.SUPPORT_AUDIT_ACTIONS)]
+    assert {action for action, _label in AUDIT_ACTIONS} < {
+        action for action, _label in peerings_admin.SUPPORT_AUDIT_ACTIONS}
     assert one_of_each["auditevent"] in shown(everything)
     assert shown(filtered) == [running]
+    # Support's own: sign-ins and admin changes, a whole family at once.
+    locked = audit.record("user.login_locked", message="locked")
+    granted = audit.record("admin.user.changed", after={"is_superuser": True})
+    grouped = audit.record("admin.group.changed", after={"name": "x"})
+    assert shown(client.get(changelist("auditevent") + "?action=user.login_locked")) == [locked]
+    assert shown(client.get(changelist("auditevent") + "?action=admin.user.*")) == [granted]
+    assert set(shown(client.get(changelist("auditevent") + "?action=admin.*"))) >= {
+        granted, grouped}
 
 
 # --- 6. fixed query counts ---

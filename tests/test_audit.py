@@ -693,6 +693,25 @@ def test_customers_see_support_staff_as_the_vendors_support_without_name_or_addr
         "actor": f"{settings.VENDOR_NAME} support"})) == ["own-support"]
 
 
+def test_work_support_queued_is_shown_as_the_vendors_support_too(client, owner, deployment,
+                                                                  settings):
+    sam = get_user_model().objects.create_user("sam.engineer", is_staff=True)
+    queued_by_sam = audit.Actor(user_id=sam.pk, name="sam.engineer", source="task",
+                                ip="10.9.8.7", request_id="req-sam-1")
+    audit.record("peering.running", deployment=deployment, actor=queued_by_sam,
+                 message="own-retried")
+    client.force_login(owner)
+    page = client.get(reverse("audit-log")).content.decode()
+    exported = csv_rows(client.get(reverse("audit-export")))
+    for shown in (page, str(exported)):
+        assert "sam.engineer" not in shown and "10.9.8.7" not in shown
+        assert "req-sam-1" not in shown
+    assert exported[0]["actor"] == f"{settings.VENDOR_NAME} support"
+    assert messages_on(client.get(reverse("audit-log"), {"actor": "sam.engineer"})) == []
+    assert messages_on(client.get(reverse("audit-log"), {
+        "actor": f"{settings.VENDOR_NAME} support"})) == ["own-retried"]
+
+
 def test_csv_cells_that_would_run_as_formulas_are_defused(client, owner, deployment):
     audit.record("peering.created", deployment=deployment, message="=HYPERLINK(\"x\")",
                  actor=audit.Actor(name="@SUM(A1)", source="web"))

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from peerings import audit, aws, demo, services
 from peerings.models import AuditEvent, PeeringConnection, Resource
-from tests.conftest import provisioned
+from tests.conftest import event_text, provisioned
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +113,23 @@ def test_a_route_aws_will_not_let_us_repair_is_reported_once_with_what_was_repai
 
     reconcile()  # the conflict lasts: counted again, not recorded again
     assert AuditEvent.objects.filter(action="peering.resync_failed").count() == 1
+
+
+def test_a_refused_repair_is_recorded_without_awss_own_words(aws_deployment, monkeypatch):
+    peering = provisioned(aws_deployment)
+    vendor().revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 8883)
+
+    def unauthorized(self, *args, **kwargs):
+        raise aws.AwsRefused("User: arn:aws:sts::123456789012:assumed-role/PeeringPortal/x is "
+                             "not authorized. Encoded authorization failure message: Zm9v",
+                             code="UnauthorizedOperation")
+
+    monkeypatch.setattr(aws.Ec2, "ensure_ingress", unauthorized)
+    assert reconcile().unrepaired == 1
+    failed = AuditEvent.objects.get(action="peering.resync_failed")
+    assert "AWS refused (UnauthorizedOperation)" in failed.message
+    assert "arn:aws" not in event_text(failed) and "Zm9v" not in event_text(failed)
+    assert failed.target_id == str(peering.pk)
 
 
 def test_the_scheduled_task_reports_and_credits_its_findings_to_system(aws_deployment):

@@ -1023,6 +1023,8 @@ def test_during_a_rotations_overlap_each_event_is_signed_with_both_secrets(
     endpoint.refresh_from_db()
     assert "the previous one also signs until" in client.get(
         url_of("detail", endpoint)).content.decode()
+    # Rotating again meanwhile would end that overlap: the page says so first.
+    assert 'id="overlap-ends"' in client.get(url_of("rotate", endpoint)).content.decode()
     send_test(endpoint, django_capture_on_commit_callbacks)
     request = receiver.received[-1]
     timestamp = request.headers["webhook-timestamp"]

@@ -1,4 +1,3 @@
-import hashlib
 import secrets
 import uuid
 from urllib.parse import urlsplit
@@ -6,6 +5,7 @@ from urllib.parse import urlsplit
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from peerings.models import Organization
 from webhooks import validators
@@ -14,7 +14,8 @@ from webhooks.events import EVENT_TYPES
 
 def redacted_url(url):
     parts = urlsplit(url)
-    fingerprint = hashlib.sha256(url.encode()).hexdigest()[:8]
+    # Keyed: a plain hash of a URL with a short token could be reversed by trying tokens.
+    fingerprint = salted_hmac("webhook-url-fingerprint", url, algorithm="sha256").hexdigest()[:8]
     hidden = "/…" if (parts.path not in ("", "/") or parts.query) else "/"
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{hidden} (#{fingerprint})"
 
