@@ -203,8 +203,13 @@ def _run_portal(requests, owner):
     deadline = time.monotonic() + RUN_LIMIT_SECONDS
     while peerings.filter(status__in=PeeringConnection.TRANSITIONAL).exists():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"peerings still pending after {RUN_LIMIT_SECONDS}s")
+            raise RuntimeError(f"peerings still pending after {RUN_LIMIT_SECONDS}s "
+                               "(see bench/out/qcluster.log)")
         time.sleep(0.2)
+    failed = peerings.exclude(status=PeeringConnection.Status.RUNNING)
+    if failed.exists():  # a fast run of failures is no result
+        raise RuntimeError(f"{failed.count()} peerings did not reach running, e.g.: "
+                           f"{failed.first().status_reason}")
     last = peerings.filter(status=PeeringConnection.Status.RUNNING).aggregate(
         last=Max("status_changed_at"))["last"] or timezone.now()
     return (last - started).total_seconds(), (confirmed - started).total_seconds()
