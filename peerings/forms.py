@@ -141,6 +141,7 @@ AUDIT_ACTIONS = [
     ("webhook.deleted", "Webhook deleted"),
     ("webhook.secret_rotated", "Webhook secret rotated"),
     ("webhook.test_sent", "Webhook test sent"),
+    ("webhook.resent", "Webhook delivery sent again"),
 ]
 
 

@@ -16,7 +16,7 @@ from peerings import login_guard
 from peerings.models import AuditEvent, Membership, Organization, PeeringConnection, Resource
 from tests.conftest import make_deployment, provisioned
 from webhooks import services as webhook_services
-from webhooks.models import WebhookEndpoint
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -66,9 +66,11 @@ def world(organization, owner):
         endpoint = webhook_services.create_endpoint(
             org, url="https://hooks.example.com/", event_types=["peering.running"]
         )
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
+                                                  body="{}", status="failed")
         rows[tag] = {"pk": deployment.pk, "peering_pk": peering.pk,
                      "resource_pk": resource.pk, "organization_pk": org.pk,
-                     "endpoint_pk": endpoint.pk}
+                     "endpoint_pk": endpoint.pk, "delivery_pk": delivery.pk}
     return rows
 
 
@@ -95,12 +97,14 @@ def test_every_route_gives_404_for_another_organizations_ids(client, owner, worl
     client.force_login(owner)
     theirs = world[2]
     mixed = {**world[1], "peering_pk": theirs["peering_pk"],
-             "resource_pk": theirs["resource_pk"], "endpoint_pk": theirs["endpoint_pk"]}
+             "resource_pk": theirs["resource_pk"], "endpoint_pk": theirs["endpoint_pk"],
+             "delivery_pk": theirs["delivery_pk"]}
 
     def state():
         return (list(PeeringConnection.objects.order_by("pk").values_list("pk", "status")),
                 Resource.objects.count(),
-                list(WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret")))
+                list(WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret")),
+                list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status")))
 
     before = state()
     answers = {}  # (route name, URL): {method: status}, across GET and POST

@@ -777,6 +777,68 @@ def test_the_recovery_schedule_exists_and_its_task_reports_what_it_did(db):
     assert tasks.recover_stalled_deliveries() == "nothing"
 
 
+# --- 4c. sending a failed delivery again ---
+
+def resend_url(delivery):
+    return reverse("webhook-resend", args=[delivery.endpoint_id, delivery.pk])
+
+
+def test_an_owner_sends_a_failed_delivery_again_as_the_same_event(
+        receiver, local_network, organization, owner, client,
+        django_capture_on_commit_callbacks):
+    receiver.answers = [(410, {}, b"gone for a deploy"), (200, {}, b"")]
+    endpoint = make_endpoint(organization, receiver.url)
+    delivery = send_test(endpoint, django_capture_on_commit_callbacks)
+    assert delivery.status == "failed"  # a 4xx is final
+    client.force_login(owner)
+    page = client.get(url_of("detail", endpoint)).content.decode()
+    assert resend_url(delivery) in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(resend_url(delivery), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and 'id="deliveries"' in response.content.decode()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == ("succeeded", 2)
+    assert [(a.number, a.status_code) for a in delivery.attempts.all()] == [(1, 410), (2, 200)]
+    first, again = receiver.received
+    assert first.body == again.body
+    assert first.headers["webhook-id"] == again.headers["webhook-id"]
+    resent = AuditEvent.objects.get(action="webhook.resent")
+    assert (resent.actor, resent.after["event_id"]) == (owner, str(delivery.event_id))
+
+
+def test_only_a_failed_or_cancelled_delivery_of_an_enabled_endpoint_is_sent_again(
+        organization, owner, client, django_capture_on_commit_callbacks):
+    endpoint = make_endpoint(organization)
+    client.force_login(owner)
+    for status in ("pending", "succeeded"):
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
+                                                  body="{}", status=status)
+        with django_capture_on_commit_callbacks(execute=False) as queued:
+            page = client.post(resend_url(delivery), HTTP_HX_REQUEST="true").content.decode()
+        assert "Only a delivery that failed or was cancelled" in page and not queued
+        delivery.refresh_from_db()
+        assert delivery.status == status
+    failed = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
+                                            body="{}", status="failed")
+    services.update_endpoint(endpoint, enabled=False)
+    assert resend_url(failed) not in client.get(url_of("detail", endpoint)).content.decode()
+    response = client.post(resend_url(failed), follow=True)
+    assert "Enable the endpoint first" in response.content.decode()
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+    assert not AuditEvent.objects.filter(action="webhook.resent").exists()
+
+
+def test_a_delivery_of_another_endpoint_is_not_found(organization, owner, client):
+    mine, other = make_endpoint(organization), make_endpoint(organization)
+    theirs = WebhookDelivery.objects.create(endpoint=other, event_type="webhook.test",
+                                            body="{}", status="failed")
+    client.force_login(owner)
+    url = reverse("webhook-resend", args=[mine.pk, theirs.pk])
+    assert client.post(url).status_code == 404
+
+
 # --- 5. SSRF: where webhooks may go ---
 
 BLOCKED = [
@@ -1127,8 +1189,10 @@ def test_support_reads_deliveries_and_their_attempts_but_never_the_secret(client
 
 # --- 7. who may do what ---
 
-def management_requests(organization, endpoint):
-    return [
+def management_requests(organization, endpoint, delivery=None):
+    resend = [] if delivery is None else [
+        ("post", reverse("webhook-resend", args=[endpoint.pk, delivery.pk]))]
+    return [*resend,
         ("get", new_url(organization)),
         ("post", new_url(organization)),
         ("get", url_of("detail", endpoint)),
@@ -1148,17 +1212,19 @@ def test_only_owners_manage_webhooks(client, request, organization, role, expect
                                      public_dns):
     endpoint = make_endpoint(organization)
     secret = endpoint.secret
+    failed = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
+                                            body="{}", status="failed")
     webhook_events = AuditEvent.objects.filter(action__startswith="webhook.")
     events_before = webhook_events.count()
     client.force_login(request.getfixturevalue(role))
     data = {"url": "https://other.example.com/", "event_types": ["peering.failed"]}
-    for method, url in management_requests(organization, endpoint):
+    for method, url in management_requests(organization, endpoint, failed):
         response = getattr(client, method)(url, data) if method == "post" else client.get(url)
         assert response.status_code == expected, (method, url)
     endpoint.refresh_from_db()
     assert (endpoint.url, endpoint.secret) == ("https://hooks.example.com/peering", secret)
     assert WebhookEndpoint.objects.count() == 1
-    assert not WebhookDelivery.objects.exists()
+    assert list(WebhookDelivery.objects.values_list("status", flat=True)) == ["failed"]
     assert webhook_events.count() == events_before
 
 

@@ -138,6 +138,32 @@ def send_test_event(endpoint):
     return delivery
 
 
+def resend_delivery(delivery):
+    """Send a delivery that failed or was cancelled once more: the same event byte for byte,
+    with the same event ID (a receiver that did get it drops it), as its next attempt (retried
+    while WEBHOOK_MAX_ATTEMPTS allows: once they are used up, that one attempt alone).
+    Returns None when queued, else why it cannot be resent."""
+    from webhooks import tasks
+
+    endpoint = delivery.endpoint
+    if not endpoint.enabled:
+        return "Enable the endpoint first: a disabled endpoint is sent nothing."
+    now = timezone.now()
+    with transaction.atomic():
+        reopened = WebhookDelivery.objects.filter(
+            pk=delivery.pk, status__in=[Status.FAILED, Status.CANCELLED],
+            attempt_count=delivery.attempt_count,
+        ).update(status=Status.PENDING, finished_at=None, next_attempt_at=None,
+                 presumed_lost_at=_queued_deadline(now))
+        if not reopened:
+            return "Only a delivery that failed or was cancelled can be sent again."
+        audit.record("webhook.resent", target=endpoint, organization=endpoint.organization,
+                     after={"event_id": str(delivery.event_id),
+                            "event_type": delivery.event_type})
+        tasks.enqueue_delivery(delivery.pk, delivery.attempt_count + 1)
+    return None
+
+
 def record_peering_event(peering, previous):
     """One delivery per enabled endpoint of the peering's organization subscribed to the
     event its new status makes (none for the transitional statuses). Called inside the

@@ -11,4 +11,6 @@ urlpatterns = [
     path("webhooks/<int:endpoint_pk>/rotate-secret/", views.endpoint_rotate, name="webhook-rotate"),
     path("webhooks/<int:endpoint_pk>/delete/", views.endpoint_delete, name="webhook-delete"),
     path("webhooks/<int:endpoint_pk>/test/", views.endpoint_test, name="webhook-test"),
+    path("webhooks/<int:endpoint_pk>/deliveries/<int:delivery_pk>/resend/",
+         views.delivery_resend, name="webhook-resend"),
 ]

@@ -3,7 +3,7 @@ from collections import defaultdict
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Subquery
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -62,17 +62,18 @@ def endpoint_new(request, organization_pk):
                   {"form": form, "organization": organization})
 
 
-def _detail_context(endpoint):
+def _detail_context(endpoint, problem=None):
     deliveries = list(endpoint.deliveries.prefetch_related("attempts")[:DELIVERIES_SHOWN])
     # Poll while a send is due now; a delivery waiting minutes for its retry shows when.
     sending = any(d.status == WebhookDelivery.Status.PENDING and d.next_attempt_at is None
                   for d in deliveries)
-    return {"endpoint": endpoint, "deliveries": deliveries, "sending": sending}
+    return {"endpoint": endpoint, "deliveries": deliveries, "sending": sending,
+            "problem": problem}
 
 
-def _deliveries(request, endpoint):
+def _deliveries(request, endpoint, problem=None):
     response = render(request, "webhooks/endpoint_detail.html#deliveries",
-                      _detail_context(endpoint))
+                      _detail_context(endpoint, problem))
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -124,6 +125,22 @@ def endpoint_delete(request, endpoint_pk):
         messages.success(request, f"Webhook endpoint {endpoint.url} deleted.")
         return redirect("webhook-list")
     return render(request, "webhooks/endpoint_delete.html", {"endpoint": endpoint})
+
+
+@login_required
+@require_POST
+def delivery_resend(request, endpoint_pk, delivery_pk):
+    endpoint = access.endpoint_for_owner(request, endpoint_pk)
+    delivery = get_object_or_404(endpoint.deliveries, pk=delivery_pk)
+    delivery.endpoint = endpoint
+    problem = services.resend_delivery(delivery)
+    if request.htmx:
+        return _deliveries(request, endpoint, problem)
+    if problem:
+        messages.error(request, problem)
+    else:
+        messages.success(request, "Sent again.")
+    return redirect("webhook-detail", endpoint_pk=endpoint.pk)
 
 
 @login_required
