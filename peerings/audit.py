@@ -27,6 +27,9 @@ class Actor:
     source: str = AuditEvent.Source.SYSTEM
     ip: str | None = None
     request_id: str = ""
+    # The vendor's staff (is_staff when they acted): customers see them as the vendor's
+    # support. Kept on the event, so that a later change of the account changes nothing.
+    by_support: bool = False
 
     def as_task_context(self):
         """What a queued task carries (plain values: django-q2 pickles it, a schedule stores
@@ -63,6 +66,7 @@ def actor_for_user(user, source, ip=None, request_id=""):
         source=source,
         ip=ip,
         request_id=request_id or uuid.uuid4().hex,
+        by_support=known and user.is_staff,
     )
 
 
@@ -95,6 +99,7 @@ def record(action, *, target=None, organization=None, deployment=None, before=No
         before=_plain(before or {}),
         after=_plain(after or {}),
         message=message,
+        by_support=actor.by_support,
     )
     with transaction.atomic():
         _lock_chain()
@@ -126,6 +131,8 @@ def event_hash(event):
         "message": event.message,
         "prev_hash": event.prev_hash,
     }
+    if event.by_support:  # only then: the hashes of events older than the field still hold
+        content["by_support"] = True
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

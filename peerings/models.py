@@ -276,6 +276,8 @@ class AuditEvent(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices)
     ip = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
+    # Acted by the vendor's staff (see audit.Actor.by_support).
+    by_support = models.BooleanField(default=False)
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

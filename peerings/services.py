@@ -332,8 +332,14 @@ def provision(peering_pk, unavailable_rounds=0):
         log.warning("provision %s: AWS unavailable (%s), round %d", peering, exc.code,
                     unavailable_rounds + 1)
         if unavailable_rounds + 1 >= MAX_UNAVAILABLE_ROUNDS:
-            fail(peering, "AWS did not answer for several minutes, so the set-up stopped. "
-                          "Nothing is lost: press Retry.", retryable=True)
+            if isinstance(exc, aws.AwsMisconfigured):
+                why = (f"The set-up stopped: the portal's own AWS set-up has a problem "
+                       f"({exc.code}), and our support team has been alerted. Nothing is "
+                       "lost: press Retry once it is fixed.")
+            else:
+                why = ("AWS did not answer for several minutes, so the set-up stopped. "
+                       "Nothing is lost: press Retry.")
+            fail(peering, why, retryable=True)
         else:
             tasks.enqueue_provision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
                                     unavailable_rounds=unavailable_rounds + 1)
@@ -630,6 +636,8 @@ def request_resync(peerings):
 def _why_not_resynced(exc):
     """For the support engineer and the audit log: an outage is not a refusal. AWS's own
     words stay in our log (they can name roles and accounts); our RouteConflict is ours."""
+    if isinstance(exc, aws.AwsMisconfigured):
+        return f"the portal's own AWS set-up has a problem ({exc.code}); we have been alerted"
     if isinstance(exc, aws.AwsUnavailable):
         return f"AWS did not answer ({exc.code})"
     if isinstance(exc, aws.RouteConflict):

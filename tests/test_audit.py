@@ -385,6 +385,17 @@ def test_an_untouched_chain_verifies(chain):
     assert "5 events" in verify()
 
 
+def test_unmasking_a_support_event_behind_the_models_back_breaks_the_chain(chain):
+    support = audit.Actor(name="sam.engineer", source="task", by_support=True)
+    event = audit.record("peering.running", actor=support, message="by support")
+    assert audit.first_broken_link() is None  # older events, without the flag, still hold
+    with behind_the_models_back() as cursor:
+        cursor.execute("UPDATE peerings_auditevent SET by_support = %s WHERE id = %s",
+                       [False, event.pk])
+    broken, _why = audit.first_broken_link()
+    assert broken.pk == event.pk
+
+
 def test_the_verifier_names_an_event_changed_behind_the_models_back(chain):
     middle = chain[2]
     with behind_the_models_back() as cursor:
@@ -696,10 +707,14 @@ def test_customers_see_support_staff_as_the_vendors_support_without_name_or_addr
 def test_work_support_queued_is_shown_as_the_vendors_support_too(client, owner, deployment,
                                                                   settings):
     sam = get_user_model().objects.create_user("sam.engineer", is_staff=True)
-    queued_by_sam = audit.Actor(user_id=sam.pk, name="sam.engineer", source="task",
-                                ip="10.9.8.7", request_id="req-sam-1")
+    in_the_admin = audit.actor_for_user(sam, "admin", "10.9.8.7", "req-sam-1")
+    queued_by_sam = audit.Actor(**in_the_admin.as_task_context())  # what the worker runs as
+    assert queued_by_sam.source == "task"
     audit.record("peering.running", deployment=deployment, actor=queued_by_sam,
                  message="own-retried")
+    # Offboarding the engineer later must not unmask what they did.
+    sam.is_staff = sam.is_active = False
+    sam.save()
     client.force_login(owner)
     page = client.get(reverse("audit-log")).content.decode()
     exported = csv_rows(client.get(reverse("audit-export")))

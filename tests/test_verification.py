@@ -371,6 +371,12 @@ def test_missing_credentials_are_retried_like_an_outage_and_logged_as_an_error(
     assert Schedule.objects.filter(func="peerings.tasks.provision_peering").count() == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r for r in errors if "NoCredentialsError" in r.getMessage()]
+    # When the rounds run out, the customer is not told AWS was down.
+    last_round = services.MAX_UNAVAILABLE_ROUNDS - 1
+    assert services.provision(peering.pk, last_round) == "failed"
+    peering.refresh_from_db()
+    assert "own AWS set-up has a problem (NoCredentialsError)" in peering.status_reason
+    assert "did not answer" not in peering.status_reason and peering.retryable
 
 
 def test_missing_credentials_are_not_called_an_outage_in_the_dialog(

@@ -830,6 +830,25 @@ def test_only_a_failed_or_cancelled_delivery_of_an_enabled_endpoint_is_sent_agai
     assert not AuditEvent.objects.filter(action="webhook.resent").exists()
 
 
+def test_a_cancelled_delivery_is_sent_again_and_a_second_click_is_refused(
+        receiver, local_network, organization, owner, client,
+        django_capture_on_commit_callbacks):
+    endpoint = make_endpoint(organization, receiver.url)
+    cancelled = WebhookDelivery.objects.create(endpoint=endpoint, event_type="peering.running",
+                                               body="{}", status="cancelled")
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        client.post(resend_url(cancelled))
+        second = client.post(resend_url(cancelled), follow=True).content.decode()
+    assert len(queued) == 1 and "Only a delivery that failed or was cancelled" in second
+    assert AuditEvent.objects.filter(action="webhook.resent").count() == 1
+    for callback in queued:
+        callback()
+    cancelled.refresh_from_db()
+    assert (cancelled.status, cancelled.attempt_count) == ("succeeded", 1)
+    assert len(receiver.received) == 1
+
+
 def test_a_delivery_of_another_endpoint_is_not_found(organization, owner, client):
     mine, other = make_endpoint(organization), make_endpoint(organization)
     theirs = WebhookDelivery.objects.create(endpoint=other, event_type="webhook.test",

@@ -270,7 +270,9 @@ def attempt_delivery(delivery_pk, attempt_number=None):
         return delivery.status
     endpoint = delivery.endpoint
     if not endpoint.enabled and delivery.event_type != TEST_EVENT:
-        WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING).update(
+        # Only as this worker read it: never under an attempt another worker is making.
+        WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING,
+                                       attempt_count=delivery.attempt_count).update(
             status=Status.CANCELLED, next_attempt_at=None, presumed_lost_at=None,
             finished_at=timezone.now()
         )
@@ -307,9 +309,10 @@ def attempt_delivery(delivery_pk, attempt_number=None):
             # In the same transaction: the attempt and its follow-up commit together.
             tasks.schedule_delivery(delivery.pk, number + 1, next_at)
         else:
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                status=status, finished_at=timezone.now(), presumed_lost_at=None
-            )
+            # Only if it is still this attempt's (a sweep may have taken it over).
+            WebhookDelivery.objects.filter(
+                pk=delivery.pk, status=Status.PENDING, attempt_count=number
+            ).update(status=status, finished_at=timezone.now(), presumed_lost_at=None)
     log.info("webhook %s %s to %s, attempt %d: %s%s", delivery.event_type, delivery.event_id,
              endpoint.redacted_url, number, outcome,
              f" ({result.error})" if result.error else "")
