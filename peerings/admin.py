@@ -267,8 +267,8 @@ class KnownActionFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyAdmin(BoundedSearch, admin.ModelAdmin):
-    """Records that no one, superusers included, adds, changes or deletes in the admin."""
+class NoWrites:
+    """No one, superusers included, adds, changes or deletes these in the admin."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -278,6 +278,10 @@ class ReadOnlyAdmin(BoundedSearch, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(NoWrites, BoundedSearch, admin.ModelAdmin):
+    """Records that are only read in the admin."""
 
 
 @admin.register(AuditEvent)

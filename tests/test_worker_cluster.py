@@ -119,6 +119,19 @@ def _qcluster_processes_in_group(group):
             yield int(proc.name)
 
 
+def wait_until_settled(peering, process, log, seconds=60):
+    """Until the real cluster has taken the peering out of its transitional states (or has
+    died); the cluster's log is in the failure message."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        peering.refresh_from_db()
+        if peering.status not in PeeringConnection.TRANSITIONAL:
+            break
+        time.sleep(0.5)
+    log.seek(0)
+    assert peering.status == "running", log.read()[-3000:]
+
+
 @pytest.fixture
 def cluster(monkeypatch, tmp_path):
     use_private_queue(monkeypatch)
@@ -139,14 +152,7 @@ def test_a_real_worker_cluster_takes_a_confirmed_peering_to_running(aws_deployme
                               [request.cidr])
     peering = services.create_peering(aws_deployment, new, owner)
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        peering.refresh_from_db()
-        if peering.status not in PeeringConnection.TRANSITIONAL:
-            break
-        time.sleep(0.5)
-    log.seek(0)
-    assert peering.status == "running", log.read()[-3000:]
+    wait_until_settled(peering, process, log)
     assert peering.status_reason == ""
 
 

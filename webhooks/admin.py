@@ -4,7 +4,7 @@ and is never listed here."""
 
 from django.contrib import admin
 
-from peerings.admin import ReadOnlyAdmin
+from peerings.admin import NoWrites, ReadOnlyAdmin
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -19,19 +19,10 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
     readonly_fields = ["secret_created_at"]
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(NoWrites, admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     fields = ["number", "started_at", "status_code", "duration_ms", "outcome", "error"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookDelivery)
