@@ -758,6 +758,26 @@ def test_a_delivery_made_before_deadlines_existed_is_swept_once_long_overdue(
     assert delivery.status == "succeeded"
 
 
+def test_one_delivery_that_cannot_be_taken_over_does_not_keep_the_others_waiting(
+        organization, monkeypatch, django_capture_on_commit_callbacks):
+    endpoint = make_endpoint(organization)
+    with django_capture_on_commit_callbacks(execute=False):
+        broken = services.send_test_event(endpoint)
+        fine = services.send_test_event(endpoint)
+    real_take_over = services._take_over
+
+    def take_over(delivery, now):
+        if delivery.pk == broken.pk:
+            raise RuntimeError("a row that cannot be taken over")
+        return real_take_over(delivery, now)
+
+    monkeypatch.setattr(services, "_take_over", take_over)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        found = services.recover_stalled_deliveries(now=overdue(fine))
+    assert found == {"re-queued": 1, "could not be taken over (see the log)": 1}
+    assert len(queued) == 1
+
+
 def test_the_recovery_schedule_is_not_put_back_for_webhooks_migrated_back_before_it(db):
     from django.db.migrations.loader import MigrationLoader
 
