@@ -81,3 +81,49 @@ def test_it_stops_on_a_bad_value_naming_the_variable(monkeypatch, name, value):
 def test_it_parses_the_reserved_ranges(monkeypatch):
     networks = load(monkeypatch, RESERVED_CIDRS="100.0.0.0/8, 101.0.0.0/8")["RESERVED_CIDRS"]
     assert [str(n) for n in networks] == ["100.0.0.0/8", "101.0.0.0/8"]
+
+
+class _RecordingEnviron(dict):
+    """os.environ for one settings load, noting every variable the settings read."""
+
+    def __init__(self, values, read):
+        super().__init__(values)
+        self.read = read
+
+    def get(self, name, default=None):
+        self.read.add(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name):
+        self.read.add(name)
+        return super().__getitem__(name)
+
+    def __contains__(self, name):
+        self.read.add(name)
+        return super().__contains__(name)
+
+
+def _listed_in_env_example():
+    example = SETTINGS_FILE.parent.parent / ".env.example"
+    names = set()
+    for line in example.read_text().splitlines():
+        line = line.lstrip("# ").strip()
+        name, equals, _ = line.partition("=")
+        if equals and name.isupper() and " " not in name:
+            names.add(name)
+    return names
+
+
+def test_it_lists_every_variable_settings_read_in_env_example(monkeypatch):
+    read = set()
+    # Each branch of the settings: production, the demo, PostgreSQL with Redis.
+    for env in (
+        {**CLEAN},
+        {"SECRET_KEY": "s3cret", "DEBUG": "true", "DEMO_MODE": "true"},
+        {**CLEAN, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/portal",
+         "REDIS_URL": "redis://127.0.0.1:6379/0", "BEHIND_TLS_PROXY": "true"},
+    ):
+        monkeypatch.setattr("os.environ", _RecordingEnviron(env, read))
+        runpy.run_path(str(SETTINGS_FILE))
+    assert "SECRET_KEY" in read  # the recording works
+    assert read - _listed_in_env_example() == set()
