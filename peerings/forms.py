@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from peerings import aws, services, validators
-from peerings.models import AuditEvent, PeeringConnection, Resource
+from peerings.models import AuditEvent, Deployment, PeeringConnection, Resource
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,9 @@ AUDIT_ACTIONS = [
 
 
 class AuditFilterForm(forms.Form):
-    deployment = forms.ModelChoiceField(queryset=None, required=False, empty_label="All")
+    deployment = forms.ModelChoiceField(
+        queryset=Deployment.objects.none(), required=False, empty_label="All"
+    )
     actor = forms.CharField(required=False, max_length=150)
     action = forms.ChoiceField(choices=[("", "All"), *AUDIT_ACTIONS], required=False)
     since = forms.DateField(required=False, label="From",
