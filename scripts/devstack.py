@@ -17,7 +17,9 @@ AWS_PORT = int(os.environ.get("AWS_PORT", "5000"))
 ENV = {
     **os.environ,
     "DEBUG": os.environ.get("DEBUG", "1"),
-    "DEMO_MODE": os.environ.get("DEMO_MODE", "1"),
+    # The demo app (its seed, its commands, the dialog's sandbox button) is installed only
+    # in demo mode, and this is the demo.
+    "DEMO_MODE": "1",
     "AWS_ENDPOINT_URL": f"http://127.0.0.1:{AWS_PORT}",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -89,7 +91,8 @@ def main():
             f"  Customer login: demo / demo     Support login: support / support\n"
             f"  AWS simulator:  http://127.0.0.1:{AWS_PORT}/ (starts empty every run)\n"
             f"  Play the customer (or press the dialog's button), in another shell:\n"
-            f"    DEBUG=1 AWS_ENDPOINT_URL=http://127.0.0.1:{AWS_PORT} AWS_ACCESS_KEY_ID=testing "
+            f"    DEBUG=1 DEMO_MODE=1 AWS_ENDPOINT_URL=http://127.0.0.1:{AWS_PORT} "
+            f"AWS_ACCESS_KEY_ID=testing "
             f"AWS_SECRET_ACCESS_KEY=testing .venv/bin/python manage.py create_customer_request "
             f"orders-us-east\n"
             f"  Ctrl-C stops all three.\n",
