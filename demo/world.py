@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from demo.aws import SandboxEc2, require_simulator
-from peerings import audit, bootstrap
+from peerings import audit, bootstrap, services
 from peerings.models import Deployment, Membership, Organization, PeeringConnection
 
 ORGANIZATION = "Demo Org"
@@ -89,8 +89,8 @@ def _forget_simulated_network(deployment):
                      before={"host": resource.host, "port": resource.port})
     deployment.resources.all().delete()
     for peering in deployment.peerings.exclude(status__in=PeeringConnection.ENDED):
-        before = peering.status
-        if peering.move(PeeringConnection.Status.DELETED,
-                        allowed_from=[before], reason=reason):
-            audit.record("peering.deleted", target=peering, message=reason,
-                         before={"status": before}, after={"status": peering.status})
+        # The services' own transition, as for any other status change: audited, and
+        # announced with peering_status_changed, so the organization's webhooks hear of it.
+        # (services has no public "mark deleted" yet; this is its one private call here.)
+        services._transition(peering, PeeringConnection.Status.DELETED, [peering.status],
+                             "peering.deleted", reason=reason)

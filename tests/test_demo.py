@@ -1,6 +1,8 @@
 """The demo app: the world it seeds into the simulator, its sandbox customer and its commands;
 installed only in demo mode."""
 
+import json
+
 import httpx
 import pytest
 from django.apps import apps
@@ -9,8 +11,9 @@ from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from demo import sandbox, world
 from demo.aws import SandboxEc2
-from peerings import aws
-from peerings.models import Deployment, Membership, Organization, PeeringConnection
+from peerings import aws, services
+from peerings.models import AuditEvent, Deployment, Membership, Organization, PeeringConnection
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +76,43 @@ def test_seeding_a_fresh_simulator_repoints_the_database_without_duplicates(simu
     stale = PeeringConnection.objects.get(peering_id=request.peering_id)
     assert stale.status == "deleted"
     assert "simulator was restarted" in stale.status_reason
+
+
+def test_the_reset_is_a_status_change_like_any_other_announced_and_audited(simulator):
+    world.seed()
+    deployment = Deployment.objects.get(name="orders-us-east")
+    request = sandbox.create_customer_request(deployment)
+    stale = PeeringConnection.objects.create(
+        deployment=deployment, peering_id=request.peering_id, status="running",
+        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
+        customer_cidrs=[request.cidr],
+    )
+    endpoint = WebhookEndpoint.objects.create(
+        organization=deployment.organization, url="https://hooks.example.com/",
+        event_types=["peering.deleted"], secret="whsec-test",
+    )
+    announced = []
+
+    def listen(sender, peering, previous, event, **kwargs):
+        announced.append((peering.pk, previous, peering.status, event.action))
+
+    services.peering_status_changed.connect(listen)
+    try:
+        httpx.post(f"{simulator}/moto-api/reset", timeout=10).raise_for_status()
+        world.seed()
+    finally:
+        services.peering_status_changed.disconnect(listen)
+
+    assert announced == [(stale.pk, "running", "deleted", "peering.deleted")]
+    event = AuditEvent.objects.get(action="peering.deleted", target_id=str(stale.pk))
+    assert event.actor_name == "system"
+    assert event.before["status"] == "running"
+    assert event.after["status"] == "deleted"
+    assert "simulator was restarted" in event.after["status_reason"]
+    # The organization's webhook hears of it, as of any other deletion.
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert delivery.event_type == "peering.deleted"
+    assert json.loads(delivery.body)["peering"]["previous_status"] == "running"
 
 
 def test_the_demo_users_can_log_in(simulator, client):
