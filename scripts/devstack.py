@@ -48,6 +48,15 @@ def port_is_free(port):
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+def moto_server():
+    """The simulator's executable, from the `demo` install extra (`make run` installs it)."""
+    path = Path(PYTHON).parent / "moto_server"
+    if not path.exists():
+        sys.exit(f"{path} is missing: the AWS simulator comes with the demo extra "
+                 "(pip install -e '.[dev,demo]'; make run does it).")
+    return path
+
+
 def manage(*args):
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=ENV, check=True)
 
@@ -73,7 +82,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         moto = subprocess.Popen(
-            [str(Path(PYTHON).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(AWS_PORT)],
+            [str(moto_server()), "-H", "127.0.0.1", "-p", str(AWS_PORT)],
             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         processes.append(moto)

@@ -1,7 +1,10 @@
 """The demo app: the world it seeds into the simulator, its sandbox customer and its commands;
-installed only in demo mode."""
+installed only in demo mode, and never needed (nor moto) by production."""
 
 import json
+import os
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -13,9 +16,12 @@ from demo import sandbox, world
 from demo.aws import SandboxEc2
 from peerings import aws, services
 from peerings.models import AuditEvent, Deployment, Membership, Organization, PeeringConnection
+from tests.test_security import production_env
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def vpcs_in_simulator(region):
@@ -168,3 +174,46 @@ def test_demo_mode_installs_the_app_its_urls_and_its_commands(demo_mode):
     assert apps.is_installed("demo")
     assert resolve(reverse("peering-demo-request", args=[1])).url_name == "peering-demo-request"
     assert {"seed_demo", "create_customer_request"} <= set(get_commands())
+
+
+# manage.py as production runs it, but with moto made unimportable first: any module that
+# production loads and that imports moto, directly or not, makes the command fail.
+WITHOUT_MOTO = (
+    "import runpy, sys\n"
+    "sys.modules['moto'] = None  # from here on, `import moto` raises ImportError\n"
+    "sys.argv[0] = 'manage.py'\n"
+    "runpy.run_path('manage.py', run_name='__main__')\n"
+)
+PRODUCTION_PACKAGES = ("peering_portal", "peerings", "webhooks")
+
+
+def manage_without_moto(*args):
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_MOTO, *args], cwd=ROOT,
+        env=production_env(DEMO_MODE="false", SECURE_SSL_REDIRECT="true",
+                           SECURE_COOKIES="true"),
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_production_runs_without_moto():
+    blocked = manage_without_moto("shell", "-c", "import moto")
+    assert blocked.returncode != 0 and "ModuleNotFoundError" in blocked.stderr  # it bites
+
+    checked = manage_without_moto("check", "--deploy", "--fail-level", "WARNING")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.strip() == "System check identified no issues (0 silenced)."
+    assert checked.stderr == ""
+
+    # Beyond what `check` loads: every module of the production packages (tasks, commands,
+    # admin...), and none of them pulls the demo app in.
+    imported = manage_without_moto("shell", "-c", (
+        "import importlib, pkgutil, sys\n"
+        f"for name in {PRODUCTION_PACKAGES!r}:\n"
+        "    package = importlib.import_module(name)\n"
+        "    for module in pkgutil.walk_packages(package.__path__, name + '.'):\n"
+        "        importlib.import_module(module.name)\n"
+        "print(sorted(m for m in sys.modules if m == 'demo' or m.startswith('demo.')))\n"
+    ))
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert imported.stdout.strip().splitlines()[-1] == "[]"
