@@ -187,27 +187,28 @@ WITHOUT_MOTO = (
 PRODUCTION_PACKAGES = ("peering_portal", "peerings", "webhooks")
 
 
-def manage_without_moto(*args):
+def manage_without_moto(tmp_path, *args):
     return subprocess.run(
         [sys.executable, "-c", WITHOUT_MOTO, *args], cwd=ROOT,
+        # `shell` opens the database: a throwaway one, not the checkout's db.sqlite3.
         env=production_env(DEMO_MODE="false", SECURE_SSL_REDIRECT="true",
-                           SECURE_COOKIES="true"),
+                           SECURE_COOKIES="true", SQLITE_PATH=str(tmp_path / "db.sqlite3")),
         capture_output=True, text=True, timeout=60,
     )
 
 
-def test_production_runs_without_moto():
-    blocked = manage_without_moto("shell", "-c", "import moto")
+def test_production_runs_without_moto(tmp_path):
+    blocked = manage_without_moto(tmp_path, "shell", "-c", "import moto")
     assert blocked.returncode != 0 and "ModuleNotFoundError" in blocked.stderr  # it bites
 
-    checked = manage_without_moto("check", "--deploy", "--fail-level", "WARNING")
+    checked = manage_without_moto(tmp_path, "check", "--deploy", "--fail-level", "WARNING")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.strip() == "System check identified no issues (0 silenced)."
     assert checked.stderr == ""
 
     # Beyond what `check` loads: every module of the production packages (tasks, commands,
     # admin...), and none of them pulls the demo app in.
-    imported = manage_without_moto("shell", "-c", (
+    imported = manage_without_moto(tmp_path, "shell", "-c", (
         "import importlib, pkgutil, sys\n"
         f"for name in {PRODUCTION_PACKAGES!r}:\n"
         "    package = importlib.import_module(name)\n"
