@@ -25,6 +25,7 @@ from django_q.models import Schedule
 
 from bench.awscalls import read_counts
 from bench.processes import cpu_seconds, free_port, stop, wait_for_port
+from demo.aws import SandboxEc2
 from peerings import audit, aws, services
 from peerings.models import AuditEvent, Deployment, PeeringConnection
 
@@ -126,7 +127,7 @@ def _aws_deployments(organization, name, count, second_octet):
     """`count` deployments whose VPC, two route tables and security group exist in the
     simulator."""
     account_id = settings.VENDOR_HOME_ACCOUNT_ID
-    ec2 = aws.Ec2("us-east-1", account_id)
+    ec2 = SandboxEc2("us-east-1", account_id)
     made = []
     for number in range(count):
         cidr = f"10.{second_octet + number}.0.0/16"
@@ -151,7 +152,7 @@ class CustomerRequest:
 
 
 def _customer_requests(deployments, count):
-    """The customer's side, as demo.create_customer_request plays it (a VPC of its own and a
+    """The customer's side, as demo.sandbox.create_customer_request plays it (a VPC of its own and a
     peering request to the deployment's VPC, in the sandbox customer account), with one
     client for all of them: building a boto3 client per request would cost more than the
     requests. Request i goes to deployment i // PEERINGS_PER_DEPLOYMENT."""
@@ -162,7 +163,7 @@ def _customer_requests(deployments, count):
         deployment = deployments[i // PEERINGS_PER_DEPLOYMENT]
         cidr = f"172.{16 + i // 256}.{i % 256}.0/24"
         vpc_id = customer.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
-        peering_id = aws.Ec2(deployment.region, account_id, customer).request_peering(
+        peering_id = SandboxEc2(deployment.region, account_id, customer).request_peering(
             vpc_id, deployment.vpc_id, deployment.vendor_account_id, deployment.region)
         return CustomerRequest(deployment, peering_id, account_id, vpc_id, cidr)
 

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_q",
     "peerings",
     "webhooks",
+    # and "demo" in demo mode (DEMO_MODE, below)
 ]
 
 MIDDLEWARE = [
@@ -271,9 +272,13 @@ if not PEERING_PLANS or set(PEERING_PLANS) - _KNOWN_PLANS:
         f"not {', '.join(PEERING_PLANS) or 'nothing'}"
     )
 
-# Demo mode offers a sandbox customer account in the dialog; never on in production.
+# Demo mode (`make run`) installs the demo app: the demo world in the AWS simulator and a
+# sandbox customer account, with its button in the dialog, its URLs and its commands. Never
+# on in production, where the app's install extra (moto) is not even installed.
 DEMO_MODE = envbool("DEMO_MODE", "false")
 DEMO_CUSTOMER_ACCOUNT_ID = env("DEMO_CUSTOMER_ACCOUNT_ID", "210987654321")
+if DEMO_MODE:
+    INSTALLED_APPS.append("demo")
 
 # Proxies whose X-Forwarded-For header is believed.
 TRUSTED_PROXIES = envnetworks("TRUSTED_PROXIES", "")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -14,3 +15,6 @@ urlpatterns = [
     path("", include("peerings.urls")),
     path("", include("webhooks.urls")),
 ]
+if settings.DEMO_MODE:
+    # The demo app is installed only in demo mode (settings): without it, no such URL.
+    urlpatterns.append(path("", include("demo.urls")))

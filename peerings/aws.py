@@ -353,44 +353,6 @@ class Ec2:
                         rules.add((ip_range["CidrIp"], port))
         return rules
 
-    # --- networks (seeding the demo world and the simulated customer side) ---
-
-    def vpc_exists(self, vpc_id):
-        try:
-            answer = _call(self.ec2.describe_vpcs, VpcIds=[vpc_id])
-        except AwsRefused as exc:
-            if exc.code == "InvalidVpcID.NotFound":
-                return False
-            raise
-        return any(v.get("VpcId") == vpc_id for v in answer.get("Vpcs", []))
-
-    def create_network(self, cidr, name):
-        """A VPC with its main route table and a security group: what a deployment (or a
-        customer) has. Returns (vpc_id, route_table_ids, security_group_id)."""
-        vpc_id = _call(
-            self.ec2.create_vpc,
-            CidrBlock=cidr,
-            TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}]}],
-        )["Vpc"]["VpcId"]
-        group_id = _call(
-            self.ec2.create_security_group,
-            GroupName=f"{name}-service",
-            Description=f"Service ports of {name}",
-            VpcId=vpc_id,
-        )["GroupId"]
-        return vpc_id, sorted(self.route_tables(vpc_id)), group_id
-
-    def request_peering(self, vpc_id, peer_vpc_id, peer_account_id, peer_region):
-        """The customer's side: ask the deployment's VPC to peer with ours."""
-        answer = _call(
-            self.ec2.create_vpc_peering_connection,
-            VpcId=vpc_id,
-            PeerVpcId=peer_vpc_id,
-            PeerOwnerId=peer_account_id,
-            PeerRegion=peer_region,
-        )
-        return answer["VpcPeeringConnection"]["VpcPeeringConnectionId"]
-
 
 def _permission(cidr, port, description=None):
     ip_range = {"CidrIp": cidr}

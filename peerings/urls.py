@@ -8,8 +8,6 @@ urlpatterns = [
     path("deployments/", views.deployment_list, name="deployment-list"),
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
     path("deployments/<int:pk>/peerings/new/", views.peering_new, name="peering-new"),
-    path("deployments/<int:pk>/peerings/demo-request/", views.peering_demo_request,
-         name="peering-demo-request"),
     path("deployments/<int:pk>/peerings/<int:peering_pk>/row/", views.peering_row,
          name="peering-row"),
     path("deployments/<int:pk>/peerings/<int:peering_pk>/steps/", views.peering_steps,

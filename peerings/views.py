@@ -1,10 +1,8 @@
 import csv
 import json
-import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,11 +10,9 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from peerings import access, aws, demo, services
+from peerings import access, services
 from peerings.forms import AuditFilterForm, PeeringForm, ResourceForm
 from peerings.models import AuditEvent, PeeringConnection
-
-log = logging.getLogger(__name__)
 
 AUDIT_PAGE_SIZE = 50
 
@@ -83,7 +79,7 @@ def _refresh_tables(request, deployment):
     return trigger_client_event(response, "closeDialog")
 
 
-def _peering_allowed(deployment):
+def refuse_unless_peering_allowed(deployment):
     if not deployment.peering_allowed:
         # No button is shown on such plans; a hand-made request gets a plain refusal.
         raise Http404("VPC peering is not available on this plan.")
@@ -96,9 +92,10 @@ def _render_dialog(request, template, context):
     return response
 
 
-def _dialog(request, deployment, form, demo_problem=""):
-    context = {"deployment": deployment, "form": form, "demo_mode": settings.DEMO_MODE,
-               "reserved_cidrs": settings.RESERVED_CIDRS, "demo_problem": demo_problem}
+def peering_dialog(request, deployment, form, **extra_context):
+    """The new-peering dialog; the demo's button (demo mode) renders it too, filled in."""
+    context = {"deployment": deployment, "form": form,
+               "reserved_cidrs": settings.RESERVED_CIDRS, **extra_context}
     return _render_dialog(request, "peering_new.html", context)
 
 
@@ -106,9 +103,9 @@ def _dialog(request, deployment, form, demo_problem=""):
 @require_http_methods(["GET", "POST"])
 def peering_new(request, pk):
     deployment = access.deployment_for(request, pk, to_act=True)
-    _peering_allowed(deployment)
+    refuse_unless_peering_allowed(deployment)
     if request.method == "GET":
-        return _dialog(request, deployment, PeeringForm(deployment=deployment))
+        return peering_dialog(request, deployment, PeeringForm(deployment=deployment))
     form = PeeringForm(request.POST, deployment=deployment)
     if form.is_valid():
         try:
@@ -117,33 +114,10 @@ def peering_new(request, pk):
             refused.add_to(form)
     if not form.is_valid():
         # 200, not 4xx: htmx swaps it into the dialog with each message by its field.
-        return _dialog(request, deployment, form)
+        return peering_dialog(request, deployment, form)
     if request.htmx:
         return _refresh_tables(request, deployment)
     return redirect("deployment-detail", pk=deployment.pk)
-
-
-@login_required
-@require_POST
-def peering_demo_request(request, pk):
-    """Demo mode: play the customer from a sandbox account and fill the form in."""
-    if not settings.DEMO_MODE:
-        raise Http404("Only in demo mode.")
-    deployment = access.deployment_for(request, pk, to_act=True)
-    _peering_allowed(deployment)
-    try:
-        made = demo.create_customer_request(deployment)
-    except (aws.AwsError, ImproperlyConfigured) as exc:
-        log.warning("demo request for %s: %s", deployment, exc)
-        return _dialog(request, deployment, PeeringForm(deployment=deployment),
-                       demo_problem="The AWS simulator did not answer, so no sandbox request "
-                                    "was made. Is `make run` still running?")
-    form = PeeringForm(
-        initial={"peering_id": made.peering_id, "account_id": made.account_id,
-                 "vpc_id": made.vpc_id},
-        deployment=deployment,
-    )
-    return _dialog(request, deployment, form)
 
 
 def _peering_for(request, pk, peering_pk, *, to_act=False):

@@ -17,7 +17,9 @@ AWS_PORT = int(os.environ.get("AWS_PORT", "5000"))
 ENV = {
     **os.environ,
     "DEBUG": os.environ.get("DEBUG", "1"),
-    "DEMO_MODE": os.environ.get("DEMO_MODE", "1"),
+    # The demo app (its seed, its commands, the dialog's sandbox button) is installed only
+    # in demo mode, and this is the demo.
+    "DEMO_MODE": "1",
     "AWS_ENDPOINT_URL": f"http://127.0.0.1:{AWS_PORT}",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -46,6 +48,15 @@ def port_is_free(port):
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+def moto_server():
+    """The simulator's executable, from the `demo` install extra (`make run` installs it)."""
+    path = Path(PYTHON).parent / "moto_server"
+    if not path.exists():
+        sys.exit(f"{path} is missing: the AWS simulator comes with the demo extra "
+                 "(pip install -e '.[dev,demo]'; make run does it).")
+    return path
+
+
 def manage(*args):
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=ENV, check=True)
 
@@ -71,7 +82,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         moto = subprocess.Popen(
-            [str(Path(PYTHON).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(AWS_PORT)],
+            [str(moto_server()), "-H", "127.0.0.1", "-p", str(AWS_PORT)],
             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         processes.append(moto)
@@ -89,7 +100,8 @@ def main():
             f"  Customer login: demo / demo     Support login: support / support\n"
             f"  AWS simulator:  http://127.0.0.1:{AWS_PORT}/ (starts empty every run)\n"
             f"  Play the customer (or press the dialog's button), in another shell:\n"
-            f"    DEBUG=1 AWS_ENDPOINT_URL=http://127.0.0.1:{AWS_PORT} AWS_ACCESS_KEY_ID=testing "
+            f"    DEBUG=1 DEMO_MODE=1 AWS_ENDPOINT_URL=http://127.0.0.1:{AWS_PORT} "
+            f"AWS_ACCESS_KEY_ID=testing "
             f"AWS_SECRET_ACCESS_KEY=testing .venv/bin/python manage.py create_customer_request "
             f"orders-us-east\n"
             f"  Ctrl-C stops all three.\n",

@@ -5,6 +5,7 @@ import httpx
 import pytest
 from django.contrib.auth import get_user_model
 
+from demo.aws import SandboxEc2
 from peerings import aws
 from peerings.models import Deployment, Membership, Organization
 
@@ -36,6 +37,15 @@ def moto_server():
         else:
             os.environ[key] = value
     aws._home_client.cache_clear()
+
+
+@pytest.fixture
+def demo_mode(settings):
+    """DEMO_MODE on, as `make run` has it: the demo app installed (its commands, its
+    template) and its URLs routed. Without this the suite runs as production does."""
+    settings.DEMO_MODE = True
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "demo"]
+    settings.ROOT_URLCONF = "tests.urls_in_demo_mode"
 
 
 @pytest.fixture
@@ -110,7 +120,7 @@ def deployment(organization):
 @pytest.fixture
 def aws_deployment(organization, simulator):
     """A dedicated deployment whose VPC, route tables and security group exist in moto."""
-    ec2 = aws.Ec2("us-east-1", "123456789012")
+    ec2 = SandboxEc2("us-east-1", "123456789012")
     vpc_id, _tables, group_id = ec2.create_network("10.20.0.0/16", "orders")
     # A second route table, as a real deployment with private and public subnets has.
     ec2.ec2.create_route_table(VpcId=vpc_id)
@@ -178,10 +188,10 @@ def _no_aws_call_inside_a_transaction(monkeypatch):
 def confirmed(deployment, cidr="172.16.8.0/24", user=None):
     """A customer request made in the simulator and saved as pending, the way the dialog
     saves it (the worker has not run)."""
-    from peerings import demo
+    from demo import sandbox
     from peerings.models import PeeringConnection
 
-    request = demo.create_customer_request(deployment, cidr=cidr)
+    request = sandbox.create_customer_request(deployment, cidr=cidr)
     return PeeringConnection.objects.create(
         deployment=deployment, peering_id=request.peering_id,
         customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,

@@ -15,8 +15,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
+from demo import sandbox
 from peerings import admin as peerings_admin
-from peerings import audit, aws, demo, services
+from peerings import audit, aws, services
 from peerings.forms import AUDIT_ACTIONS
 from peerings.models import (
     AuditEvent,
@@ -247,7 +248,7 @@ def rules_for(deployment, cidr):
 
 
 def customer_request_row(deployment, cidr="172.16.8.0/24", **values):
-    made = demo.create_customer_request(deployment, cidr=cidr)
+    made = sandbox.create_customer_request(deployment, cidr=cidr)
     return PeeringConnection.objects.create(
         deployment=deployment, peering_id=made.peering_id, customer_account_id=made.account_id,
         customer_vpc_id=made.vpc_id, customer_cidrs=[made.cidr], **values,

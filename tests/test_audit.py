@@ -17,7 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from peerings import audit, aws, demo, login_guard
+from demo import sandbox
+from demo.aws import SandboxEc2
+from peerings import audit, aws, login_guard
 from peerings.models import AppendOnlyError, AuditEvent, PeeringConnection, Resource
 from tests.conftest import event_text, make_deployment
 from tests.test_worker_cluster import cluster, wait_until_settled  # noqa: F401
@@ -33,7 +35,7 @@ def all_events_text():
 
 def request_peering(client, deployment, cidr="172.16.8.0/24", **extra):
     """Play the customer in moto, then confirm the request in the dialog as the web does."""
-    made = demo.create_customer_request(deployment, cidr=cidr)
+    made = sandbox.create_customer_request(deployment, cidr=cidr)
     response = client.post(
         reverse("peering-new", args=[deployment.pk]),
         {"peering_id": made.peering_id, "account_id": made.account_id, "vpc_id": made.vpc_id},
@@ -442,7 +444,7 @@ def test_no_secret_ever_reaches_the_audit_log(client, owner, organization, setti
                                               distinctive_aws_secret,
                                               django_capture_on_commit_callbacks):
     settings.SECRET_KEY = "django-secret-" + secrets.token_hex(16)
-    ec2 = aws.Ec2("us-east-1", "123456789012")
+    ec2 = SandboxEc2("us-east-1", "123456789012")
     vpc_id, _tables, group_id = ec2.create_network("10.20.0.0/16", "orders")
     deployment = make_deployment(organization, vpc_id=vpc_id, security_group_id=group_id)
 

@@ -11,7 +11,8 @@ import boto3
 import pytest
 from django.conf import settings
 
-from peerings import aws, demo
+from demo import world
+from peerings import aws
 from peerings.models import PeeringConnection
 
 CHROMIUM = "/usr/bin/chromium"
@@ -102,7 +103,7 @@ def test_a_customer_peers_binds_deletes_and_support_sees_it_all(
     simulator, live_server, cluster, browser_page  # noqa: F811
 ):
     page, base = browser_page, live_server.url
-    demo.seed()
+    world.seed()
 
     # 1. The owner logs in; free-trial and shared deployments offer no peering.
     log_in(page, base, "demo", "demo")

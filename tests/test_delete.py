@@ -4,9 +4,10 @@ services and, underneath them, by the database itself."""
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
 
-from peerings import aws, demo, services
+from peerings import aws, services
 from peerings.models import PeeringConnection, Resource
 from tests.conftest import make_deployment, provisioned
 
@@ -192,7 +193,7 @@ def test_the_delete_task_is_idempotent_run_twice_or_after_an_interruption(aws_de
 
 def test_the_delete_task_tolerates_a_pcx_the_customer_already_deleted(aws_deployment):
     peering = provisioned(aws_deployment)
-    aws.Ec2("us-east-1", demo.settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
+    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
     peering.move("deleting", allowed_from=["running"])
     assert services.deprovision(peering.pk) == "deleted"
     assert vendor_side(aws_deployment, peering) == ([], set())

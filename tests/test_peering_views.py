@@ -8,7 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from peerings import aws, demo
+from demo import sandbox
+from demo.aws import SandboxEc2
+from peerings import aws
 from peerings.models import AuditEvent, PeeringConnection
 from tests.conftest import make_deployment
 
@@ -26,7 +28,11 @@ def new_url(deployment):
     return reverse("peering-new", args=[deployment.pk])
 
 
+DEMO_REQUEST_PATH = "/deployments/{}/peerings/demo-request/"
+
+
 def demo_url(deployment):
+    """The demo's button (demo mode only: its URL exists only when the demo app is in)."""
     return reverse("peering-demo-request", args=[deployment.pk])
 
 
@@ -149,8 +155,7 @@ def test_a_member_may_open_the_dialog(client, member, deployment):
 
 
 def test_the_demo_button_says_so_when_the_simulator_is_down(client, owner, deployment,
-                                                            settings, aws_unreachable):
-    settings.DEMO_MODE = True
+                                                            demo_mode, aws_unreachable):
     client.force_login(owner)
     response = client.post(demo_url(deployment), **HTMX)
     assert response.status_code == 200
@@ -158,7 +163,8 @@ def test_the_demo_button_says_so_when_the_simulator_is_down(client, owner, deplo
         response.content.decode())
 
 
-def test_the_customer_command_says_so_when_the_simulator_is_down(deployment, aws_unreachable):
+def test_the_customer_command_says_so_when_the_simulator_is_down(deployment, demo_mode,
+                                                                 aws_unreachable):
     from django.core.management import CommandError, call_command
 
     with pytest.raises(CommandError, match="simulator did not answer"):
@@ -169,8 +175,7 @@ def test_the_customer_command_says_so_when_the_simulator_is_down(deployment, aws
 
 @pytest.mark.parametrize("plan", ["free_trial", "shared"])
 def test_peering_is_refused_on_free_trial_and_shared_plans(client, owner, organization, plan,
-                                                           settings):
-    settings.DEMO_MODE = True
+                                                           demo_mode):
     deployment = make_deployment(organization, name=plan, plan=plan)
     client.force_login(owner)
     assert client.get(new_url(deployment)).status_code == 404
@@ -182,8 +187,7 @@ def test_peering_is_refused_on_free_trial_and_shared_plans(client, owner, organi
     assert PeeringConnection.objects.count() == 0
 
 
-def test_a_viewer_may_not_act(client, viewer, deployment, settings):
-    settings.DEMO_MODE = True
+def test_a_viewer_may_not_act(client, viewer, deployment, demo_mode):
     failed = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
     client.force_login(viewer)
     data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
@@ -206,8 +210,7 @@ def test_a_viewer_may_watch_a_row(client, viewer, deployment):
     assert row.peering_id in response.content.decode()
 
 
-def test_an_outsider_gets_404_from_every_peering_view(client, outsider, deployment, settings):
-    settings.DEMO_MODE = True
+def test_an_outsider_gets_404_from_every_peering_view(client, outsider, deployment, demo_mode):
     failed = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
     client.force_login(outsider)
     data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
@@ -238,8 +241,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, deployment):
         assert response["Location"].startswith(reverse("login"))
 
 
-def test_wrong_methods_get_405(client, owner, deployment, settings):
-    settings.DEMO_MODE = True
+def test_wrong_methods_get_405(client, owner, deployment, demo_mode):
     row = add_row(deployment, "failed", retryable=True)
     client.force_login(owner)
     assert client.get(retry_url(row)).status_code == 405
@@ -268,7 +270,7 @@ def test_posts_without_a_csrf_token_are_refused(owner, deployment):
 
 @committing
 def test_it_creates_a_peering_and_runs_it(client, owner, aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
     response = client.post(new_url(aws_deployment), form_data(request))
     assert response.status_code == 302
@@ -289,7 +291,7 @@ def test_it_creates_a_peering_and_runs_it(client, owner, aws_deployment):
 
 @committing
 def test_with_htmx_it_closes_the_dialog_and_replaces_the_table(client, owner, aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
     response = client.post(new_url(aws_deployment), form_data(request), **HTMX)
     assert response.status_code == 200
@@ -311,7 +313,7 @@ def test_with_htmx_it_closes_the_dialog_and_replaces_the_table(client, owner, aw
 def test_a_full_deployment_says_so_in_the_dialog_and_saves_nothing(client, owner,
                                                                     aws_deployment, settings):
     settings.AWS_RULES_PER_SECURITY_GROUP = 1  # not even one CIDR on two ports fits
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
     response = client.post(new_url(aws_deployment), form_data(request), **HTMX)
     assert response.status_code == 200
@@ -320,7 +322,7 @@ def test_a_full_deployment_says_so_in_the_dialog_and_saves_nothing(client, owner
 
 
 def test_it_accepts_ids_as_people_paste_them(client, owner, aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
     response = client.post(new_url(aws_deployment), {
         "peering_id": f"  {request.peering_id.upper()} ",
@@ -360,7 +362,7 @@ def test_a_badly_formed_value_is_refused_next_to_its_field(client, owner, deploy
 
 
 def test_a_wrong_vpc_id_is_refused_naming_the_real_one(client, owner, aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
     data = {**form_data(request), "vpc_id": "vpc-0123456789abcdef0"}
     response = client.post(new_url(aws_deployment), data)
@@ -373,7 +375,7 @@ def test_a_wrong_vpc_id_is_refused_naming_the_real_one(client, owner, aws_deploy
 
 
 def test_a_wrong_account_is_refused(client, owner, aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
     data = {**form_data(request), "account_id": "111122223333"}
     response = client.post(new_url(aws_deployment), data)
@@ -385,7 +387,7 @@ def test_a_wrong_account_is_refused(client, owner, aws_deployment):
 
 
 def test_an_unknown_peering_id_is_refused(client, owner, aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
     data = {**form_data(request), "peering_id": "pcx-0123456789abcdef0"}
     response = client.post(new_url(aws_deployment), data)
@@ -396,7 +398,7 @@ def test_an_unknown_peering_id_is_refused(client, owner, aws_deployment):
 
 
 def test_a_customer_vpc_in_a_reserved_range_is_refused(client, owner, aws_deployment):
-    request = demo.create_customer_request(aws_deployment, cidr="100.64.0.0/16")
+    request = sandbox.create_customer_request(aws_deployment, cidr="100.64.0.0/16")
     client.force_login(owner)
     response = client.post(new_url(aws_deployment), form_data(request))
     assert response.status_code == 200
@@ -409,7 +411,7 @@ def test_a_customer_vpc_in_a_reserved_range_is_refused(client, owner, aws_deploy
 
 
 def test_the_same_peering_id_cannot_be_confirmed_twice(client, owner, aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
     assert client.post(new_url(aws_deployment), form_data(request)).status_code == 302
     response = client.post(new_url(aws_deployment), form_data(request))
@@ -420,10 +422,10 @@ def test_the_same_peering_id_cannot_be_confirmed_twice(client, owner, aws_deploy
 
 
 def test_a_second_request_from_a_peered_vpc_is_refused(client, owner, aws_deployment):
-    first = demo.create_customer_request(aws_deployment)
+    first = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
     assert client.post(new_url(aws_deployment), form_data(first)).status_code == 302
-    customer = aws.Ec2(first.region, first.account_id)
+    customer = SandboxEc2(first.region, first.account_id)
     second_id = customer.request_peering(first.vpc_id, aws_deployment.vpc_id,
                                          aws_deployment.vendor_account_id, aws_deployment.region)
     response = client.post(new_url(aws_deployment), {**form_data(first),
@@ -558,7 +560,7 @@ def failed_row_for(deployment, request, retryable=True):
 
 @committing
 def test_retry_runs_the_set_up_again(client, owner, aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     row = failed_row_for(aws_deployment, request)
     client.force_login(owner)
     response = client.post(retry_url(row))
@@ -584,7 +586,7 @@ def test_retry_with_htmx_returns_the_row(client, owner, deployment):
 
 def test_retry_of_a_failure_that_cannot_be_retried_changes_nothing(client, owner,
                                                                     aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     row = failed_row_for(aws_deployment, request, retryable=False)
     client.force_login(owner)
     client.post(retry_url(row))
@@ -608,8 +610,7 @@ def test_retry_of_a_running_row_changes_nothing(client, owner, deployment):
 # --- demo mode ---
 
 def test_in_demo_mode_it_makes_a_request_and_fills_the_form_in(client, owner, aws_deployment,
-                                                               settings):
-    settings.DEMO_MODE = True
+                                                               demo_mode):
     client.force_login(owner)
     dialog = client.get(new_url(aws_deployment), **HTMX).content.decode()
     assert "create this request from a sandbox customer account" in dialog
@@ -629,10 +630,15 @@ def test_in_demo_mode_it_makes_a_request_and_fills_the_form_in(client, owner, aw
     assert PeeringConnection.objects.count() == 0
 
 
+def test_the_demo_request_is_where_the_button_posts(demo_mode, deployment):
+    assert demo_url(deployment) == DEMO_REQUEST_PATH.format(deployment.pk)
+
+
 def test_outside_demo_mode_there_is_no_demo_request(client, owner, deployment, settings):
-    settings.DEMO_MODE = False
+    assert not settings.DEMO_MODE
     client.force_login(owner)
-    assert client.post(demo_url(deployment)).status_code == 404
+    demo_path = DEMO_REQUEST_PATH.format(deployment.pk)
+    assert client.post(demo_path).status_code == 404
     dialog = client.get(new_url(deployment), **HTMX).content.decode()
     assert "create this request from a sandbox customer account" not in dialog
-    assert demo_url(deployment) not in dialog
+    assert demo_path not in dialog

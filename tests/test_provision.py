@@ -4,9 +4,11 @@ import logging
 
 import pytest
 from botocore.stub import ANY, Stubber
+from django.conf import settings
 from django_q.models import Schedule
 
-from peerings import audit, aws, demo, services
+from demo import sandbox
+from peerings import audit, aws, services
 from peerings.models import AuditEvent, PeeringConnection
 from tests.conftest import confirmed
 
@@ -53,7 +55,7 @@ def test_it_accepts_routes_authorises_and_runs(aws_deployment):
 
 def test_confirming_in_the_web_queues_the_task_on_commit(aws_deployment, owner,
                                                           django_capture_on_commit_callbacks):
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
                               [request.cidr])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -66,7 +68,7 @@ def test_confirming_in_the_web_queues_the_task_on_commit(aws_deployment, owner,
 
 def test_each_transition_is_audited_with_the_actor_who_asked(aws_deployment, owner,
                                                              django_capture_on_commit_callbacks):
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
                               [request.cidr])
     actor = audit.actor_for_user(owner, "web", "198.51.100.7", "req-123")
@@ -128,7 +130,7 @@ def test_a_second_worker_on_a_finished_row_does_nothing(aws_deployment):
 
 def test_it_fails_with_a_reason_when_the_request_vanished_since_confirm(aws_deployment):
     peering = confirmed(aws_deployment)
-    customer = aws.Ec2("us-east-1", demo.settings.DEMO_CUSTOMER_ACCOUNT_ID)
+    customer = aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID)
     customer.delete_peering(peering.peering_id)
     assert services.provision(peering.pk) == "failed"
     peering.refresh_from_db()

@@ -5,10 +5,12 @@ from datetime import timedelta
 
 import pytest
 from botocore.stub import Stubber
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from peerings import audit, aws, demo, services
+from demo import sandbox
+from peerings import audit, aws, services
 from peerings.models import AuditEvent, PeeringConnection, Resource
 from tests.conftest import event_text, provisioned
 
@@ -40,7 +42,7 @@ def test_a_connection_the_customer_deleted_becomes_peer_deleted(aws_deployment):
     peering = provisioned(aws_deployment)
     resource = Resource.objects.create(deployment=aws_deployment, peering=peering, name="db",
                                        kind="mysql", host="172.16.8.10", port=3306)
-    aws.Ec2("us-east-1", demo.settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
+    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
         peering.peering_id
     )
     report = reconcile()
@@ -60,7 +62,7 @@ def test_the_deployment_page_flags_resources_of_a_peer_deleted_peering(aws_deplo
     peering = provisioned(aws_deployment)
     Resource.objects.create(deployment=aws_deployment, peering=peering, name="db",
                             kind="mysql", host="172.16.8.10", port=3306)
-    aws.Ec2("us-east-1", demo.settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
+    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
         peering.peering_id
     )
     reconcile()
@@ -159,7 +161,7 @@ def _age(peering, seconds):
 
 def test_a_stuck_pending_peering_is_requeued_and_converges(aws_deployment,
                                                            django_capture_on_commit_callbacks):
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     peering = PeeringConnection.objects.create(
         deployment=aws_deployment, peering_id=request.peering_id,
         customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
@@ -256,7 +258,7 @@ def test_an_unreachable_aws_is_counted_and_changes_nothing(aws_deployment, monke
 
 def test_the_command_prints_its_counts(aws_deployment, capsys):
     peering = provisioned(aws_deployment)
-    aws.Ec2("us-east-1", demo.settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
+    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
         peering.peering_id
     )
     call_command("reconcile")

@@ -11,7 +11,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from peerings import aws, demo, services
+from demo import sandbox
+from peerings import aws, services
 from peerings.models import AuditEvent, PeeringConnection, Resource
 from tests.conftest import make_deployment
 
@@ -411,7 +412,7 @@ def test_with_htmx_a_delete_closes_the_dialog_and_redraws_the_tables(client, own
 @pytest.fixture
 def running_peering(aws_deployment):
     """A peering accepted, routed and authorised in the simulator, as the worker leaves it."""
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     row = PeeringConnection.objects.create(
         deployment=aws_deployment, peering_id=request.peering_id,
         customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,

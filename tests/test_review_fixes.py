@@ -2,11 +2,12 @@
 
 import pytest
 from botocore.stub import Stubber
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from django_q.models import Schedule
 
-from peerings import aws, demo, services
+from peerings import aws, services
 from peerings.models import AuditEvent, PeeringConnection, Resource
 from tests.conftest import provisioned
 
@@ -21,7 +22,7 @@ def rules(deployment, cidr):
 
 
 def customer():
-    return aws.Ec2("us-east-1", demo.settings.DEMO_CUSTOMER_ACCOUNT_ID)
+    return aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID)
 
 
 def test_deleting_an_ended_peering_keeps_the_rules_a_live_one_with_its_cidr_needs(

@@ -87,13 +87,16 @@ def scoped_routes():
     return [(name, converters) for name, converters in customer_routes() if converters]
 
 
-def test_the_sweep_sees_the_routes_it_must():
+def test_the_sweep_sees_the_routes_it_must(demo_mode):
     names = {name for name, _ in scoped_routes()}
     assert {"deployment-detail", "peering-new", "peering-row", "peering-retry",
-            "peering-delete", "resource-new", "resource-delete"} <= names
+            "peering-delete", "resource-new", "resource-delete",
+            "peering-demo-request"} <= names
 
 
-def test_every_route_gives_404_for_another_organizations_ids(client, owner, world):
+# The sweeps run in demo mode, so that the demo's own route is swept with the others.
+
+def test_every_route_gives_404_for_another_organizations_ids(client, owner, world, demo_mode):
     client.force_login(owner)
     theirs = world[2]
     mixed = {**world[1], "peering_pk": theirs["peering_pk"],
@@ -126,8 +129,7 @@ def test_every_route_gives_404_for_another_organizations_ids(client, owner, worl
     assert before == state()
 
 
-def test_every_post_requires_a_csrf_token(owner, world, settings):
-    settings.DEMO_MODE = True
+def test_every_post_requires_a_csrf_token(owner, world, demo_mode):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     refused = 0
@@ -357,8 +359,7 @@ def test_production_cookies_are_secure(monkeypatch):
 
 
 def test_a_viewer_is_refused_every_state_change(client, organization, world, django_user_model,
-                                                settings):
-    settings.DEMO_MODE = True
+                                                demo_mode):
     viewer = django_user_model.objects.create_user("vic", password="x")
     Membership.objects.create(user=viewer, organization=organization, role="viewer")
     client.force_login(viewer)

@@ -11,7 +11,7 @@ CLEAN = {"SECRET_KEY": "s3cret", "DEBUG": "false"}
 def load(monkeypatch, **env):
     for name in ("DATABASE_URL", "REDIS_URL", "RESERVED_CIDRS", "Q_WORKERS", "DEBUG",
                  "SECRET_KEY", "VENDOR_ROLE_ARN_TEMPLATE", "Q_TIMEOUT", "LOG_LEVEL",
-                 "PEERING_PLANS", "VENDOR_HOME_ACCOUNT_ID"):
+                 "PEERING_PLANS", "VENDOR_HOME_ACCOUNT_ID", "DEMO_MODE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in {**CLEAN, **env}.items():
         if value is None:
@@ -26,6 +26,12 @@ def test_it_defaults_to_sqlite_and_the_orm_broker(monkeypatch):
     assert settings["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert settings["Q_CLUSTER"]["orm"] == "default"
     assert "redis" not in settings["Q_CLUSTER"]
+
+
+def test_it_installs_the_demo_app_only_in_demo_mode(monkeypatch):
+    assert "demo" not in load(monkeypatch)["INSTALLED_APPS"]
+    assert "demo" not in load(monkeypatch, DEMO_MODE="false")["INSTALLED_APPS"]
+    assert load(monkeypatch, DEMO_MODE="true")["INSTALLED_APPS"][-1] == "demo"
 
 
 def test_it_selects_postgresql_from_database_url(monkeypatch):

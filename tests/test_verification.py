@@ -12,7 +12,9 @@ from botocore.stub import Stubber
 from django.conf import settings
 from django.urls import reverse
 
-from peerings import aws, demo, services
+from demo import sandbox
+from demo.aws import SandboxEc2
+from peerings import aws, services
 from peerings.models import PeeringConnection
 
 pytestmark = pytest.mark.django_db
@@ -35,14 +37,14 @@ def refusal(deployment, request, **typed):
 
 
 def test_it_accepts_a_good_request_and_learns_the_customer_cidr(aws_deployment):
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     seen = check(aws_deployment, request)
     assert seen.status == "pending-acceptance"
     assert seen.requester_cidrs == ["172.16.8.0/24"]
 
 
 def test_it_refuses_a_request_that_does_not_exist(aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     errors = refusal(aws_deployment, request, peering_id="pcx-0123456789abcdef0")
     assert "No VPC peering connection pcx-0123456789abcdef0 exists in us-east-1" in (
         errors["peering_id"][0]
@@ -50,7 +52,7 @@ def test_it_refuses_a_request_that_does_not_exist(aws_deployment):
 
 
 def test_it_refuses_the_wrong_account(aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     errors = refusal(aws_deployment, request, account_id="999988887777")
     assert errors == {"account_id": [
         f"The request in AWS comes from account {CUSTOMER}, not 999988887777 that you entered."
@@ -58,7 +60,7 @@ def test_it_refuses_the_wrong_account(aws_deployment):
 
 
 def test_it_refuses_the_wrong_vpc(aws_deployment):
-    request = demo.create_customer_request(aws_deployment)
+    request = sandbox.create_customer_request(aws_deployment)
     errors = refusal(aws_deployment, request, vpc_id="vpc-0123456789abcdef0")
     assert list(errors) == ["vpc_id"]
     assert f"comes from VPC {request.vpc_id}, not vpc-0123456789abcdef0" in errors["vpc_id"][0]
@@ -67,11 +69,11 @@ def test_it_refuses_the_wrong_vpc(aws_deployment):
 def test_it_refuses_a_request_for_another_vpc_of_ours(aws_deployment, organization):
     from tests.conftest import make_deployment
 
-    ec2 = aws.Ec2("us-east-1", "123456789012")
+    ec2 = SandboxEc2("us-east-1", "123456789012")
     other_vpc, _, other_group = ec2.create_network("10.40.0.0/16", "other")
     other = make_deployment(organization, name="other", vpc_id=other_vpc,
                             security_group_id=other_group, cidr="10.40.0.0/16")
-    request = demo.create_customer_request(other)
+    request = sandbox.create_customer_request(other)
     errors = refusal(aws_deployment, request)
     assert f"asks to peer with VPC {other_vpc}, not with this deployment's VPC" in (
         errors["peering_id"][0]
@@ -79,14 +81,14 @@ def test_it_refuses_a_request_for_another_vpc_of_ours(aws_deployment, organizati
 
 
 def test_it_refuses_a_request_from_another_region(aws_deployment):
-    request = demo.create_customer_request(aws_deployment, region="eu-west-1")
+    request = sandbox.create_customer_request(aws_deployment, region="eu-west-1")
     errors = refusal(aws_deployment, request)
     assert any("only available within the same region" in m for m in errors["peering_id"])
 
 
 @pytest.mark.parametrize("cidr", ["100.64.0.0/16", "101.1.0.0/24"])
 def test_it_refuses_a_customer_vpc_in_a_reserved_range(aws_deployment, cidr):
-    request = demo.create_customer_request(aws_deployment, cidr=cidr)
+    request = sandbox.create_customer_request(aws_deployment, cidr=cidr)
     errors = refusal(aws_deployment, request)
     assert "reserves that range" in errors["vpc_id"][0]
 
@@ -95,15 +97,15 @@ def test_the_reserved_ranges_are_a_setting(aws_deployment, settings):
     import ipaddress
 
     settings.RESERVED_CIDRS = [ipaddress.ip_network("172.16.0.0/12")]
-    request = demo.create_customer_request(aws_deployment, cidr="172.20.0.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.20.0.0/24")
     assert "reserves that range" in refusal(aws_deployment, request)["vpc_id"][0]
     settings.RESERVED_CIDRS = []
-    request = demo.create_customer_request(aws_deployment, cidr="100.64.0.0/16")
+    request = sandbox.create_customer_request(aws_deployment, cidr="100.64.0.0/16")
     assert check(aws_deployment, request).requester_cidrs == ["100.64.0.0/16"]
 
 
 def test_it_refuses_a_customer_vpc_overlapping_the_deployment(aws_deployment):
-    request = demo.create_customer_request(aws_deployment, cidr="10.20.128.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="10.20.128.0/24")
     errors = refusal(aws_deployment, request)
     assert "overlaps the deployment's CIDR 10.20.0.0/16" in errors["vpc_id"][0]
 
@@ -114,7 +116,7 @@ def test_it_refuses_a_customer_vpc_overlapping_a_live_peering(aws_deployment):
         customer_account_id=CUSTOMER, customer_vpc_id="vpc-0000000000000000a",
         customer_cidrs=["172.16.0.0/16"], status="running",
     )
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
     errors = refusal(aws_deployment, request)
     assert "existing peering pcx-0000000000000000a" in errors["vpc_id"][0]
 
@@ -131,7 +133,7 @@ def live_rows(deployment, count, status="running"):
 def test_it_refuses_a_peering_the_security_group_has_no_room_for(aws_deployment, settings):
     settings.AWS_RULES_PER_SECURITY_GROUP = 8  # 4 CIDRs × 2 service ports
     live_rows(aws_deployment, 3, status="failed")  # failed peerings may still hold rules
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     assert check(aws_deployment, request)  # the fourth fits
 
     one_more = PeeringConnection.objects.create(
@@ -164,7 +166,7 @@ def test_it_refuses_a_peering_the_route_tables_have_no_room_for(aws_deployment, 
     aws_deployment.service_ports = [1883]
     aws_deployment.save()
     live_rows(aws_deployment, 3)
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     errors = refusal(aws_deployment, request)
     assert "its route tables would need 4 routes to customer CIDRs, over AWS's limit of 3" in (
         errors[None][0])
@@ -176,7 +178,7 @@ def test_an_ended_peering_does_not_block_its_cidr(aws_deployment):
         customer_account_id=CUSTOMER, customer_vpc_id="vpc-0000000000000000a",
         customer_cidrs=["172.16.0.0/16"], status="deleted",
     )
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
     assert check(aws_deployment, request)
 
 

@@ -19,7 +19,8 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.models import Schedule
 
-from peerings import demo, services
+from demo import sandbox
+from peerings import services
 from peerings.models import PeeringConnection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +148,7 @@ def cluster(monkeypatch, tmp_path):
 def test_a_real_worker_cluster_takes_a_confirmed_peering_to_running(aws_deployment, owner,
                                                                      cluster):
     process, log = cluster
-    request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
                               [request.cidr])
     peering = services.create_peering(aws_deployment, new, owner)

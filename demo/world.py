@@ -1,18 +1,15 @@
-"""The demo world: deployments backed by real VPCs in the simulated vendor account, and a
-sandbox *customer* account that can send peering requests to them. Only for the simulator."""
+"""The demo world: an organization, its users, and deployments backed by real VPCs in the
+simulated vendor account. Only for the simulator."""
 
-import ipaddress
-import os
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from peerings import audit, bootstrap
-from peerings.aws import Ec2
+from demo.aws import SandboxEc2, require_simulator
+from peerings import audit, bootstrap, services
 from peerings.models import Deployment, Membership, Organization, PeeringConnection
 
 ORGANIZATION = "Demo Org"
@@ -23,15 +20,6 @@ DEPLOYMENTS = [
     ("orders-us-east", Deployment.Plan.DEDICATED, "us-east-1", "10.20.0.0/16", [1883, 8883]),
     ("telemetry-eu-west", Deployment.Plan.DEDICATED, "eu-west-1", "10.30.0.0/16", [1883, 8883]),
 ]
-
-
-def require_simulator():
-    """Seeding creates VPCs: never let it loose on a real AWS account by accident."""
-    if not os.environ.get("AWS_ENDPOINT_URL"):
-        raise ImproperlyConfigured(
-            "The demo world lives in the AWS simulator: set AWS_ENDPOINT_URL "
-            "(make run does) before seeding it."
-        )
 
 
 @dataclass
@@ -70,7 +58,7 @@ def _user(username, password, *, staff):
 
 def _ensure_deployment(organization, name, plan, region, cidr, ports, report):
     account_id = settings.VENDOR_HOME_ACCOUNT_ID
-    ec2 = Ec2(region, account_id)
+    ec2 = SandboxEc2(region, account_id)
     deployment = Deployment.objects.filter(organization=organization, name=name).first()
     if deployment and ec2.vpc_exists(deployment.vpc_id):
         report.kept += 1
@@ -101,43 +89,8 @@ def _forget_simulated_network(deployment):
                      before={"host": resource.host, "port": resource.port})
     deployment.resources.all().delete()
     for peering in deployment.peerings.exclude(status__in=PeeringConnection.ENDED):
-        before = peering.status
-        if peering.move(PeeringConnection.Status.DELETED,
-                        allowed_from=[before], reason=reason):
-            audit.record("peering.deleted", target=peering, message=reason,
-                         before={"status": before}, after={"status": peering.status})
-
-
-def free_customer_cidr(deployment, size=24):
-    """A /24 in 172.16.0.0/12 that overlaps neither the deployment nor its live peerings."""
-    taken = [deployment.network]
-    for peering in deployment.peerings.exclude(status__in=PeeringConnection.ENDED):
-        taken += [ipaddress.IPv4Network(c) for c in peering.customer_cidrs]
-    for candidate in ipaddress.IPv4Network("172.16.0.0/12").subnets(new_prefix=size):
-        if not any(candidate.overlaps(t) for t in taken):
-            return str(candidate)
-    raise ValueError("no free customer CIDR left in 172.16.0.0/12")
-
-
-@dataclass(frozen=True)
-class CustomerRequest:
-    peering_id: str
-    account_id: str
-    vpc_id: str
-    cidr: str
-    region: str
-
-
-def create_customer_request(deployment, *, region=None, cidr=None, account_id=None):
-    """Play the customer: make a VPC in a sandbox customer account and ask the deployment's
-    VPC to peer with it, exactly as the dialog tells a real customer to."""
-    require_simulator()
-    region = region or deployment.region
-    account_id = account_id or settings.DEMO_CUSTOMER_ACCOUNT_ID
-    cidr = cidr or free_customer_cidr(deployment)
-    customer = Ec2(region, account_id)
-    vpc_id, _route_tables, _group = customer.create_network(cidr, "customer-app")
-    peering_id = customer.request_peering(
-        vpc_id, deployment.vpc_id, deployment.vendor_account_id, deployment.region
-    )
-    return CustomerRequest(peering_id, account_id, vpc_id, cidr, region)
+        # The services' own transition, as for any other status change: audited, and
+        # announced with peering_status_changed, so the organization's webhooks hear of it.
+        # (services has no public "mark deleted" yet; this is its one private call here.)
+        services._transition(peering, PeeringConnection.Status.DELETED, [peering.status],
+                             "peering.deleted", reason=reason)

@@ -1,7 +1,8 @@
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from peerings import aws, demo
+from demo import sandbox
+from peerings import aws
 from peerings.models import Deployment
 from peerings.validators import normalize_cidr
 
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             except ValidationError as exc:
                 raise CommandError(f"--cidr: {' '.join(exc.messages)}") from None
         try:
-            request = demo.create_customer_request(
+            request = sandbox.create_customer_request(
                 target, region=region, cidr=cidr, account_id=account
             )
         except ImproperlyConfigured as exc:
