@@ -4,7 +4,8 @@ an outsider gets 404, exactly as for a row that does not exist."""
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from peerings.models import Deployment, Membership, Organization
+from core.models import Membership, Organization
+from peerings.models import Deployment
 
 
 def membership_for(user, organization_id):

@@ -10,16 +10,10 @@ from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 
+from core.models import AuditEvent, Membership, Organization
 from peerings import audit, services
 from peerings.forms import AUDIT_ACTIONS
-from peerings.models import (
-    AuditEvent,
-    Deployment,
-    Membership,
-    Organization,
-    PeeringConnection,
-    Resource,
-)
+from peerings.models import Deployment, PeeringConnection, Resource
 
 # Each word of an admin search is one more nested condition (SQLite refuses past 1,000
 # levels); nobody's real question is longer than this.

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, replace
 from django.db import connection, transaction
 from django.utils import timezone
 
-from peerings.models import AuditEvent, Deployment, Organization
+from core.models import AuditEvent, Organization
+from peerings.models import Deployment
 
 # Any constant: the key of the PostgreSQL advisory lock that orders the hash chain.
 _CHAIN_LOCK = 0x50EE_A0D1

@@ -13,12 +13,12 @@ SUPPORT_GROUP = "Support"
 
 # (app, model, codename, name)
 SUPPORT_PERMISSIONS = [
-    ("peerings", "organization", "view_organization", "Can view organization"),
-    ("peerings", "membership", "view_membership", "Can view membership"),
+    ("core", "organization", "view_organization", "Can view organization"),
+    ("core", "membership", "view_membership", "Can view membership"),
     ("peerings", "deployment", "view_deployment", "Can view deployment"),
     ("peerings", "peeringconnection", "view_peeringconnection", "Can view peering connection"),
     ("peerings", "resource", "view_resource", "Can view resource"),
-    ("peerings", "auditevent", "view_auditevent", "Can view audit event"),
+    ("core", "auditevent", "view_auditevent", "Can view audit event"),
     ("peerings", "peeringconnection", "retry_peering", "Can retry a failed peering"),
     ("peerings", "peeringconnection", "resync_peering", "Can re-sync a peering from AWS"),
     # "My webhook never arrived" is a support ticket too: endpoints (never their secrets),

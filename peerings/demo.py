@@ -11,9 +11,10 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from core.models import Membership, Organization
 from peerings import audit, bootstrap
 from peerings.aws import Ec2
-from peerings.models import Deployment, Membership, Organization, PeeringConnection
+from peerings.models import Deployment, PeeringConnection
 
 ORGANIZATION = "Demo Org"
 DEPLOYMENTS = [

@@ -5,8 +5,9 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 
+from core.models import AuditEvent
 from peerings import aws, services, validators
-from peerings.models import AuditEvent, PeeringConnection, Resource
+from peerings.models import PeeringConnection, Resource
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ import uuid
 
 from django.conf import settings
 
+from core.models import AuditEvent
 from peerings import audit
-from peerings.models import AuditEvent
 
 
 def client_ip(request):

@@ -51,7 +51,7 @@ _RECORDED_BY_THEIR_ADMIN = {("auth", "user"), ("auth", "group")}
 def record_admin_change(sender, instance, created, **kwargs):
     # Deletions (which Django may log in bulk, without this signal) are recorded in admin.py.
     content_type = instance.content_type
-    if (not created or instance.is_deletion() or content_type.app_label == "peerings"
+    if (not created or instance.is_deletion() or content_type.app_label in ("core", "peerings")
             or (content_type.app_label, content_type.model) in _RECORDED_BY_THEIR_ADMIN):
         return
     verb = "added" if instance.is_addition() else "changed"

@@ -12,9 +12,10 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from core.models import AuditEvent
 from peerings import access, aws, demo, services
 from peerings.forms import AuditFilterForm, PeeringForm, ResourceForm
-from peerings.models import AuditEvent, PeeringConnection
+from peerings.models import PeeringConnection
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ import httpx
 import pytest
 from django.contrib.auth import get_user_model
 
+from core.models import Membership, Organization
 from peerings import aws
-from peerings.models import Deployment, Membership, Organization
+from peerings.models import Deployment
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -203,7 +204,7 @@ def event_text(event):
     """Every stored value of an audit event, text and JSON alike, as one string to search."""
     import json
 
-    from peerings.models import AuditEvent
+    from core.models import AuditEvent
 
     values = []
     for field in AuditEvent._meta.concrete_fields:

@@ -2,8 +2,9 @@ import httpx
 import pytest
 from django.core.management import call_command
 
+from core.models import Membership, Organization
 from peerings import aws, demo
-from peerings.models import Deployment, Membership, Organization, PeeringConnection
+from peerings.models import Deployment, PeeringConnection
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.models import AuditEvent
 from peerings import aws, demo
-from peerings.models import AuditEvent, PeeringConnection
+from peerings.models import PeeringConnection
 from tests.conftest import make_deployment
 
 pytestmark = pytest.mark.django_db

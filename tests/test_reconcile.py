@@ -8,8 +8,9 @@ from botocore.stub import Stubber
 from django.core.management import call_command
 from django.utils import timezone
 
+from core.models import AuditEvent
 from peerings import audit, aws, demo, services
-from peerings.models import AuditEvent, PeeringConnection, Resource
+from peerings.models import PeeringConnection, Resource
 from tests.conftest import event_text, provisioned
 
 pytestmark = pytest.mark.django_db

@@ -33,8 +33,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
+from core.models import AuditEvent
 from peerings import services as peering_services
-from peerings.models import AuditEvent, PeeringConnection
+from peerings.models import PeeringConnection
 from tests.conftest import event_text
 from webhooks import services, tasks, validators
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, redacted_url

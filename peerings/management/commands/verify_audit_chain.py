@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core.models import AuditEvent
 from peerings import audit
-from peerings.models import AuditEvent
 
 
 class Command(BaseCommand):
