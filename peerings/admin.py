@@ -10,8 +10,9 @@ from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
 
+from core import audit
 from core.models import AuditEvent, Membership, Organization
-from peerings import audit, services
+from peerings import services
 from peerings.forms import AUDIT_ACTIONS
 from peerings.models import Deployment, PeeringConnection, Resource
 

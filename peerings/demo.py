@@ -11,8 +11,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from core import audit
 from core.models import Membership, Organization
-from peerings import audit, bootstrap
+from peerings import bootstrap
 from peerings.aws import Ec2
 from peerings.models import Deployment, PeeringConnection
 

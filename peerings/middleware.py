@@ -4,8 +4,8 @@ import uuid
 
 from django.conf import settings
 
+from core import audit
 from core.models import AuditEvent
-from peerings import audit
 
 
 def client_ip(request):

@@ -14,8 +14,9 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from core import audit
 from core.models import AuditEvent
-from peerings import audit, aws
+from peerings import aws
 from peerings.models import PeeringConnection, Resource
 
 log = logging.getLogger(__name__)

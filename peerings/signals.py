@@ -8,7 +8,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from peerings import audit, bootstrap
+from core import audit
+from peerings import bootstrap
 
 
 def _as(user):

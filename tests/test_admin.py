@@ -15,9 +15,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
+from core import audit
 from core.models import AuditEvent, Membership, Organization
 from peerings import admin as peerings_admin
-from peerings import audit, aws, demo, services
+from peerings import aws, demo, services
 from peerings.forms import AUDIT_ACTIONS
 from peerings.models import Deployment, PeeringConnection, Resource
 from tests.conftest import event_text, make_deployment

@@ -14,8 +14,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from core import audit
 from core.models import AuditEvent, Membership, Organization
-from peerings import audit
 from peerings.models import Deployment
 from webhooks.models import WebhookEndpoint
 

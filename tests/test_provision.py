@@ -6,8 +6,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from django_q.models import Schedule
 
+from core import audit
 from core.models import AuditEvent
-from peerings import audit, aws, demo, services
+from peerings import aws, demo, services
 from peerings.models import PeeringConnection
 from tests.conftest import confirmed
 

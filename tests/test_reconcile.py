@@ -8,8 +8,9 @@ from botocore.stub import Stubber
 from django.core.management import call_command
 from django.utils import timezone
 
+from core import audit
 from core.models import AuditEvent
-from peerings import audit, aws, demo, services
+from peerings import aws, demo, services
 from peerings.models import PeeringConnection, Resource
 from tests.conftest import event_text, provisioned
 

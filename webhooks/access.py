@@ -6,8 +6,8 @@ for a row that does not exist."""
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
+from core import access
 from core.models import Membership
-from peerings import access
 from webhooks.models import WebhookEndpoint
 
 

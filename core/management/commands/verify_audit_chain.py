@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core import audit
 from core.models import AuditEvent
-from peerings import audit
 
 
 class Command(BaseCommand):

@@ -15,7 +15,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.models import AuditEvent, Organization
-from peerings.models import Deployment
 
 # Any constant: the key of the PostgreSQL advisory lock that orders the hash chain.
 _CHAIN_LOCK = 0x50EE_A0D1
@@ -77,7 +76,7 @@ def record(action, *, target=None, organization=None, deployment=None, before=No
     event commits or rolls back with the change it describes."""
     actor = actor or current_actor()
     if deployment is None and target is not None:
-        deployment = target if isinstance(target, Deployment) else getattr(
+        deployment = target if isinstance(target, _deployment_model()) else getattr(
             target, "deployment", None
         )
     if organization is None:
@@ -111,6 +110,11 @@ def record(action, *, target=None, organization=None, deployment=None, before=No
         event.hash = event_hash(event)
         event.save()
     return event
+
+
+def _deployment_model():
+    # The model the log's deployment column points at, without this module importing it.
+    return AuditEvent._meta.get_field("deployment").related_model
 
 
 def event_hash(event):
