@@ -11,6 +11,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
+from django.apps import apps
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -68,6 +69,14 @@ def actor_for_user(user, source, ip=None, request_id=""):
         request_id=request_id or uuid.uuid4().hex,
         by_support=known and user.is_staff,
     )
+
+
+def customer_actions():
+    """(action, label) of each action a customer's audit log can be filtered by. Each app
+    names its own in `audit_actions` on its AppConfig, so that the platform lists them
+    without knowing the apps; in INSTALLED_APPS order."""
+    return [action for config in apps.get_app_configs()
+            for action in getattr(config, "audit_actions", ())]
 
 
 def record(action, *, target=None, organization=None, deployment=None, before=None,

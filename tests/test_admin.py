@@ -15,11 +15,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
+from core import admin as core_admin
 from core import audit
 from core.models import AuditEvent, Membership, Organization
 from peerings import admin as peerings_admin
 from peerings import aws, demo, services
-from peerings.forms import AUDIT_ACTIONS
 from peerings.models import Deployment, PeeringConnection, Resource
 from tests.conftest import event_text, make_deployment
 
@@ -747,9 +747,9 @@ def test_the_audit_log_filters_by_the_known_actions_without_a_distinct_over_the_
     cl = everything.context["cl"]
     (action_filter,) = [f for f in cl.filter_specs if f.title == "action"]
     assert [c["display"] for c in action_filter.choices(cl)] == [
-        "All", *(label for _action, label in peerings_admin.SUPPORT_AUDIT_ACTIONS)]
-    assert {action for action, _label in AUDIT_ACTIONS} < {
-        action for action, _label in peerings_admin.SUPPORT_AUDIT_ACTIONS}
+        "All", *(label for _action, label in core_admin.support_audit_actions())]
+    assert {action for action, _label in audit.customer_actions()} < {
+        action for action, _label in core_admin.support_audit_actions()}
     assert one_of_each["auditevent"] in shown(everything)
     assert shown(filtered) == [running]
     # Support's own: sign-ins and admin changes, a whole family at once.

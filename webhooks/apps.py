@@ -4,6 +4,15 @@ from django.apps import AppConfig
 class WebhooksConfig(AppConfig):
     name = "webhooks"
     verbose_name = "Webhooks"
+    # What customers may filter their audit log by (core.audit.customer_actions).
+    audit_actions = [
+        ("webhook.created", "Webhook created"),
+        ("webhook.changed", "Webhook changed"),
+        ("webhook.deleted", "Webhook deleted"),
+        ("webhook.secret_rotated", "Webhook secret rotated"),
+        ("webhook.test_sent", "Webhook test sent"),
+        ("webhook.resent", "Webhook delivery sent again"),
+    ]
 
     def ready(self):
         from peerings.services import peering_status_changed
