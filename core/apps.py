@@ -7,3 +7,6 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "Organizations and audit"
+
+    def ready(self):
+        from core import signals  # noqa: F401  (its receivers connect on import)

@@ -150,7 +150,7 @@ def _no_login_lockout_carried_over():
     """Failed logins counted by one test (client address 127.0.0.1) must not lock the next."""
     from django.core.cache import cache
 
-    from peerings import login_guard
+    from core import login_guard
 
     cache.delete(login_guard._keys("", "127.0.0.1")[1][0])
 

@@ -17,9 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from core import audit
+from core import audit, login_guard
 from core.models import AppendOnlyError, AuditEvent
-from peerings import aws, demo, login_guard
+from peerings import aws, demo
 from peerings.models import PeeringConnection, Resource
 from tests.conftest import event_text, make_deployment
 from tests.test_worker_cluster import cluster, wait_until_settled  # noqa: F401
