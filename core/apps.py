@@ -9,4 +9,8 @@ class CoreConfig(AppConfig):
     verbose_name = "Organizations and audit"
 
     def ready(self):
-        from core import signals  # noqa: F401  (its receivers connect on import)
+        from django.db.models.signals import post_migrate
+
+        from core import signals  # its other receivers connect on import
+
+        post_migrate.connect(signals.keep_bootstrap_rows, sender=self)

@@ -8,7 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from core import audit
+from core import audit, bootstrap
 
 
 def _as(user):
@@ -67,3 +67,12 @@ def record_admin_change(sender, instance, created, **kwargs):
         message=f"{instance.object_repr}: {instance.get_change_message() or verb}",
         after={"object_id": instance.object_id, "object": instance.object_repr},
     )
+
+
+def keep_bootstrap_rows(sender, **kwargs):
+    # A test flush empties every table, data migrations' rows included; put them back.
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    bootstrap.ensure_support_group(Group, Permission, ContentType,
+                                   bootstrap.SUPPORT_PERMISSIONS)

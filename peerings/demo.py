@@ -11,9 +11,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from core import audit
+from core import audit, bootstrap
 from core.models import Membership, Organization
-from peerings import bootstrap
 from peerings.aws import Ec2
 from peerings.models import Deployment, PeeringConnection
 

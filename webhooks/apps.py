@@ -15,8 +15,11 @@ class WebhooksConfig(AppConfig):
     ]
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         from peerings.services import peering_status_changed
         from webhooks import signals
 
         peering_status_changed.connect(signals.notify_webhooks,
                                        dispatch_uid="webhooks.notify_webhooks")
+        post_migrate.connect(signals.keep_bootstrap_rows, sender=self)
