@@ -25,9 +25,11 @@ from django_q.models import Schedule
 
 from bench.awscalls import read_counts
 from bench.processes import cpu_seconds, free_port, stop, wait_for_port
+from core import audit
+from core.models import AuditEvent
 from demo.aws import SandboxEc2
-from peerings import audit, aws, services
-from peerings.models import AuditEvent, Deployment, PeeringConnection
+from peerings import aws, services
+from peerings.models import Deployment, PeeringConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = [1883, 8883]

@@ -203,7 +203,7 @@ def ms(seconds):
 def measure_pages(scale, table, *, measure=True):
     """Builds the customer (returned: the other parts use it) and measures its pages."""
     from bench import pages, world
-    from peerings.models import AuditEvent
+    from core.models import AuditEvent
 
     admin_list = "/admin/peerings/peeringconnection/"
     progress("pages: the customer, a 10-peering deployment")

@@ -12,8 +12,9 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
 
-from peerings import bootstrap
-from peerings.models import Deployment, Membership, Organization, PeeringConnection, Resource
+from core import bootstrap
+from core.models import Membership, Organization
+from peerings.models import Deployment, PeeringConnection, Resource
 
 CUSTOMER_ACCOUNT = "210987654321"
 VENDOR_ACCOUNT = "123456789012"

@@ -8,9 +8,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from core import audit, bootstrap
+from core.models import Membership, Organization
 from demo.aws import SandboxEc2, require_simulator
-from peerings import audit, bootstrap, services
-from peerings.models import Deployment, Membership, Organization, PeeringConnection
+from peerings import services
+from peerings.models import Deployment, PeeringConnection
 
 ORGANIZATION = "Demo Org"
 DEPLOYMENTS = [

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "core",
     "peerings",
     "webhooks",
     # and "demo" in demo mode (DEMO_MODE, below)
@@ -84,7 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "peerings.middleware.AuditContextMiddleware",
+    "core.middleware.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = env("ROOT_URLCONF", "peering_portal.urls")
@@ -101,7 +102,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
-                "peerings.context_processors.portal",
+                "core.context_processors.portal",
             ],
         },
     },

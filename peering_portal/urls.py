@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from peerings.login_guard import AdminLoginForm, LoginForm
+from core.login_guard import AdminLoginForm, LoginForm
 
 admin.site.login_form = AdminLoginForm
 admin.site.site_header = "Peering Portal support"

@@ -1,18 +1,11 @@
-"""Who may see and do what. Customer pages never reveal another organization's rows:
-an outsider gets 404, exactly as for a row that does not exist."""
+"""Which deployments a user may see and act on: those of their organizations (core.access).
+An outsider gets 404, exactly as for a row that does not exist."""
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from peerings.models import Deployment, Membership, Organization
-
-
-def membership_for(user, organization_id):
-    return Membership.objects.filter(user=user, organization_id=organization_id).first()
-
-
-def organizations_of(user):
-    return Organization.objects.filter(memberships__user=user)
+from core.access import membership_for
+from peerings.models import Deployment
 
 
 def deployments_visible_to(user):

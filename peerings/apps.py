@@ -4,6 +4,22 @@ from django.apps import AppConfig
 class PeeringsConfig(AppConfig):
     name = "peerings"
     verbose_name = "VPC peering"
+    # What customers may filter their audit log by (core.audit.customer_actions).
+    audit_actions = [
+        ("peering.created", "Peering created"),
+        ("peering.provisioning", "Peering accepted"),
+        ("peering.running", "Peering running"),
+        ("peering.failed", "Peering failed"),
+        ("peering.retried", "Peering retried"),
+        ("peering.delete_requested", "Peering delete requested"),
+        ("peering.deleted", "Peering deleted"),
+        ("peering.peer_deleted", "Peering deleted by the customer side"),
+        ("peering.resynced", "Peering re-synced from AWS"),
+        ("peering.resync_failed", "Peering re-sync failed"),
+        ("peering.requeued", "Peering re-queued by reconcile"),
+        ("resource.created", "Resource created"),
+        ("resource.deleted", "Resource deleted"),
+    ]
 
     def ready(self):
         from django.db.models.signals import post_migrate

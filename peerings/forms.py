@@ -5,8 +5,10 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 
+from core import audit
+from core.models import AuditEvent
 from peerings import aws, services, validators
-from peerings.models import AuditEvent, Deployment, PeeringConnection, Resource
+from peerings.models import Deployment, PeeringConnection, Resource
 
 log = logging.getLogger(__name__)
 
@@ -121,27 +123,6 @@ class ResourceForm(forms.Form):
         return cleaned
 
 
-AUDIT_ACTIONS = [
-    ("peering.created", "Peering created"),
-    ("peering.provisioning", "Peering accepted"),
-    ("peering.running", "Peering running"),
-    ("peering.failed", "Peering failed"),
-    ("peering.retried", "Peering retried"),
-    ("peering.delete_requested", "Peering delete requested"),
-    ("peering.deleted", "Peering deleted"),
-    ("peering.peer_deleted", "Peering deleted by the customer side"),
-    ("peering.resynced", "Peering re-synced from AWS"),
-    ("peering.resync_failed", "Peering re-sync failed"),
-    ("peering.requeued", "Peering re-queued by reconcile"),
-    ("resource.created", "Resource created"),
-    ("resource.deleted", "Resource deleted"),
-    ("webhook.created", "Webhook created"),
-    ("webhook.changed", "Webhook changed"),
-    ("webhook.deleted", "Webhook deleted"),
-    ("webhook.secret_rotated", "Webhook secret rotated"),
-    ("webhook.test_sent", "Webhook test sent"),
-    ("webhook.resent", "Webhook delivery sent again"),
-]
 
 
 class AuditFilterForm(forms.Form):
@@ -149,7 +130,9 @@ class AuditFilterForm(forms.Form):
         queryset=Deployment.objects.none(), required=False, empty_label="All"
     )
     actor = forms.CharField(required=False, max_length=150)
-    action = forms.ChoiceField(choices=[("", "All"), *AUDIT_ACTIONS], required=False)
+    # A callable: the apps' actions are known once the app registry is ready.
+    action = forms.ChoiceField(choices=lambda: [("", "All"), *audit.customer_actions()],
+                               required=False)
     since = forms.DateField(required=False, label="From",
                             widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="To",

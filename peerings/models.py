@@ -9,49 +9,6 @@ from django.utils import timezone
 from peerings import validators
 
 
-class Organization(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self):
-        return self.name
-
-
-class Membership(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MEMBER = "member", "Member"
-        VIEWER = "viewer", "Viewer"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="memberships"
-    )
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["user", "organization"], name="membership_one_per_user_and_org"
-            ),
-            models.CheckConstraint(
-                condition=Q(role__in=["owner", "member", "viewer"]), name="membership_role_valid"
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.user} in {self.organization} ({self.role})"
-
-    @property
-    def can_act(self):
-        return self.role in (self.Role.OWNER, self.Role.MEMBER)
-
-
 class Deployment(models.Model):
     class Plan(models.TextChoices):
         FREE_TRIAL = "free_trial", "Free trial"
@@ -60,7 +17,7 @@ class Deployment(models.Model):
         ENTERPRISE = "enterprise", "Enterprise"
 
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="deployments"
+        "core.Organization", on_delete=models.PROTECT, related_name="deployments"
     )
     name = models.CharField(max_length=100)
     plan = models.CharField(max_length=20, choices=Plan.choices)
@@ -239,78 +196,3 @@ class Resource(models.Model):
 
     def __str__(self):
         return self.name
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise AppendOnlyError("Audit events are never changed.")
-
-    def delete(self):
-        raise AppendOnlyError("Audit events are never deleted.")
-
-
-class AppendOnlyError(Exception):
-    pass
-
-
-class AuditEvent(models.Model):
-    """Append-only: the model refuses updates and deletes, and on PostgreSQL so does a
-    trigger. Each row carries a SHA-256 over its content and the previous row's hash, so
-    `manage.py verify_audit_chain` finds any row changed behind the model's back."""
-
-    class Source(models.TextChoices):
-        WEB = "web"
-        ADMIN = "admin"
-        TASK = "task"
-        SYSTEM = "system"
-
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # PROTECT, not SET_NULL: the log is append-only, so deleting a user or an organization
-    # must not rewrite it. Deactivate users instead of deleting them.
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-        related_name="+",
-    )
-    # Frozen at the time of the event: renaming a user later does not rewrite history.
-    actor_name = models.CharField(max_length=150, blank=True)
-    source = models.CharField(max_length=10, choices=Source.choices)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    # Acted by the vendor's staff (see audit.Actor.by_support).
-    by_support = models.BooleanField(default=False)
-    organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    deployment = models.ForeignKey(
-        Deployment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    action = models.CharField(max_length=64)
-    target_type = models.CharField(max_length=64, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    target_repr = models.CharField(max_length=200, blank=True)
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    message = models.TextField(blank=True)
-    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
-    hash = models.CharField(max_length=64, blank=True, editable=False)
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        # Newest first by id: ids follow the hash chain, which is written in one order.
-        ordering = ["-id"]
-        indexes = [
-            models.Index(fields=["organization", "-id"], name="audit_org_id"),
-            models.Index(fields=["organization", "deployment", "-id"], name="audit_org_dep_id"),
-        ]
-
-    def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_repr}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError("Audit events are never changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Audit events are never deleted.")

@@ -14,8 +14,10 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from peerings import audit, aws
-from peerings.models import AuditEvent, PeeringConnection, Resource
+from core import audit
+from core.models import AuditEvent
+from peerings import aws
+from peerings.models import PeeringConnection, Resource
 
 log = logging.getLogger(__name__)
 Status = PeeringConnection.Status

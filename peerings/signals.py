@@ -1,81 +1,15 @@
-"""Audit events that Django, not our services, knows about: logins, failed logins, logouts,
-and changes made in the admin to models outside this app (users, groups)."""
+"""Rows the peerings app cannot work without (bootstrap.py), put back after every `migrate`
+and every test flush."""
 
-from dataclasses import replace
-
-from django.contrib.admin.models import LogEntry
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_save
-from django.dispatch import receiver
-
-from peerings import audit, bootstrap
+from core.bootstrap import ensure_support_group
+from peerings import bootstrap
 
 
-def _as(user):
-    current = audit.current_actor()
-    return replace(current, user_id=user.pk, name=user.get_username())
-
-
-@receiver(user_logged_in)
-def record_login(sender, request, user, **kwargs):
-    audit.record("user.logged_in", target=user, actor=_as(user))
-
-
-@receiver(user_logged_out)
-def record_logout(sender, request, user, **kwargs):
-    if user is not None:
-        audit.record("user.logged_out", target=user, actor=_as(user))
-
-
-@receiver(user_login_failed)
-def record_failed_login(sender, credentials, request=None, **kwargs):
-    from peerings import login_guard
-    from peerings.middleware import client_ip
-
-    # Only the username, and only one that names an account: Django has masked anything
-    # that looks like a password, but not a password typed into the username field.
-    typed = str(credentials.get("username", ""))
-    username = login_guard.username_for_the_log(typed)
-    audit.record("user.login_failed", message=f"Failed login for {username}",
-                 after={"username": username})
-    if request is not None:
-        login_guard.note_failure(typed, client_ip(request))
-
-
-# Recorded by their ModelAdmin instead, with before/after snapshots (admin.py): our own
-# models, and users and groups (whose privileges the snapshot shows).
-_RECORDED_BY_THEIR_ADMIN = {("auth", "user"), ("auth", "group")}
-
-
-@receiver(post_save, sender=LogEntry)
-def record_admin_change(sender, instance, created, **kwargs):
-    # Deletions (which Django may log in bulk, without this signal) are recorded in admin.py.
-    content_type = instance.content_type
-    if (not created or instance.is_deletion() or content_type.app_label == "peerings"
-            or (content_type.app_label, content_type.model) in _RECORDED_BY_THEIR_ADMIN):
-        return
-    verb = "added" if instance.is_addition() else "changed"
-    audit.record(
-        f"admin.{instance.content_type.model}.{verb}",
-        message=f"{instance.object_repr}: {instance.get_change_message() or verb}",
-        after={"object_id": instance.object_id, "object": instance.object_repr},
-    )
-
-
-def keep_bootstrap_rows(sender, apps=None, **kwargs):
+def keep_bootstrap_rows(sender, **kwargs):
     # A test flush empties every table, data migrations' rows included; put them back.
-    from django.apps import apps as global_apps
     from django.contrib.auth.models import Group, Permission
     from django.contrib.contenttypes.models import ContentType
     from django_q.models import Schedule
 
-    bootstrap.ensure_support_group(Group, Permission, ContentType)
+    ensure_support_group(Group, Permission, ContentType, bootstrap.SUPPORT_PERMISSIONS)
     bootstrap.ensure_reconcile_schedule(Schedule)
-    # Not when webhooks were migrated back before the column the recovery reads.
-    migrated = apps or global_apps
-    try:
-        delivery_fields = migrated.get_model("webhooks", "WebhookDelivery")._meta.get_fields()
-    except LookupError:
-        delivery_fields = []
-    if any(field.name == "presumed_lost_at" for field in delivery_fields):
-        bootstrap.ensure_webhook_recovery_schedule(Schedule)

@@ -8,7 +8,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from peerings import audit, services
+from core import audit
+from peerings import services
 
 
 def provision_peering(peering_pk, actor, unavailable_rounds=0):

@@ -10,9 +10,11 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from core.access import organizations_of
+from core.models import AuditEvent
 from peerings import access, services
 from peerings.forms import AuditFilterForm, PeeringForm, ResourceForm
-from peerings.models import AuditEvent, PeeringConnection
+from peerings.models import PeeringConnection
 
 AUDIT_PAGE_SIZE = 50
 
@@ -220,7 +222,7 @@ def resource_delete(request, pk, resource_pk):
 
 
 def _audit_events(request):
-    organizations = access.organizations_of(request.user)
+    organizations = organizations_of(request.user)
     form = AuditFilterForm(request.GET or None,
                            deployments=access.deployments_visible_to(request.user))
     events = AuditEvent.objects.filter(organization__in=organizations)

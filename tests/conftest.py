@@ -5,9 +5,10 @@ import httpx
 import pytest
 from django.contrib.auth import get_user_model
 
+from core.models import Membership, Organization
 from demo.aws import SandboxEc2
 from peerings import aws
-from peerings.models import Deployment, Membership, Organization
+from peerings.models import Deployment
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -159,7 +160,7 @@ def _no_login_lockout_carried_over():
     """Failed logins counted by one test (client address 127.0.0.1) must not lock the next."""
     from django.core.cache import cache
 
-    from peerings import login_guard
+    from core import login_guard
 
     cache.delete(login_guard._keys("", "127.0.0.1")[1][0])
 
@@ -213,7 +214,7 @@ def event_text(event):
     """Every stored value of an audit event, text and JSON alike, as one string to search."""
     import json
 
-    from peerings.models import AuditEvent
+    from core.models import AuditEvent
 
     values = []
     for field in AuditEvent._meta.concrete_fields:

@@ -15,18 +15,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
+from core import admin as core_admin
+from core import audit
+from core.models import AuditEvent, Membership, Organization
 from demo import sandbox
 from peerings import admin as peerings_admin
-from peerings import audit, aws, services
-from peerings.forms import AUDIT_ACTIONS
-from peerings.models import (
-    AuditEvent,
-    Deployment,
-    Membership,
-    Organization,
-    PeeringConnection,
-    Resource,
-)
+from peerings import aws, services
+from peerings.models import Deployment, PeeringConnection, Resource
 from tests.conftest import event_text, make_deployment
 
 pytestmark = pytest.mark.django_db
@@ -36,16 +31,28 @@ MODELS = ["organization", "deployment", "peeringconnection", "resource", "audite
 PEERINGS = "/admin/peerings/peeringconnection/"
 
 
+# Organizations and the audit log are the core app's; the rest is peerings'.
+CORE_MODELS = {"organization", "membership", "auditevent"}
+
+
+def app_of(model):
+    return "core" if model in CORE_MODELS else "peerings"
+
+
 def changelist(model):
-    return f"/admin/peerings/{model}/"
+    return f"/admin/{app_of(model)}/{model}/"
 
 
 def change_page(model, pk):
-    return f"/admin/peerings/{model}/{pk}/change/"
+    return f"/admin/{app_of(model)}/{model}/{pk}/change/"
 
 
 def delete_page(model, pk):
-    return f"/admin/peerings/{model}/{pk}/delete/"
+    return f"/admin/{app_of(model)}/{model}/{pk}/delete/"
+
+
+def add_page(model):
+    return f"/admin/{app_of(model)}/{model}/add/"
 
 
 def assert_no_password_hash_in_the_log():
@@ -97,12 +104,12 @@ def test_the_support_group_may_view_everything_and_retry_and_resync_only(db):
     group = Group.objects.get(name="Support")
     granted = set(group.permissions.values_list("content_type__app_label", "codename"))
     assert granted == {
-        ("peerings", "view_organization"),
-        ("peerings", "view_membership"),
+        ("core", "view_organization"),
+        ("core", "view_membership"),
+        ("core", "view_auditevent"),
         ("peerings", "view_deployment"),
         ("peerings", "view_peeringconnection"),
         ("peerings", "view_resource"),
-        ("peerings", "view_auditevent"),
         ("peerings", "retry_peering"),
         ("peerings", "resync_peering"),
         ("webhooks", "view_webhookendpoint"),
@@ -118,9 +125,11 @@ def test_a_support_user_has_exactly_the_groups_permissions(support):
     assert support.has_perm("peerings.view_peeringconnection")
     assert support.has_perm("peerings.retry_peering")
     assert support.has_perm("peerings.resync_peering")
-    for codename in ("change_peeringconnection", "delete_peeringconnection",
-                     "add_deployment", "change_auditevent", "delete_auditevent"):
-        assert not support.has_perm(f"peerings.{codename}")
+    assert support.has_perm("core.view_auditevent")
+    for permission in ("peerings.change_peeringconnection", "peerings.delete_peeringconnection",
+                       "peerings.add_deployment", "core.change_auditevent",
+                       "core.delete_auditevent", "core.change_organization"):
+        assert not support.has_perm(permission)
 
 
 # --- 2. Support reads, never writes ---
@@ -176,9 +185,9 @@ def test_support_cannot_delete(client, support, one_of_each, model):
 @pytest.mark.parametrize("model", MODELS)
 def test_support_cannot_add(client, support, one_of_each, model):
     client.force_login(support)
-    assert client.get(f"/admin/peerings/{model}/add/").status_code == 403
+    assert client.get(add_page(model)).status_code == 403
     count = type(one_of_each[model]).objects.count()
-    response = client.post(f"/admin/peerings/{model}/add/", {"name": "new-org"})
+    response = client.post(add_page(model), {"name": "new-org"})
     assert response.status_code == 403
     assert type(one_of_each[model]).objects.count() == count
 
@@ -658,7 +667,7 @@ def test_a_resource_the_database_refuses_after_the_form_check_is_an_admin_error_
                                        kind="mysql", host="172.16.1.10", port=3306)
     target = add_peering(deployment, 2)
     url = (change_page("resource", resource.pk) if change
-           else "/admin/peerings/resource/add/")
+           else add_page("resource"))
     client.force_login(superuser)
     race_the_form_check(monkeypatch, target)
     response = client.post(url, {"deployment": deployment.pk, "peering": target.pk,
@@ -709,8 +718,8 @@ def test_a_superuser_cannot_edit_a_peering_behind_the_services(client, superuser
 def test_audit_events_are_read_only_even_for_superusers(client, superuser, one_of_each):
     event = one_of_each["auditevent"]
     client.force_login(superuser)
-    assert client.get("/admin/peerings/auditevent/add/").status_code == 403
-    assert client.post("/admin/peerings/auditevent/add/",
+    assert client.get(add_page("auditevent")).status_code == 403
+    assert client.post(add_page("auditevent"),
                        {"action": "peering.created"}).status_code == 403
     page = client.get(change_page("auditevent", event.pk))
     assert page.status_code == 200
@@ -739,9 +748,9 @@ def test_the_audit_log_filters_by_the_known_actions_without_a_distinct_over_the_
     cl = everything.context["cl"]
     (action_filter,) = [f for f in cl.filter_specs if f.title == "action"]
     assert [c["display"] for c in action_filter.choices(cl)] == [
-        "All", *(label for _action, label in peerings_admin.SUPPORT_AUDIT_ACTIONS)]
-    assert {action for action, _label in AUDIT_ACTIONS} < {
-        action for action, _label in peerings_admin.SUPPORT_AUDIT_ACTIONS}
+        "All", *(label for _action, label in core_admin.support_audit_actions())]
+    assert {action for action, _label in audit.customer_actions()} < {
+        action for action, _label in core_admin.support_audit_actions()}
     assert one_of_each["auditevent"] in shown(everything)
     assert shown(filtered) == [running]
     # Support's own: sign-ins and admin changes, a whole family at once.
@@ -795,7 +804,7 @@ def changelist_queries(client, model):
     assert response.status_code == 200
     rows = len(response.context["cl"].result_list)
     # One admin page (100 rows) of everything there is (logging in adds an audit event).
-    assert rows == min(apps.get_model("peerings", model).objects.count(), 100)
+    assert rows == min(apps.get_model(app_of(model), model).objects.count(), 100)
     return len(queries), rows
 
 

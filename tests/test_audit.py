@@ -17,10 +17,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core import audit, login_guard
+from core.models import AppendOnlyError, AuditEvent
 from demo import sandbox
 from demo.aws import SandboxEc2
-from peerings import audit, aws, login_guard
-from peerings.models import AppendOnlyError, AuditEvent, PeeringConnection, Resource
+from peerings import aws
+from peerings.models import PeeringConnection, Resource
 from tests.conftest import event_text, make_deployment
 from tests.test_worker_cluster import cluster, wait_until_settled  # noqa: F401
 
@@ -595,6 +597,20 @@ def test_the_filters_narrow_the_rows(client, owner, organization):
     assert shown(until="2026-02-15") == ["own-feb", "own-jan"]
     assert shown(since="2026-02-01", until="2026-02-28") == ["own-feb"]
     assert shown(deployment=first.pk, actor="bob", action="peering.running") == ["own-mar"]
+
+
+def test_the_action_filter_offers_each_apps_actions_and_none_of_supports(client, owner,
+                                                                         organization):
+    """Each app names its own actions (AppConfig.audit_actions): peerings' come first, then
+    webhooks', as the single list before did; sign-ins and admin changes are support's."""
+    client.force_login(owner)
+    form = client.get(reverse("audit-log")).context["form"]
+    offered = [value for value, _label in form.fields["action"].choices]
+    assert offered[:2] == ["", "peering.created"]
+    assert offered.index("resource.deleted") < offered.index("webhook.created")
+    assert {"peering.requeued", "webhook.resent", "webhook.secret_rotated"} <= set(offered)
+    assert len(offered) == len(set(offered)) == 20
+    assert not [value for value in offered if value.startswith(("user.", "admin."))]
 
 
 def test_the_page_is_paged_by_keyset(client, owner, deployment):

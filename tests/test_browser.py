@@ -187,7 +187,7 @@ def test_a_customer_peers_binds_deletes_and_support_sees_it_all(
     page.click("text=Log out")
     organization = quote(peering.deployment.organization.name)
     page.goto(f"{base}/admin/login/?next="
-              + quote(f"/admin/peerings/auditevent/?q={organization}", safe=""))
+              + quote(f"/admin/core/auditevent/?q={organization}", safe=""))
     page.fill("#id_username", "support")
     page.fill("#id_password", "support")
     page.click("input[type=submit]")

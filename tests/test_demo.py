@@ -12,10 +12,11 @@ from django.apps import apps
 from django.core.management import call_command, get_commands
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
+from core.models import AuditEvent, Membership, Organization
 from demo import sandbox, world
 from demo.aws import SandboxEc2
 from peerings import aws, services
-from peerings.models import AuditEvent, Deployment, Membership, Organization, PeeringConnection
+from peerings.models import Deployment, PeeringConnection
 from tests.test_security import production_env
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 

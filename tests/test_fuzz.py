@@ -10,8 +10,9 @@ from django.urls import reverse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from core.models import AuditEvent
 from peerings import validators
-from peerings.models import AuditEvent, PeeringConnection, Resource
+from peerings.models import PeeringConnection, Resource
 from tests.conftest import make_deployment
 from webhooks import services as webhook_services
 from webhooks import validators as webhook_validators

@@ -3,7 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
-from peerings.models import Deployment, Membership, PeeringConnection, Resource
+from core.models import Membership
+from peerings.models import Deployment, PeeringConnection, Resource
 from tests.conftest import make_deployment
 
 pytestmark = pytest.mark.django_db

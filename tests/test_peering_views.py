@@ -8,10 +8,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.models import AuditEvent
 from demo import sandbox
 from demo.aws import SandboxEc2
 from peerings import aws
-from peerings.models import AuditEvent, PeeringConnection
+from peerings.models import PeeringConnection
 from tests.conftest import make_deployment
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,11 @@ from botocore.stub import ANY, Stubber
 from django.conf import settings
 from django_q.models import Schedule
 
+from core import audit
+from core.models import AuditEvent
 from demo import sandbox
-from peerings import audit, aws, services
-from peerings.models import AuditEvent, PeeringConnection
+from peerings import aws, services
+from peerings.models import PeeringConnection
 from tests.conftest import confirmed
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
+from core import audit
+from core.models import AuditEvent
 from demo import sandbox
-from peerings import audit, aws, services
-from peerings.models import AuditEvent, PeeringConnection, Resource
+from peerings import aws, services
+from peerings.models import PeeringConnection, Resource
 from tests.conftest import event_text, provisioned
 
 pytestmark = pytest.mark.django_db

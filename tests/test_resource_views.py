@@ -11,9 +11,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from core.models import AuditEvent
 from demo import sandbox
 from peerings import aws, services
-from peerings.models import AuditEvent, PeeringConnection, Resource
+from peerings.models import PeeringConnection, Resource
 from tests.conftest import make_deployment
 
 pytestmark = pytest.mark.django_db

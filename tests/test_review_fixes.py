@@ -7,8 +7,9 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django_q.models import Schedule
 
+from core.models import AuditEvent
 from peerings import aws, services
-from peerings.models import AuditEvent, PeeringConnection, Resource
+from peerings.models import PeeringConnection, Resource
 from tests.conftest import provisioned
 
 pytestmark = pytest.mark.django_db

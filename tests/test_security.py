@@ -12,8 +12,9 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from peerings import login_guard
-from peerings.models import AuditEvent, Membership, Organization, PeeringConnection, Resource
+from core import login_guard
+from core.models import AuditEvent, Membership, Organization
+from peerings.models import PeeringConnection, Resource
 from tests.conftest import make_deployment, provisioned
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery, WebhookEndpoint

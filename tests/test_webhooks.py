@@ -33,8 +33,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
+from core.models import AuditEvent
 from peerings import services as peering_services
-from peerings.models import AuditEvent, PeeringConnection
+from peerings.models import PeeringConnection
 from tests.conftest import event_text
 from webhooks import services, tasks, validators
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, redacted_url
@@ -781,7 +782,7 @@ def test_one_delivery_that_cannot_be_taken_over_does_not_keep_the_others_waiting
 def test_the_recovery_schedule_is_not_put_back_for_webhooks_migrated_back_before_it(db):
     from django.db.migrations.loader import MigrationLoader
 
-    from peerings import signals
+    from webhooks import signals
 
     Schedule.objects.filter(func=tasks.RECOVER).delete()
     before_recovery = MigrationLoader(connection).project_state(("webhooks", "0001_initial"))

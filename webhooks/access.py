@@ -6,8 +6,8 @@ for a row that does not exist."""
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from peerings import access
-from peerings.models import Membership
+from core import access
+from core.models import Membership
 from webhooks.models import WebhookEndpoint
 
 

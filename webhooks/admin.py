@@ -4,7 +4,7 @@ and is never listed here."""
 
 from django.contrib import admin
 
-from peerings.admin import NoWrites, ReadOnlyAdmin
+from core.admin import NoWrites, ReadOnlyAdmin
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from peerings.models import Organization
+from core.models import Organization
 from webhooks import validators
 from webhooks.events import EVENT_TYPES
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from peerings import audit
+from core import audit
 from webhooks import client
 from webhooks.events import EVENT_FOR_STATUS, TEST_EVENT
 from webhooks.models import (

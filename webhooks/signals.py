@@ -2,7 +2,8 @@ import logging
 
 from django.db import transaction
 
-from webhooks import services
+from core.bootstrap import ensure_support_group
+from webhooks import bootstrap, services
 
 log = logging.getLogger(__name__)
 
@@ -18,3 +19,22 @@ def notify_webhooks(sender, peering, previous, event, **kwargs):
     except Exception:
         log.exception("webhooks: no deliveries made for peering %s becoming %s",
                       peering.pk, peering.status)
+
+
+def keep_bootstrap_rows(sender, apps=None, **kwargs):
+    """Rows webhooks cannot work without (bootstrap.py), put back after every `migrate` and
+    every test flush (which empties all tables, data migrations' rows included)."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django_q.models import Schedule
+
+    ensure_support_group(Group, Permission, ContentType, bootstrap.SUPPORT_PERMISSIONS)
+    # Not when webhooks were migrated back before the column the recovery reads.
+    migrated = apps or global_apps
+    try:
+        delivery_fields = migrated.get_model("webhooks", "WebhookDelivery")._meta.get_fields()
+    except LookupError:
+        delivery_fields = []
+    if any(field.name == "presumed_lost_at" for field in delivery_fields):
+        bootstrap.ensure_webhook_recovery_schedule(Schedule)

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from peerings.models import Membership
+from core.models import Membership
 from webhooks import access, services
 from webhooks.forms import EndpointForm, RotateForm
 from webhooks.models import WebhookDelivery, WebhookEndpoint

@@ -4,7 +4,7 @@ Re-sync from AWS, change and delete nothing."""
 
 from django.db import migrations
 
-from peerings.bootstrap import ensure_support_group
+from core.bootstrap import ensure_support_group
 
 APPEND_ONLY = """
 CREATE OR REPLACE FUNCTION peerings_auditevent_append_only() RETURNS trigger AS $$

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import migrations, models
 from django.utils import timezone
 
-from peerings.bootstrap import WEBHOOK_RECOVERY_SCHEDULE, ensure_webhook_recovery_schedule
+from webhooks.bootstrap import WEBHOOK_RECOVERY_SCHEDULE, ensure_webhook_recovery_schedule
 
 
 def backfill_and_schedule(apps, schema_editor):

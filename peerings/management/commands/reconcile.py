@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from peerings import audit, services
+from core import audit
+from peerings import services
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ import uuid
 
 from django.conf import settings
 
-from peerings import audit
-from peerings.models import AuditEvent
+from core import audit
+from core.models import AuditEvent
 
 
 def client_ip(request):

@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 
-from peerings import audit
-from peerings.middleware import client_ip
+from core import audit
+from core.middleware import client_ip
 
 # An address may try many users (an office behind one NAT), but not endlessly.
 PER_IP_FACTOR = 4

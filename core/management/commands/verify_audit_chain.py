@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from peerings import audit
-from peerings.models import AuditEvent
+from core import audit
+from core.models import AuditEvent
 
 
 class Command(BaseCommand):

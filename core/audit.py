@@ -11,10 +11,11 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
+from django.apps import apps
 from django.db import connection, transaction
 from django.utils import timezone
 
-from peerings.models import AuditEvent, Deployment, Organization
+from core.models import AuditEvent, Organization
 
 # Any constant: the key of the PostgreSQL advisory lock that orders the hash chain.
 _CHAIN_LOCK = 0x50EE_A0D1
@@ -70,13 +71,21 @@ def actor_for_user(user, source, ip=None, request_id=""):
     )
 
 
+def customer_actions():
+    """(action, label) of each action a customer's audit log can be filtered by. Each app
+    names its own in `audit_actions` on its AppConfig, so that the platform lists them
+    without knowing the apps; in INSTALLED_APPS order."""
+    return [action for config in apps.get_app_configs()
+            for action in getattr(config, "audit_actions", ())]
+
+
 def record(action, *, target=None, organization=None, deployment=None, before=None,
            after=None, message="", actor=None):
     """Append one event to the chain. Runs in its own (possibly nested) transaction, so the
     event commits or rolls back with the change it describes."""
     actor = actor or current_actor()
     if deployment is None and target is not None:
-        deployment = target if isinstance(target, Deployment) else getattr(
+        deployment = target if isinstance(target, _deployment_model()) else getattr(
             target, "deployment", None
         )
     if organization is None:
@@ -110,6 +119,11 @@ def record(action, *, target=None, organization=None, deployment=None, before=No
         event.hash = event_hash(event)
         event.save()
     return event
+
+
+def _deployment_model():
+    # The model the log's deployment column points at, without this module importing it.
+    return AuditEvent._meta.get_field("deployment").related_model
 
 
 def event_hash(event):

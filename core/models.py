@@ -1,0 +1,138 @@
+"""Organizations, their members and the audit log: what every app of the portal hangs off.
+
+These models began in the `peerings` app and moved here without touching the database:
+their tables keep the names they were created with (`db_table`), so the rows, the foreign
+keys other tables hold to them, the PostgreSQL append-only trigger on the audit table and the
+audit hash chain all stay as they were (see core/migrations/0001)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "peerings_organization"  # created by the peerings app (see the module)
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        db_table = "peerings_membership"  # created by the peerings app (see the module)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"], name="membership_one_per_user_and_org"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "member", "viewer"]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.organization} ({self.role})"
+
+    @property
+    def can_act(self):
+        return self.role in (self.Role.OWNER, self.Role.MEMBER)
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are never changed.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are never deleted.")
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEvent(models.Model):
+    """Append-only: the model refuses updates and deletes, and on PostgreSQL so does a
+    trigger. Each row carries a SHA-256 over its content and the previous row's hash, so
+    `manage.py verify_audit_chain` finds any row changed behind the model's back."""
+
+    class Source(models.TextChoices):
+        WEB = "web"
+        ADMIN = "admin"
+        TASK = "task"
+        SYSTEM = "system"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT, not SET_NULL: the log is append-only, so deleting a user or an organization
+    # must not rewrite it. Deactivate users instead of deleting them.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )
+    # Frozen at the time of the event: renaming a user later does not rewrite history.
+    actor_name = models.CharField(max_length=150, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    # Acted by the vendor's staff (see audit.Actor.by_support).
+    by_support = models.BooleanField(default=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The one column of the log that names a peerings model: customers filter their log by
+    # deployment, and its index serves that. A string reference, so this module imports
+    # nothing of peerings.
+    deployment = models.ForeignKey(
+        "peerings.Deployment", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        # Created by the peerings app (see the module); the PostgreSQL append-only trigger
+        # (peerings/migrations/0004) is on this table by name.
+        db_table = "peerings_auditevent"
+        # Newest first by id: ids follow the hash chain, which is written in one order.
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["organization", "-id"], name="audit_org_id"),
+            models.Index(fields=["organization", "deployment", "-id"], name="audit_org_dep_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_repr}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are never deleted.")
