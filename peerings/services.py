@@ -2,7 +2,8 @@
 all call these functions, and each change is audited in the same transaction.
 
 AWS is never called inside a database transaction: AWS work happens first (or in the
-worker), then a short transaction records it."""
+worker), then a short transaction records it. Work for the worker is queued through
+peerings.queue, once the transaction that asked for it commits."""
 
 import ipaddress
 import logging
@@ -14,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from peerings import audit, aws
+from peerings import audit, aws, queue
 from peerings.models import AuditEvent, PeeringConnection, Resource
 
 log = logging.getLogger(__name__)
@@ -229,8 +230,6 @@ class NewPeering:
 
 def create_peering(deployment, new, user):
     """Record a verified request as `pending` and queue the worker that accepts it."""
-    from peerings import tasks
-
     if not deployment.peering_allowed:
         raise Refused({None: [
             f"VPC peering is not available on the {deployment.get_plan_display()} plan."
@@ -246,7 +245,7 @@ def create_peering(deployment, new, user):
                 created_by=user,
             )
             audit.record("peering.created", target=peering, after=_snapshot(peering))
-            tasks.enqueue_provision(peering)
+            queue.enqueue_provision(peering)
     except IntegrityError:
         # Two clicks or two browsers raced past the checks; the constraint picked one.
         raise Refused(database_problems(deployment, new.peering_id, new.vpc_id) or {
@@ -257,13 +256,11 @@ def create_peering(deployment, new, user):
 
 def retry_peering(peering):
     """failed → pending, and queue the worker again. False if it was not retryable."""
-    from peerings import tasks
-
     with transaction.atomic():
         if not _transition(peering, Status.PENDING, [Status.FAILED], "peering.retried",
                            only_if={"retryable": True}):
             return False
-        tasks.enqueue_provision(peering)
+        queue.enqueue_provision(peering)
     return True
 
 
@@ -303,8 +300,6 @@ def provision(peering_pk, unavailable_rounds=0):
     """Accept the request, wait for it to be active, add the vendor-side routes and rules,
     and mark the peering running. Safe to run any number of times, from any point: each
     step is idempotent and each transition is compare-and-set."""
-    from peerings import tasks
-
     peering = PeeringConnection.objects.select_related("deployment").get(pk=peering_pk)
     if peering.status not in (Status.PENDING, Status.PROVISIONING):
         log.info("provision %s: nothing to do in status %s", peering, peering.status)
@@ -341,7 +336,7 @@ def provision(peering_pk, unavailable_rounds=0):
                        "Nothing is lost: press Retry.")
             fail(peering, why, retryable=True)
         else:
-            tasks.enqueue_provision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
+            queue.enqueue_provision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
                                     unavailable_rounds=unavailable_rounds + 1)
     return peering.status
 
@@ -440,8 +435,6 @@ def request_delete(peering):
     """running / failed / peer_deleted → deleting, and queue the worker that takes the
     vendor side down. Raises DeleteRefused. The database refuses the move as well when a
     resource is bound (trigger), so a resource added meanwhile cannot slip through."""
-    from peerings import tasks
-
     refusal = delete_refusal(peering)
     if refusal:
         raise refusal
@@ -450,7 +443,7 @@ def request_delete(peering):
             if not _transition(peering, Status.DELETING, list(PeeringConnection.DELETABLE),
                                "peering.delete_requested"):
                 raise DeleteRefused("Someone else changed this peering just now. Reload.")
-            tasks.enqueue_deprovision(peering)
+            queue.enqueue_deprovision(peering)
     except IntegrityError:
         raise delete_refusal(peering) or DeleteRefused(
             "A resource was bound to this peering just now; delete it first."
@@ -460,8 +453,6 @@ def request_delete(peering):
 def deprovision(peering_pk, unavailable_rounds=0):
     """Revoke our rules, delete our routes (only those that point at this pcx), delete the
     pcx (the customer may have done so already), and mark the peering deleted."""
-    from peerings import tasks
-
     peering = PeeringConnection.objects.select_related("deployment").get(pk=peering_pk)
     if peering.status != Status.DELETING:
         log.info("deprovision %s: nothing to do in status %s", peering, peering.status)
@@ -478,7 +469,7 @@ def deprovision(peering_pk, unavailable_rounds=0):
         log.warning("deprovision %s: AWS unavailable (%s), round %d", peering, exc.code,
                     unavailable_rounds + 1)
         if unavailable_rounds + 1 < MAX_UNAVAILABLE_ROUNDS:
-            tasks.enqueue_deprovision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
+            queue.enqueue_deprovision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
                                       unavailable_rounds=unavailable_rounds + 1)
             return peering.status
         _fail_delete(peering, "no answer for several minutes")
@@ -617,12 +608,10 @@ RESYNC_IN_REQUEST_LIMIT = 5
 def request_resync(peerings):
     """Re-sync a few peerings now, returning [(peering, findings, AWS error code or None)],
     or queue them all when there are many, returning None."""
-    from peerings import tasks
-
     peerings = list(peerings)
     if len(peerings) > RESYNC_IN_REQUEST_LIMIT:
         for peering in peerings:
-            tasks.enqueue_resync(peering)
+            queue.enqueue_resync(peering)
         return None
     results = []
     for peering in peerings:
@@ -683,8 +672,6 @@ def reconcile(stuck_after=None):
     """Compare every live peering with AWS (see `resync`), and re-queue any that has sat in
     a transitional state longer than `stuck_after` seconds: its task was lost, say, with a
     killed worker. Every finding is audited (as `system` when run by the schedule)."""
-    from peerings import tasks
-
     if stuck_after is None:
         stuck_after = settings.RECONCILE_STUCK_AFTER
     cutoff = timezone.now() - timedelta(seconds=stuck_after)
@@ -695,7 +682,7 @@ def reconcile(stuck_after=None):
     for peering in _in_batches(live):
         report.checked += 1
         if peering.is_transitional:
-            if peering.status_changed_at <= cutoff and _requeue(peering, tasks):
+            if peering.status_changed_at <= cutoff and _requeue(peering):
                 report.requeued += 1
             continue
         try:
@@ -742,7 +729,7 @@ def _in_batches(queryset, size=500):
         last = batch[-1].pk
 
 
-def _requeue(peering, tasks):
+def _requeue(peering):
     # Touch the row (compare-and-set on its status) so the next run does not queue it again
     # while this attempt is still on its way.
     touched = PeeringConnection.objects.filter(
@@ -755,9 +742,9 @@ def _requeue(peering, tasks):
                      after={"status": peering.status},
                      message=f"{peering.status} for too long; its task was queued again.")
         if peering.status == Status.DELETING:
-            tasks.enqueue_deprovision(peering)
+            queue.enqueue_deprovision(peering)
         else:
-            tasks.enqueue_provision(peering)
+            queue.enqueue_provision(peering)
     return True
 
 

@@ -221,9 +221,9 @@ def test_a_failed_delete_says_why_and_can_be_deleted_again(aws_deployment, monke
 @pytest.mark.skipif("connection.vendor != 'postgresql'",
                     reason="row locks race on PostgreSQL; SQLite serialises all writers")
 def test_bind_racing_delete_always_ends_consistent(organization, monkeypatch):
-    from peerings import tasks
+    from peerings import queue
 
-    monkeypatch.setattr(tasks, "enqueue_deprovision", lambda peering: None)  # the DB race only
+    monkeypatch.setattr(queue, "enqueue_deprovision", lambda peering: None)  # the DB race only
     deployment = make_deployment(organization)
     outcomes = []
     # Until both outcomes have happened (at least 20 races, at most 200): which side wins
