@@ -1,14 +1,21 @@
 """Audit events that Django, not our services, knows about: logins, failed logins, logouts,
-and changes made in the admin to models outside this app (users, groups)."""
+and changes made in the admin to models outside this app (users, groups).
+
+Imported by PeeringsConfig.ready(), once every app is loaded: models import at the top."""
 
 from dataclasses import replace
 
+from django.apps import apps as global_apps
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django_q.models import Schedule
 
-from peerings import audit, bootstrap
+from peerings import audit, bootstrap, login_guard
+from peerings.middleware import client_ip
 
 
 def _as(user):
@@ -29,9 +36,6 @@ def record_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def record_failed_login(sender, credentials, request=None, **kwargs):
-    from peerings import login_guard
-    from peerings.middleware import client_ip
-
     # Only the username, and only one that names an account: Django has masked anything
     # that looks like a password, but not a password typed into the username field.
     typed = str(credentials.get("username", ""))
@@ -64,11 +68,6 @@ def record_admin_change(sender, instance, created, **kwargs):
 
 def keep_bootstrap_rows(sender, apps=None, **kwargs):
     # A test flush empties every table, data migrations' rows included; put them back.
-    from django.apps import apps as global_apps
-    from django.contrib.auth.models import Group, Permission
-    from django.contrib.contenttypes.models import ContentType
-    from django_q.models import Schedule
-
     bootstrap.ensure_support_group(Group, Permission, ContentType)
     bootstrap.ensure_reconcile_schedule(Schedule)
     # Not when webhooks were migrated back before the column the recovery reads.

@@ -6,6 +6,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self):
+        # Here, not at the top: both import models, which cannot load before the apps.
         from peerings.services import peering_status_changed
         from webhooks import signals
 
