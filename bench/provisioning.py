@@ -196,7 +196,7 @@ def _run_portal(requests, owner):
         for request in requests:
             new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
                                       [request.cidr])
-            services.create_peering(request.deployment, new, owner)
+            services.create_peering(request.deployment, new=new, user=owner)
     confirmed = timezone.now()
     peerings = PeeringConnection.objects.filter(
         deployment__in={r.deployment.pk for r in requests})

@@ -193,7 +193,7 @@ class ResourceAdminForm(forms.ModelForm):
             self.add_error("peering", f"{peering.peering_id} is {peering.status}; resources "
                                       "need a running VPC peering.")
         elif peering and cleaned.get("host"):
-            services.Refused(services.resource_problems(peering, cleaned["host"])).add_to(self)
+            services.Refused(services.resource_problems(peering, host=cleaned["host"])).add_to(self)
         return cleaned
 
 

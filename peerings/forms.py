@@ -46,7 +46,8 @@ class PeeringForm(forms.Form):
             return cleaned  # the format is wrong: asking AWS would only add noise
         try:
             self.request_in_aws = services.check_new_peering(
-                self.deployment, cleaned["peering_id"], cleaned["account_id"], cleaned["vpc_id"]
+                self.deployment, peering_id=cleaned["peering_id"],
+                account_id=cleaned["account_id"], vpc_id=cleaned["vpc_id"],
             )
         except services.Refused as refused:
             refused.add_to(self)
@@ -114,7 +115,7 @@ class ResourceForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("peering") and cleaned.get("host"):
-            for message in services.resource_problems(cleaned["peering"], cleaned["host"]).get(
+            for message in services.resource_problems(cleaned["peering"], host=cleaned["host"]).get(
                 "host", []
             ):
                 self.add_error("host", message)

@@ -26,6 +26,7 @@ from peerings.models import (
     PeeringConnection,
     Resource,
 )
+from peerings.services import reconciling
 from tests.conftest import event_text, make_deployment
 
 pytestmark = pytest.mark.django_db
@@ -373,7 +374,7 @@ def test_resync_of_a_peering_that_matches_aws_finds_nothing(client, support, run
 
 def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
         client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
-    monkeypatch.setattr(services, "RESYNC_IN_REQUEST_LIMIT", 1)
+    monkeypatch.setattr(reconciling, "RESYNC_IN_REQUEST_LIMIT", 1)
     first = customer_request_row(aws_deployment, cidr="172.16.8.0/24")
     second = customer_request_row(aws_deployment, cidr="172.16.9.0/24")
     for peering in (first, second):
@@ -396,7 +397,7 @@ def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
 
 def test_a_queued_resync_that_aws_does_not_answer_says_so_in_the_audit_log(
         client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
-    monkeypatch.setattr(services, "RESYNC_IN_REQUEST_LIMIT", 0)
+    monkeypatch.setattr(reconciling, "RESYNC_IN_REQUEST_LIMIT", 0)
     peering = customer_request_row(aws_deployment, status=PeeringConnection.Status.RUNNING)
 
     def throttled(self, peering_id):

@@ -57,7 +57,7 @@ def test_confirming_in_the_web_queues_the_task_on_commit(aws_deployment, owner,
     new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
                               [request.cidr])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        peering = services.create_peering(aws_deployment, new, owner)
+        peering = services.create_peering(aws_deployment, new=new, user=owner)
     assert peering.status == "pending"
     assert len(callbacks) == 1
     callbacks[0]()  # the commit happens: django-q2 (inline in tests) runs the task
@@ -71,7 +71,7 @@ def test_each_transition_is_audited_with_the_actor_who_asked(aws_deployment, own
                               [request.cidr])
     actor = audit.actor_for_user(owner, "web", "198.51.100.7", "req-123")
     with audit.acting_as(actor), django_capture_on_commit_callbacks(execute=True):
-        peering = services.create_peering(aws_deployment, new, owner)
+        peering = services.create_peering(aws_deployment, new=new, user=owner)
     events = AuditEvent.objects.filter(target_id=str(peering.pk)).order_by("id")
     assert [e.action for e in events] == [
         "peering.created", "peering.provisioning", "peering.running"

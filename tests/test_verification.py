@@ -24,8 +24,8 @@ def check(deployment, request, **typed):
     values = {"peering_id": request.peering_id, "account_id": request.account_id,
               "vpc_id": request.vpc_id}
     values.update(typed)
-    return services.check_new_peering(deployment, values["peering_id"], values["account_id"],
-                                      values["vpc_id"])
+    return services.check_new_peering(deployment, peering_id=values["peering_id"],
+                                      account_id=values["account_id"], vpc_id=values["vpc_id"])
 
 
 def refusal(deployment, request, **typed):
@@ -190,8 +190,8 @@ def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aw
     )
     monkeypatch.setattr(aws, "client", lambda *a: pytest.fail("AWS must not be asked"))
     with pytest.raises(services.Refused) as caught:
-        services.check_new_peering(deployment, "pcx-0000000000000000a", CUSTOMER,
-                                   "vpc-0000000000000000a")
+        services.check_new_peering(deployment, peering_id="pcx-0000000000000000a",
+                                   account_id=CUSTOMER, vpc_id="vpc-0000000000000000a")
     assert "already in use" in caught.value.errors["peering_id"][0]
     assert "already peered with this deployment" in caught.value.errors["vpc_id"][0]
 
@@ -227,8 +227,8 @@ def stubbed(monkeypatch, settings):
 
 
 def stubbed_check(deployment):
-    return services.check_new_peering(deployment, "pcx-0000000000000000c", CUSTOMER,
-                                      "vpc-0000000000000000c")
+    return services.check_new_peering(deployment, peering_id="pcx-0000000000000000c",
+                                      account_id=CUSTOMER, vpc_id="vpc-0000000000000000c")
 
 
 def test_it_passes_a_good_stubbed_request(stubbed, deployment):
@@ -333,8 +333,8 @@ def test_the_dialogs_check_gives_up_on_a_silent_aws_within_its_own_budget(
     with silent_aws() as (url, accepted):
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         with pytest.raises(aws.AwsUnavailable):
-            services.check_new_peering(deployment, "pcx-0123456789abcdef0", CUSTOMER,
-                                       "vpc-0123456789abcdef0")
+            services.check_new_peering(deployment, peering_id="pcx-0123456789abcdef0",
+                                       account_id=CUSTOMER, vpc_id="vpc-0123456789abcdef0")
         # One try and one retry, each cut off after a second; the workers' budget is 5.
         assert len(accepted) == 2
     assert PeeringConnection.objects.count() == 0
@@ -373,7 +373,7 @@ def test_missing_credentials_are_retried_like_an_outage_and_logged_as_an_error(
     assert [r for r in errors if "NoCredentialsError" in r.getMessage()]
     # When the rounds run out, the customer is not told AWS was down.
     last_round = services.MAX_UNAVAILABLE_ROUNDS - 1
-    assert services.provision(peering.pk, last_round) == "failed"
+    assert services.provision(peering.pk, unavailable_rounds=last_round) == "failed"
     peering.refresh_from_db()
     assert "own AWS set-up has a problem (NoCredentialsError)" in peering.status_reason
     assert "did not answer" not in peering.status_reason and peering.retryable

@@ -35,6 +35,7 @@ from django_q.models import Schedule
 
 from peerings import services as peering_services
 from peerings.models import AuditEvent, PeeringConnection
+from peerings.services import transitions
 from tests.conftest import event_text
 from webhooks import queue, services, tasks, validators
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, redacted_url
@@ -206,8 +207,8 @@ def make_peering(deployment, status=Status.PROVISIONING, n=1):
 
 
 def become_running(peering):
-    return peering_services._transition(peering, Status.RUNNING, [Status.PROVISIONING],
-                                        "peering.running")
+    return transitions.transition(peering, to=Status.RUNNING,
+                                  allowed_from=[Status.PROVISIONING], action="peering.running")
 
 
 def expected_signature(secret, timestamp, body):
@@ -316,7 +317,7 @@ def test_a_failure_event_carries_the_reason(receiver, local_network, organizatio
     make_endpoint(organization, receiver.url, event_types=["peering.failed"])
     peering = make_peering(deployment, Status.PENDING)
     with django_capture_on_commit_callbacks(execute=True):
-        assert peering_services.fail(peering, "The request comes from another VPC.",
+        assert peering_services.fail(peering, reason="The request comes from another VPC.",
                                      retryable=False)
     event = json.loads(receiver.received[0].body)
     assert event["type"] == "peering.failed"
@@ -369,7 +370,8 @@ def test_each_settled_status_is_an_event_and_no_transitional_one_is(
     make_endpoint(organization, event_types=ALL_EVENTS)
     peering = make_peering(deployment, previous)
     with django_capture_on_commit_callbacks() as queued:
-        assert peering_services._transition(peering, to, [previous], f"peering.{to}")
+        assert transitions.transition(peering, to=to, allowed_from=[previous],
+                                      action=f"peering.{to}")
     deliveries = list(WebhookDelivery.objects.all())
     if event_type is None:
         assert deliveries == [] and queued == []

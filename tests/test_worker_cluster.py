@@ -150,7 +150,7 @@ def test_a_real_worker_cluster_takes_a_confirmed_peering_to_running(aws_deployme
     request = demo.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
                               [request.cidr])
-    peering = services.create_peering(aws_deployment, new, owner)
+    peering = services.create_peering(aws_deployment, new=new, user=owner)
 
     wait_until_settled(peering, process, log)
     assert peering.status_reason == ""

@@ -1,0 +1,58 @@
+"""A customer's confirmed request becomes a `pending` peering, and a failed one may be
+tried again; either way the worker that accepts it is queued on commit."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from peerings import audit, queue
+from peerings.models import Deployment, PeeringConnection
+from peerings.services.checks import Refused, database_problems
+from peerings.services.transitions import Status, peering_snapshot, transition
+
+
+@dataclass(frozen=True)
+class NewPeering:
+    peering_id: str
+    account_id: str
+    vpc_id: str
+    cidrs: list[str]
+
+
+def create_peering(deployment: Deployment, *, new: NewPeering,
+                   user: AbstractBaseUser | None) -> PeeringConnection:
+    """Record a verified request as `pending` and queue the worker that accepts it."""
+    if not deployment.peering_allowed:
+        raise Refused({None: [
+            f"VPC peering is not available on the {deployment.get_plan_display()} plan."
+        ]})
+    try:
+        with transaction.atomic():
+            peering = PeeringConnection.objects.create(
+                deployment=deployment,
+                peering_id=new.peering_id,
+                customer_account_id=new.account_id,
+                customer_vpc_id=new.vpc_id,
+                customer_cidrs=new.cidrs,
+                created_by=user,
+            )
+            audit.record("peering.created", target=peering, after=peering_snapshot(peering))
+            queue.enqueue_provision(peering)
+    except IntegrityError:
+        # Two clicks or two browsers raced past the checks; the constraint picked one.
+        raise Refused(database_problems(deployment, peering_id=new.peering_id,
+                                        vpc_id=new.vpc_id) or {
+            None: ["This peering was just created by someone else. Reload the page."]
+        }) from None
+    return peering
+
+
+def retry_peering(peering: PeeringConnection) -> bool:
+    """failed → pending, and queue the worker again. False if it was not retryable."""
+    with transaction.atomic():
+        if not transition(peering, to=Status.PENDING, allowed_from=[Status.FAILED],
+                          action="peering.retried", only_if={"retryable": True}):
+            return False
+        queue.enqueue_provision(peering)
+    return True
