@@ -38,14 +38,15 @@ class PeeringForm(forms.Form):
     def __init__(self, *args, deployment, **kwargs):
         super().__init__(*args, **kwargs)
         self.deployment = deployment
-        self.request_in_aws = None
+        # What services.create_peering records, once the checks have passed.
+        self.verified = None
 
     def clean(self):
         cleaned = super().clean()
         if self.errors:
             return cleaned  # the format is wrong: asking AWS would only add noise
         try:
-            self.request_in_aws = services.check_new_peering(
+            self.verified = services.check_new_peering(
                 self.deployment, peering_id=cleaned["peering_id"],
                 account_id=cleaned["account_id"], vpc_id=cleaned["vpc_id"],
             )
@@ -72,14 +73,6 @@ class PeeringForm(forms.Form):
                 code="aws_refused", params={"code": exc.code or "no code"},
             ) from None
         return cleaned
-
-    def new_peering(self):
-        return services.NewPeering(
-            peering_id=self.cleaned_data["peering_id"],
-            account_id=self.cleaned_data["account_id"],
-            vpc_id=self.cleaned_data["vpc_id"],
-            cidrs=self.request_in_aws.requester_cidrs,
-        )
 
 
 class ResourceForm(forms.Form):

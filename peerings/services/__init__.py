@@ -7,7 +7,7 @@ peerings.queue, once the transaction that asked for it commits.
 
 One module per capability. Callers import this package, which names the public functions;
 a test patches a constant in the module that reads it (services.reconciling, ...):
-- checks: what a new peering must pass before anything is saved;
+- checks: what a new peering must pass before anything is saved (VerifiedRequest);
 - transitions: compare-and-set status changes, audited and signalled;
 - creating: a verified request becomes a pending peering; Retry;
 - provisioning: the worker accepts the request and adds the vendor side;
@@ -15,8 +15,14 @@ a test patches a constant in the module that reads it (services.reconciling, ...
 - resources: the rules for binding a resource to a peering;
 - reconciling: comparing our records with AWS (Re-sync, the reconcile schedule)."""
 
-from peerings.services.checks import Errors, Refused, check_new_peering
-from peerings.services.creating import NewPeering, create_peering, retry_peering
+from peerings.services.checks import (
+    Errors,
+    Refused,
+    UnverifiedRequest,
+    VerifiedRequest,
+    check_new_peering,
+)
+from peerings.services.creating import create_peering, retry_peering
 from peerings.services.deleting import (
     DeleteRefused,
     delete_refusal,
@@ -39,9 +45,10 @@ __all__ = [
     "MAX_UNAVAILABLE_ROUNDS",
     "DeleteRefused",
     "Errors",
-    "NewPeering",
     "ReconcileReport",
     "Refused",
+    "UnverifiedRequest",
+    "VerifiedRequest",
     "add_resource",
     "check_new_peering",
     "create_peering",

@@ -1,8 +1,12 @@
 """The checks a new peering passes before anything is saved: first what the database alone
 can refuse, then the customer's request as AWS reports it, then room on the deployment.
-Every mismatch is its own message on the form field to fix."""
+Every mismatch is its own message on the form field to fix.
+
+`check_new_peering` is the only maker of a `VerifiedRequest`, and `create_peering` records
+nothing else: a pending peering never comes from values nobody checked against AWS."""
 
 import ipaddress
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -185,10 +189,51 @@ def cidr_problems(deployment: Deployment, *, cidrs: list[str],
     return problems
 
 
+class UnverifiedRequest(TypeError):
+    """A peering was to be created from values that `check_new_peering` did not verify:
+    a mistake in the calling code, never something a customer did."""
+
+
+# Held only by this module: a VerifiedRequest made anywhere else lacks it.
+_VERIFIED = object()
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    """A customer's peering request as AWS reported it, having passed every check for one
+    deployment. The customer's account and VPC are AWS's, which the checks found equal to
+    what was typed; the CIDRs are learned from AWS."""
+
+    deployment_pk: int
+    in_aws: aws.PeeringRequest
+    _seal: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._seal is not _VERIFIED:
+            raise UnverifiedRequest("Only check_new_peering() makes a VerifiedRequest.")
+
+    @property
+    def peering_id(self) -> str:
+        return self.in_aws.peering_id
+
+    @property
+    def account_id(self) -> str:
+        return self.in_aws.requester_account_id
+
+    @property
+    def vpc_id(self) -> str:
+        return self.in_aws.requester_vpc_id
+
+    @property
+    def cidrs(self) -> list[str]:
+        return list(self.in_aws.requester_cidrs)
+
+
 def check_new_peering(deployment: Deployment, *, peering_id: str, account_id: str,
-                      vpc_id: str) -> aws.PeeringRequest:
-    """All the checks a new peering must pass before anything is saved. Returns what AWS
-    reported; raises Refused, or aws.AwsUnavailable when AWS did not answer in time."""
+                      vpc_id: str) -> VerifiedRequest:
+    """All the checks a new peering must pass before anything is saved. Returns the request
+    as AWS reported it, verified for `deployment`; raises Refused, or aws.AwsUnavailable
+    when AWS did not answer in time."""
     errors = database_problems(deployment, peering_id=peering_id, vpc_id=vpc_id)
     if errors:
         raise Refused(errors)
@@ -205,4 +250,4 @@ def check_new_peering(deployment: Deployment, *, peering_id: str, account_id: st
             errors[None] = room
     if errors:
         raise Refused(errors)
-    return in_aws
+    return VerifiedRequest(deployment_pk=deployment.pk, in_aws=in_aws, _seal=_VERIFIED)

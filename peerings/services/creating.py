@@ -1,28 +1,29 @@
 """A customer's confirmed request becomes a `pending` peering, and a failed one may be
 tried again; either way the worker that accepts it is queued on commit."""
 
-from dataclasses import dataclass
-
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from peerings import audit, queue
 from peerings.models import Deployment, PeeringConnection
-from peerings.services.checks import Refused, database_problems
+from peerings.services.checks import (
+    Refused,
+    UnverifiedRequest,
+    VerifiedRequest,
+    database_problems,
+)
 from peerings.services.transitions import Status, peering_snapshot, transition
 
 
-@dataclass(frozen=True)
-class NewPeering:
-    peering_id: str
-    account_id: str
-    vpc_id: str
-    cidrs: list[str]
-
-
-def create_peering(deployment: Deployment, *, new: NewPeering,
+def create_peering(deployment: Deployment, *, verified: VerifiedRequest,
                    user: AbstractBaseUser | None) -> PeeringConnection:
-    """Record a verified request as `pending` and queue the worker that accepts it."""
+    """Record a request that `check_new_peering` verified for this deployment as `pending`,
+    and queue the worker that accepts it. Anything else is refused (UnverifiedRequest)."""
+    if not isinstance(verified, VerifiedRequest) or verified.deployment_pk != deployment.pk:
+        raise UnverifiedRequest(
+            f"Not a request verified for deployment {deployment.pk}: pass what "
+            "check_new_peering() returned for it."
+        )
     if not deployment.peering_allowed:
         raise Refused({None: [
             f"VPC peering is not available on the {deployment.get_plan_display()} plan."
@@ -31,18 +32,18 @@ def create_peering(deployment: Deployment, *, new: NewPeering,
         with transaction.atomic():
             peering = PeeringConnection.objects.create(
                 deployment=deployment,
-                peering_id=new.peering_id,
-                customer_account_id=new.account_id,
-                customer_vpc_id=new.vpc_id,
-                customer_cidrs=new.cidrs,
+                peering_id=verified.peering_id,
+                customer_account_id=verified.account_id,
+                customer_vpc_id=verified.vpc_id,
+                customer_cidrs=verified.cidrs,
                 created_by=user,
             )
             audit.record("peering.created", target=peering, after=peering_snapshot(peering))
             queue.enqueue_provision(peering)
     except IntegrityError:
         # Two clicks or two browsers raced past the checks; the constraint picked one.
-        raise Refused(database_problems(deployment, peering_id=new.peering_id,
-                                        vpc_id=new.vpc_id) or {
+        raise Refused(database_problems(deployment, peering_id=verified.peering_id,
+                                        vpc_id=verified.vpc_id) or {
             None: ["This peering was just created by someone else. Reload the page."]
         }) from None
     return peering
