@@ -100,18 +100,15 @@ class ResourceForm(forms.Form):
         return self.cleaned_data["host"].strip().lower()
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if self.deployment.resources.filter(name=name).exists():
-            raise forms.ValidationError(f"A resource called {name} already exists.")
-        return name
+        return self.cleaned_data["name"].strip()
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("peering") and cleaned.get("host"):
-            for message in services.resource_problems(cleaned["peering"], host=cleaned["host"]).get(
-                "host", []
-            ):
-                self.add_error("host", message)
+        # The rules and their messages are the services' (the admin asks the same).
+        services.Refused(services.resource_problems(
+            self.deployment, peering=cleaned.get("peering"), host=cleaned.get("host"),
+            name=cleaned.get("name"),
+        )).add_to(self)
         return cleaned
 
 

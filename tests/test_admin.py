@@ -674,6 +674,21 @@ def test_a_resource_the_database_refuses_after_the_form_check_is_an_admin_error_
     assert not LogEntry.objects.exists()
 
 
+@pytest.mark.parametrize(("status", "host", "field"), [("failed", "172.16.1.10", "peering"),
+                                                      ("running", "10.9.9.9", "host")])
+def test_the_admin_refuses_a_resource_by_the_services_rules_in_their_words(
+        client, superuser, deployment, status, host, field):
+    peering = add_peering(deployment, 1, status=status)
+    client.force_login(superuser)
+    response = client.post("/admin/peerings/resource/add/",
+                           {"deployment": deployment.pk, "peering": peering.pk, "name": "cache",
+                            "kind": "redis", "host": host, "port": 6379, "_save": "Save"})
+    assert response.status_code == 200
+    (message,) = services.resource_problems(deployment, peering=peering, host=host)[field]
+    assert escape(message) in response.content.decode()
+    assert not Resource.objects.exists()
+
+
 @pytest.mark.parametrize("model", ["organization", "deployment", "peeringconnection"])
 def test_rows_the_audit_log_points_at_cannot_be_deleted_even_by_superusers(
         client, superuser, deployment, model):

@@ -102,6 +102,28 @@ def test_binding_to_a_peering_that_stopped_running_is_refused_by_the_service(dep
     assert not Resource.objects.exists()
 
 
+def test_binding_to_a_peering_known_not_to_be_running_is_refused_before_the_database(
+        deployment):
+    peering = row(deployment, status="failed")
+    with pytest.raises(services.Refused) as caught:
+        services.add_resource(deployment, peering=peering, name="db", kind="mysql",
+                              host="172.16.1.10", port=3306)
+    assert caught.value.errors == {"peering": [
+        f"{peering.peering_id} is failed; resources need a running VPC peering."
+    ]}
+    assert not Resource.objects.exists()
+
+
+def test_a_taken_name_is_refused_by_the_service_in_the_dialogs_words(deployment):
+    peering = row(deployment)
+    bind(peering, "orders-db")
+    with pytest.raises(services.Refused) as caught:
+        services.add_resource(deployment, peering=peering, name="orders-db", kind="redis",
+                              host="172.16.1.11", port=6379)
+    assert caught.value.errors == {"name": ["A resource called orders-db already exists."]}
+    assert deployment.resources.count() == 1
+
+
 # --- the database refuses the bad cases when the services are bypassed ---
 
 @pytest.mark.parametrize("status", ["pending", "provisioning", "failed", "deleting", "deleted",

@@ -38,7 +38,12 @@ from peerings.services.reconciling import (
     resync,
     resync_queued,
 )
-from peerings.services.resources import add_resource, delete_resource, resource_problems
+from peerings.services.resources import (
+    add_resource,
+    delete_resource,
+    peering_left_running,
+    resource_problems,
+)
 from peerings.services.transitions import fail, peering_status_changed
 
 __all__ = [
@@ -56,6 +61,7 @@ __all__ = [
     "delete_resource",
     "deprovision",
     "fail",
+    "peering_left_running",
     "peering_status_changed",
     "provision",
     "reconcile",

@@ -1,5 +1,6 @@
-"""Resources (data-integration targets on the customer's side) bound to a running peering;
-the database refuses what slips past these checks."""
+"""Resources (data-integration targets on the customer's side) bound to a running peering.
+The rules and their messages live here alone: the customer's form, the admin and
+`add_resource` all ask `resource_problems`, and the database refuses what slips past."""
 
 import ipaddress
 from typing import Any
@@ -12,8 +13,26 @@ from peerings.services.checks import Errors, Refused
 from peerings.services.transitions import Status
 
 
-def resource_problems(peering: PeeringConnection, *, host: str) -> Errors:
-    """A host given as an IP must lie in the peering's customer CIDR."""
+def resource_problems(deployment: Deployment, *, peering: PeeringConnection | None = None,
+                      host: str | None = None, name: str | None = None) -> Errors:
+    """Every rule a resource of `deployment` must meet, each message on the field to fix:
+    a running peering of this deployment, a host given as an IP inside the peering's
+    customer CIDR, a name not taken. Checks only what it is given (a form passes the
+    fields that are valid so far)."""
+    errors: Errors = {}
+    if peering is not None:
+        if peering.deployment_id != deployment.pk:
+            errors["peering"] = ["Choose a VPC peering of this deployment."]
+        elif peering.status != Status.RUNNING:
+            errors["peering"] = [_not_running(peering)]
+        elif host:
+            errors.update(_host_problems(peering, host))
+    if name and deployment.resources.filter(name=name).exists():
+        errors["name"] = [_name_taken(name)]
+    return errors
+
+
+def _host_problems(peering: PeeringConnection, host: str) -> Errors:
     try:
         address = ipaddress.IPv4Address(host)
     except ValueError:
@@ -27,27 +46,41 @@ def resource_problems(peering: PeeringConnection, *, host: str) -> Errors:
     return {}
 
 
+def _not_running(peering: PeeringConnection, *, now: bool = False) -> str:
+    return (f"{peering.peering_id} is {peering.status}{' now' if now else ''}; resources "
+            "need a running VPC peering.")
+
+
+def _name_taken(name: str) -> str:
+    return f"A resource called {name} already exists."
+
+
+def peering_left_running(resource: Resource) -> str | None:
+    """Once the database has refused to save `resource` that passed the checks: why, when
+    its peering has left `running` meanwhile (the trigger refuses that); else None."""
+    peering = PeeringConnection.objects.filter(pk=resource.peering_id).first()
+    if peering is not None and peering.status != Status.RUNNING:
+        return _not_running(peering, now=True)
+    return None
+
+
 def add_resource(deployment: Deployment, *, peering: PeeringConnection, name: str, kind: str,
                  host: str, port: int) -> Resource:
-    if peering.deployment_id != deployment.pk:
-        raise Refused({"peering": ["Choose a VPC peering of this deployment."]})
-    errors = resource_problems(peering, host=host)
+    errors = resource_problems(deployment, peering=peering, host=host, name=name)
     if errors:
         raise Refused(errors)
+    resource = Resource(deployment=deployment, peering=peering, name=name, kind=kind,
+                        host=host, port=port)
     try:
         with transaction.atomic():
-            resource = Resource.objects.create(deployment=deployment, peering=peering,
-                                               name=name, kind=kind, host=host, port=port)
+            resource.save(force_insert=True)
             audit.record("resource.created", target=resource, after=_snapshot(resource))
     except IntegrityError:
         # The trigger (peering no longer running) or the unique name; say which.
-        peering.refresh_from_db()
-        if peering.status != Status.RUNNING:
-            raise Refused({"peering": [
-                f"{peering.peering_id} is {peering.status} now; resources need a running "
-                "VPC peering."
-            ]}) from None
-        raise Refused({"name": [f"A resource called {name} already exists."]}) from None
+        left_running = peering_left_running(resource)
+        if left_running:
+            raise Refused({"peering": [left_running]}) from None
+        raise Refused({"name": [_name_taken(name)]}) from None
     return resource
 
 
