@@ -1,8 +1,9 @@
 """Provisioning throughput: peering requests made by a simulated customer in a moto server,
-confirmed at once through `services.create_peering` (django-q2 not in sync mode, so they
-are queued), and taken to `running` by a real 2-worker cluster (bench/worker.py, which
-counts its AWS calls); beside it the floor, bench/floor.py making the same calls for other
-requests of the same kind back-to-back. Each round starts from a freshly reset simulator."""
+confirmed at once as the dialog confirms them, through `services.check_new_peering` and
+`services.create_peering` (django-q2 not in sync mode, so they are queued), and taken to
+`running` by a real 2-worker cluster (bench/worker.py, which counts its AWS calls); beside
+it the floor, bench/floor.py making the same calls for other requests of the same kind
+back-to-back. Each round starts from a freshly reset simulator."""
 
 import contextlib
 import json
@@ -197,9 +198,12 @@ def _run_portal(requests, owner):
     started = timezone.now()
     with audit.acting_as(actor):
         for request in requests:
-            new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
-                                      [request.cidr])
-            services.create_peering(request.deployment, new, owner)
+            # As the dialog does: checked against AWS first, then recorded.
+            verified = services.check_new_peering(
+                request.deployment, peering_id=request.peering_id,
+                account_id=request.account_id, vpc_id=request.vpc_id,
+            )
+            services.create_peering(request.deployment, verified=verified, user=owner)
     confirmed = timezone.now()
     peerings = PeeringConnection.objects.filter(
         deployment__in={r.deployment.pk for r in requests})

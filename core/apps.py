@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class CoreConfig(AppConfig):
@@ -9,8 +10,8 @@ class CoreConfig(AppConfig):
     verbose_name = "Organizations and audit"
 
     def ready(self):
-        from django.db.models.signals import post_migrate
-
-        from core import signals  # its other receivers connect on import
+        # Here, not at the top: signals imports models, which cannot load before the apps;
+        # its other receivers connect on import.
+        from core import signals
 
         post_migrate.connect(signals.keep_bootstrap_rows, sender=self)

@@ -1,14 +1,20 @@
 """Audit events that Django, not our services, knows about: logins, failed logins, logouts,
-and changes made in the admin to models whose ModelAdmin does not record them itself."""
+and changes made in the admin to models whose ModelAdmin does not record them itself.
+
+Imported by CoreConfig.ready(), once every app is loaded: models import at the top."""
 
 from dataclasses import replace
 
+from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from core import audit, bootstrap
+from core import audit, bootstrap, login_guard
+from core.middleware import client_ip
 
 
 def _as(user):
@@ -29,9 +35,6 @@ def record_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def record_failed_login(sender, credentials, request=None, **kwargs):
-    from core import login_guard
-    from core.middleware import client_ip
-
     # Only the username, and only one that names an account: Django has masked anything
     # that looks like a password, but not a password typed into the username field.
     typed = str(credentials.get("username", ""))
@@ -46,8 +49,8 @@ def _recorded_by_their_admin(content_type):
     """Our own models (AuditedAdmin), and users and groups (AuditedPrivileges, whose
     privileges the snapshot shows), are recorded by their ModelAdmin instead, with
     before/after snapshots (admin.py)."""
-    from django.contrib import admin
-
+    # Here, not at the top: core.admin replaces the auth app's User and Group admins, which
+    # the admin's autodiscovery registers only after this module is loaded.
     from core.admin import AuditedAdmin, AuditedPrivileges
 
     model = content_type.model_class()
@@ -71,8 +74,5 @@ def record_admin_change(sender, instance, created, **kwargs):
 
 def keep_bootstrap_rows(sender, **kwargs):
     # A test flush empties every table, data migrations' rows included; put them back.
-    from django.contrib.auth.models import Group, Permission
-    from django.contrib.contenttypes.models import ContentType
-
     bootstrap.ensure_support_group(Group, Permission, ContentType,
                                    bootstrap.SUPPORT_PERMISSIONS)

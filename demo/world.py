@@ -93,6 +93,6 @@ def _forget_simulated_network(deployment):
     for peering in deployment.peerings.exclude(status__in=PeeringConnection.ENDED):
         # The services' own transition, as for any other status change: audited, and
         # announced with peering_status_changed, so the organization's webhooks hear of it.
-        # (services has no public "mark deleted" yet; this is its one private call here.)
-        services._transition(peering, PeeringConnection.Status.DELETED, [peering.status],
-                             "peering.deleted", reason=reason)
+        services.transition(peering, to=PeeringConnection.Status.DELETED,
+                            allowed_from=[peering.status], action="peering.deleted",
+                            reason=reason)

@@ -75,8 +75,9 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
 
 
 class ResourceAdminForm(forms.ModelForm):
-    """The same rules as the customer's dialog: a running peering of the same deployment,
-    an IP host inside the peering's customer CIDR."""
+    """The same rules as the customer's dialog, from the same place (the services): a
+    running peering of the same deployment, an IP host inside the peering's customer CIDR.
+    The name is left to the model's own unique constraint, which a ModelForm checks."""
 
     class Meta:
         model = Resource
@@ -84,14 +85,14 @@ class ResourceAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        peering, deployment = cleaned.get("peering"), cleaned.get("deployment")
-        if peering and deployment and peering.deployment_id != deployment.pk:
-            self.add_error("peering", "Choose a VPC peering of this deployment.")
-        elif peering and peering.status != PeeringConnection.Status.RUNNING:
-            self.add_error("peering", f"{peering.peering_id} is {peering.status}; resources "
-                                      "need a running VPC peering.")
-        elif peering and cleaned.get("host"):
-            services.Refused(services.resource_problems(peering, cleaned["host"])).add_to(self)
+        peering = cleaned.get("peering")
+        if peering:
+            # Without a valid deployment (its own error is shown), check against the
+            # peering's own: the other rules still apply.
+            deployment = cleaned.get("deployment") or peering.deployment
+            services.Refused(services.resource_problems(
+                deployment, peering=peering, host=cleaned.get("host")
+            )).add_to(self)
         return cleaned
 
 
@@ -125,9 +126,7 @@ class ResourceAdmin(AuditedAdmin):
 
 
 def _why_refused(resource):
-    peering = PeeringConnection.objects.filter(pk=resource.peering_id).first()
-    if peering is not None and peering.status != PeeringConnection.Status.RUNNING:
-        return (f"{peering.peering_id} is {peering.status} now; resources need a running "
-                "VPC peering.")
-    return ("the database refused it (a resource of this name or a change to its peering "
-            "was made meanwhile). Reload and try again.")
+    return services.peering_left_running(resource) or (
+        "the database refused it (a resource of this name or a change to its peering was "
+        "made meanwhile). Reload and try again."
+    )

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class PeeringsConfig(AppConfig):
@@ -22,8 +23,7 @@ class PeeringsConfig(AppConfig):
     ]
 
     def ready(self):
-        from django.db.models.signals import post_migrate
-
+        # Here, not at the top: signals imports models, which cannot load before the apps.
         from peerings import signals
 
         post_migrate.connect(signals.keep_bootstrap_rows, sender=self)

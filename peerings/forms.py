@@ -40,15 +40,17 @@ class PeeringForm(forms.Form):
     def __init__(self, *args, deployment, **kwargs):
         super().__init__(*args, **kwargs)
         self.deployment = deployment
-        self.request_in_aws = None
+        # What services.create_peering records, once the checks have passed.
+        self.verified = None
 
     def clean(self):
         cleaned = super().clean()
         if self.errors:
             return cleaned  # the format is wrong: asking AWS would only add noise
         try:
-            self.request_in_aws = services.check_new_peering(
-                self.deployment, cleaned["peering_id"], cleaned["account_id"], cleaned["vpc_id"]
+            self.verified = services.check_new_peering(
+                self.deployment, peering_id=cleaned["peering_id"],
+                account_id=cleaned["account_id"], vpc_id=cleaned["vpc_id"],
             )
         except services.Refused as refused:
             refused.add_to(self)
@@ -73,14 +75,6 @@ class PeeringForm(forms.Form):
                 code="aws_refused", params={"code": exc.code or "no code"},
             ) from None
         return cleaned
-
-    def new_peering(self):
-        return services.NewPeering(
-            peering_id=self.cleaned_data["peering_id"],
-            account_id=self.cleaned_data["account_id"],
-            vpc_id=self.cleaned_data["vpc_id"],
-            cidrs=self.request_in_aws.requester_cidrs,
-        )
 
 
 class ResourceForm(forms.Form):
@@ -108,18 +102,15 @@ class ResourceForm(forms.Form):
         return self.cleaned_data["host"].strip().lower()
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if self.deployment.resources.filter(name=name).exists():
-            raise forms.ValidationError(f"A resource called {name} already exists.")
-        return name
+        return self.cleaned_data["name"].strip()
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("peering") and cleaned.get("host"):
-            for message in services.resource_problems(cleaned["peering"], cleaned["host"]).get(
-                "host", []
-            ):
-                self.add_error("host", message)
+        # The rules and their messages are the services' (the admin asks the same).
+        services.Refused(services.resource_problems(
+            self.deployment, peering=cleaned.get("peering"), host=cleaned.get("host"),
+            name=cleaned.get("name"),
+        )).add_to(self)
         return cleaned
 
 

@@ -111,7 +111,8 @@ def peering_new(request, pk):
     form = PeeringForm(request.POST, deployment=deployment)
     if form.is_valid():
         try:
-            services.create_peering(deployment, form.new_peering(), request.user)
+            services.create_peering(deployment, verified=form.verified,
+                                    user=request.user)
         except services.Refused as refused:
             refused.add_to(form)
     if not form.is_valid():

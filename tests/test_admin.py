@@ -22,6 +22,7 @@ from demo import sandbox
 from peerings import admin as peerings_admin
 from peerings import aws, services
 from peerings.models import Deployment, PeeringConnection, Resource
+from peerings.services import reconciling
 from tests.conftest import event_text, make_deployment
 
 pytestmark = pytest.mark.django_db
@@ -383,7 +384,7 @@ def test_resync_of_a_peering_that_matches_aws_finds_nothing(client, support, run
 
 def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
         client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
-    monkeypatch.setattr(services, "RESYNC_IN_REQUEST_LIMIT", 1)
+    monkeypatch.setattr(reconciling, "RESYNC_IN_REQUEST_LIMIT", 1)
     first = customer_request_row(aws_deployment, cidr="172.16.8.0/24")
     second = customer_request_row(aws_deployment, cidr="172.16.9.0/24")
     for peering in (first, second):
@@ -406,7 +407,7 @@ def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
 
 def test_a_queued_resync_that_aws_does_not_answer_says_so_in_the_audit_log(
         client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
-    monkeypatch.setattr(services, "RESYNC_IN_REQUEST_LIMIT", 0)
+    monkeypatch.setattr(reconciling, "RESYNC_IN_REQUEST_LIMIT", 0)
     peering = customer_request_row(aws_deployment, status=PeeringConnection.Status.RUNNING)
 
     def throttled(self, peering_id):
@@ -681,6 +682,21 @@ def test_a_resource_the_database_refuses_after_the_form_check_is_an_admin_error_
         ("orders-db", bound.pk, "mysql", 3306)]
     assert not AuditEvent.objects.filter(action__startswith="admin.").exists()
     assert not LogEntry.objects.exists()
+
+
+@pytest.mark.parametrize(("status", "host", "field"), [("failed", "172.16.1.10", "peering"),
+                                                      ("running", "10.9.9.9", "host")])
+def test_the_admin_refuses_a_resource_by_the_services_rules_in_their_words(
+        client, superuser, deployment, status, host, field):
+    peering = add_peering(deployment, 1, status=status)
+    client.force_login(superuser)
+    response = client.post("/admin/peerings/resource/add/",
+                           {"deployment": deployment.pk, "peering": peering.pk, "name": "cache",
+                            "kind": "redis", "host": host, "port": 6379, "_save": "Save"})
+    assert response.status_code == 200
+    (message,) = services.resource_problems(deployment, peering=peering, host=host)[field]
+    assert escape(message) in response.content.decode()
+    assert not Resource.objects.exists()
 
 
 @pytest.mark.parametrize("model", ["organization", "deployment", "peeringconnection"])

@@ -103,6 +103,28 @@ def test_binding_to_a_peering_that_stopped_running_is_refused_by_the_service(dep
     assert not Resource.objects.exists()
 
 
+def test_binding_to_a_peering_known_not_to_be_running_is_refused_before_the_database(
+        deployment):
+    peering = row(deployment, status="failed")
+    with pytest.raises(services.Refused) as caught:
+        services.add_resource(deployment, peering=peering, name="db", kind="mysql",
+                              host="172.16.1.10", port=3306)
+    assert caught.value.errors == {"peering": [
+        f"{peering.peering_id} is failed; resources need a running VPC peering."
+    ]}
+    assert not Resource.objects.exists()
+
+
+def test_a_taken_name_is_refused_by_the_service_in_the_dialogs_words(deployment):
+    peering = row(deployment)
+    bind(peering, "orders-db")
+    with pytest.raises(services.Refused) as caught:
+        services.add_resource(deployment, peering=peering, name="orders-db", kind="redis",
+                              host="172.16.1.11", port=6379)
+    assert caught.value.errors == {"name": ["A resource called orders-db already exists."]}
+    assert deployment.resources.count() == 1
+
+
 # --- the database refuses the bad cases when the services are bypassed ---
 
 @pytest.mark.parametrize("status", ["pending", "provisioning", "failed", "deleting", "deleted",
@@ -222,9 +244,9 @@ def test_a_failed_delete_says_why_and_can_be_deleted_again(aws_deployment, monke
 @pytest.mark.skipif("connection.vendor != 'postgresql'",
                     reason="row locks race on PostgreSQL; SQLite serialises all writers")
 def test_bind_racing_delete_always_ends_consistent(organization, monkeypatch):
-    from peerings import tasks
+    from peerings import queue
 
-    monkeypatch.setattr(tasks, "enqueue_deprovision", lambda peering: None)  # the DB race only
+    monkeypatch.setattr(queue, "enqueue_deprovision", lambda peering: None)  # the DB race only
     deployment = make_deployment(organization)
     outcomes = []
     # Until both outcomes have happened (at least 20 races, at most 200): which side wins

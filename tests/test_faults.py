@@ -13,7 +13,7 @@ from botocore.exceptions import ReadTimeoutError
 from django.db import OperationalError
 from django_q.models import Schedule
 
-from peerings import aws, services, tasks
+from peerings import aws, queue, services, tasks
 from peerings.models import PeeringConnection
 from tests.conftest import confirmed
 from tests.test_worker_cluster import start_cluster, stop_cluster, use_private_queue
@@ -69,7 +69,7 @@ def test_a_worker_killed_mid_provisioning_is_finished_by_a_second_worker(
     try:
         peering = confirmed(aws_deployment)  # (the customer's side makes routes too)
         monkeypatch.setattr(RouteBackend, "create_route", create_route_then_hang)
-        tasks.enqueue_provision(peering)  # autocommit: queued at once
+        queue.enqueue_provision(peering)  # autocommit: queued at once
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(routes_made) < 2:
             time.sleep(0.02)

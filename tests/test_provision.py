@@ -58,10 +58,10 @@ def test_it_accepts_routes_authorises_and_runs(aws_deployment):
 def test_confirming_in_the_web_queues_the_task_on_commit(aws_deployment, owner,
                                                           django_capture_on_commit_callbacks):
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
-                              [request.cidr])
+    verified = services.check_new_peering(aws_deployment, peering_id=request.peering_id,
+                                          account_id=request.account_id, vpc_id=request.vpc_id)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        peering = services.create_peering(aws_deployment, new, owner)
+        peering = services.create_peering(aws_deployment, verified=verified, user=owner)
     assert peering.status == "pending"
     assert len(callbacks) == 1
     callbacks[0]()  # the commit happens: django-q2 (inline in tests) runs the task
@@ -71,11 +71,11 @@ def test_confirming_in_the_web_queues_the_task_on_commit(aws_deployment, owner,
 def test_each_transition_is_audited_with_the_actor_who_asked(aws_deployment, owner,
                                                              django_capture_on_commit_callbacks):
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
-                              [request.cidr])
+    verified = services.check_new_peering(aws_deployment, peering_id=request.peering_id,
+                                          account_id=request.account_id, vpc_id=request.vpc_id)
     actor = audit.actor_for_user(owner, "web", "198.51.100.7", "req-123")
     with audit.acting_as(actor), django_capture_on_commit_callbacks(execute=True):
-        peering = services.create_peering(aws_deployment, new, owner)
+        peering = services.create_peering(aws_deployment, verified=verified, user=owner)
     events = AuditEvent.objects.filter(target_id=str(peering.pk)).order_by("id")
     assert [e.action for e in events] == [
         "peering.created", "peering.provisioning", "peering.running"

@@ -46,7 +46,7 @@ def test_a_resync_working_from_a_stale_row_does_not_put_back_what_a_delete_remov
     peering = provisioned(aws_deployment)
     stale = PeeringConnection.objects.get(pk=peering.pk)  # reconcile read it as running
     peering.move("deleting", allowed_from=["running"])
-    services.remove_vendor_side(aws.Ec2("us-east-1", VENDOR), peering)  # the delete task
+    services.remove_vendor_side(peering, ec2=aws.Ec2("us-east-1", VENDOR))  # the delete task
     assert services.resync(stale) == []
     assert rules(aws_deployment, "172.16.8.0/24") == []
 

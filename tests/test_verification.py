@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from botocore.stub import Stubber
@@ -26,8 +27,8 @@ def check(deployment, request, **typed):
     values = {"peering_id": request.peering_id, "account_id": request.account_id,
               "vpc_id": request.vpc_id}
     values.update(typed)
-    return services.check_new_peering(deployment, values["peering_id"], values["account_id"],
-                                      values["vpc_id"])
+    return services.check_new_peering(deployment, peering_id=values["peering_id"],
+                                      account_id=values["account_id"], vpc_id=values["vpc_id"])
 
 
 def refusal(deployment, request, **typed):
@@ -39,8 +40,8 @@ def refusal(deployment, request, **typed):
 def test_it_accepts_a_good_request_and_learns_the_customer_cidr(aws_deployment):
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     seen = check(aws_deployment, request)
-    assert seen.status == "pending-acceptance"
-    assert seen.requester_cidrs == ["172.16.8.0/24"]
+    assert seen.in_aws.status == "pending-acceptance"
+    assert seen.cidrs == ["172.16.8.0/24"]
 
 
 def test_it_refuses_a_request_that_does_not_exist(aws_deployment):
@@ -101,7 +102,7 @@ def test_the_reserved_ranges_are_a_setting(aws_deployment, settings):
     assert "reserves that range" in refusal(aws_deployment, request)["vpc_id"][0]
     settings.RESERVED_CIDRS = []
     request = sandbox.create_customer_request(aws_deployment, cidr="100.64.0.0/16")
-    assert check(aws_deployment, request).requester_cidrs == ["100.64.0.0/16"]
+    assert check(aws_deployment, request).cidrs == ["100.64.0.0/16"]
 
 
 def test_it_refuses_a_customer_vpc_overlapping_the_deployment(aws_deployment):
@@ -192,10 +193,40 @@ def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aw
     )
     monkeypatch.setattr(aws, "client", lambda *a: pytest.fail("AWS must not be asked"))
     with pytest.raises(services.Refused) as caught:
-        services.check_new_peering(deployment, "pcx-0000000000000000a", CUSTOMER,
-                                   "vpc-0000000000000000a")
+        services.check_new_peering(deployment, peering_id="pcx-0000000000000000a",
+                                   account_id=CUSTOMER, vpc_id="vpc-0000000000000000a")
     assert "already in use" in caught.value.errors["peering_id"][0]
     assert "already peered with this deployment" in caught.value.errors["vpc_id"][0]
+
+
+# --- only what the checks verified becomes a peering ---
+
+def test_it_refuses_to_create_from_an_unverified_request(aws_deployment, organization, owner,
+                                                          django_capture_on_commit_callbacks):
+    from tests.conftest import make_deployment
+
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    in_aws = aws.Ec2("us-east-1", "123456789012").describe_peering(request.peering_id)
+    # What a caller could hand over without the checks: the values as typed, or AWS's own
+    # answer that nobody compared with the deployment.
+    typed = SimpleNamespace(deployment_pk=aws_deployment.pk, in_aws=in_aws,
+                            peering_id=request.peering_id, account_id=request.account_id,
+                            vpc_id=request.vpc_id, cidrs=[request.cidr])
+    with pytest.raises(services.UnverifiedRequest):
+        services.VerifiedRequest(deployment_pk=aws_deployment.pk, in_aws=in_aws)
+    verified = check(aws_deployment, request)
+    other = make_deployment(organization, name="billing")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        for unverified in (typed, vars(typed), None):
+            with pytest.raises(services.UnverifiedRequest):
+                services.create_peering(aws_deployment, verified=unverified, user=owner)
+        with pytest.raises(services.UnverifiedRequest):  # verified, but for another deployment
+            services.create_peering(other, verified=verified, user=owner)
+    assert PeeringConnection.objects.count() == 0
+    assert queued == []
+    # The very same request, verified for this deployment, is recorded.
+    peering = services.create_peering(aws_deployment, verified=verified, user=owner)
+    assert (peering.status, peering.customer_cidrs) == ("pending", ["172.16.8.0/24"])
 
 
 # --- what moto cannot show: botocore's Stubber plays AWS ---
@@ -229,13 +260,13 @@ def stubbed(monkeypatch, settings):
 
 
 def stubbed_check(deployment):
-    return services.check_new_peering(deployment, "pcx-0000000000000000c", CUSTOMER,
-                                      "vpc-0000000000000000c")
+    return services.check_new_peering(deployment, peering_id="pcx-0000000000000000c",
+                                      account_id=CUSTOMER, vpc_id="vpc-0000000000000000c")
 
 
 def test_it_passes_a_good_stubbed_request(stubbed, deployment):
     stubbed.add_response("describe_vpc_peering_connections", described(deployment=deployment))
-    assert stubbed_check(deployment).requester_cidrs == ["172.16.0.0/24"]
+    assert stubbed_check(deployment).cidrs == ["172.16.0.0/24"]
 
 
 def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
@@ -335,8 +366,8 @@ def test_the_dialogs_check_gives_up_on_a_silent_aws_within_its_own_budget(
     with silent_aws() as (url, accepted):
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         with pytest.raises(aws.AwsUnavailable):
-            services.check_new_peering(deployment, "pcx-0123456789abcdef0", CUSTOMER,
-                                       "vpc-0123456789abcdef0")
+            services.check_new_peering(deployment, peering_id="pcx-0123456789abcdef0",
+                                       account_id=CUSTOMER, vpc_id="vpc-0123456789abcdef0")
         # One try and one retry, each cut off after a second; the workers' budget is 5.
         assert len(accepted) == 2
     assert PeeringConnection.objects.count() == 0
@@ -375,7 +406,7 @@ def test_missing_credentials_are_retried_like_an_outage_and_logged_as_an_error(
     assert [r for r in errors if "NoCredentialsError" in r.getMessage()]
     # When the rounds run out, the customer is not told AWS was down.
     last_round = services.MAX_UNAVAILABLE_ROUNDS - 1
-    assert services.provision(peering.pk, last_round) == "failed"
+    assert services.provision(peering.pk, unavailable_rounds=last_round) == "failed"
     peering.refresh_from_db()
     assert "own AWS set-up has a problem (NoCredentialsError)" in peering.status_reason
     assert "did not answer" not in peering.status_reason and peering.retryable

@@ -36,8 +36,9 @@ from django_q.models import Schedule
 from core.models import AuditEvent
 from peerings import services as peering_services
 from peerings.models import PeeringConnection
+from peerings.services import transitions
 from tests.conftest import event_text
-from webhooks import services, tasks, validators
+from webhooks import queue, services, tasks, validators
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, redacted_url
 
 pytestmark = pytest.mark.django_db
@@ -207,8 +208,8 @@ def make_peering(deployment, status=Status.PROVISIONING, n=1):
 
 
 def become_running(peering):
-    return peering_services._transition(peering, Status.RUNNING, [Status.PROVISIONING],
-                                        "peering.running")
+    return transitions.transition(peering, to=Status.RUNNING,
+                                  allowed_from=[Status.PROVISIONING], action="peering.running")
 
 
 def expected_signature(secret, timestamp, body):
@@ -229,7 +230,7 @@ def next_scheduled(delivery):
     args. Returns the schedule that was due."""
     schedule = Schedule.objects.filter(func="webhooks.tasks.deliver").order_by("-id").first()
     assert schedule is not None, "no retry was scheduled"
-    assert schedule.func == tasks.DELIVER
+    assert schedule.func == queue.DELIVER
     assert ast.literal_eval(schedule.args) == (delivery.pk, delivery.attempt_count + 1)
     tasks.deliver(*ast.literal_eval(schedule.args))
     delivery.refresh_from_db()
@@ -309,7 +310,7 @@ def test_it_delivers_a_signed_event_to_a_real_server(receiver, local_network, or
     assert (attempt.number, attempt.status_code, attempt.outcome, attempt.error) == (
         1, 200, "succeeded", "")
     assert attempt.duration_ms >= 0
-    assert not Schedule.objects.filter(func=tasks.DELIVER).exists()
+    assert not Schedule.objects.filter(func=queue.DELIVER).exists()
 
 
 def test_a_failure_event_carries_the_reason(receiver, local_network, organization, deployment,
@@ -317,7 +318,7 @@ def test_a_failure_event_carries_the_reason(receiver, local_network, organizatio
     make_endpoint(organization, receiver.url, event_types=["peering.failed"])
     peering = make_peering(deployment, Status.PENDING)
     with django_capture_on_commit_callbacks(execute=True):
-        assert peering_services.fail(peering, "The request comes from another VPC.",
+        assert peering_services.fail(peering, reason="The request comes from another VPC.",
                                      retryable=False)
     event = json.loads(receiver.received[0].body)
     assert event["type"] == "peering.failed"
@@ -370,7 +371,8 @@ def test_each_settled_status_is_an_event_and_no_transitional_one_is(
     make_endpoint(organization, event_types=ALL_EVENTS)
     peering = make_peering(deployment, previous)
     with django_capture_on_commit_callbacks() as queued:
-        assert peering_services._transition(peering, to, [previous], f"peering.{to}")
+        assert transitions.transition(peering, to=to, allowed_from=[previous],
+                                      action=f"peering.{to}")
     deliveries = list(WebhookDelivery.objects.all())
     if event_type is None:
         assert deliveries == [] and queued == []
@@ -425,7 +427,7 @@ def test_it_retries_a_503_later_and_then_succeeds(receiver, local_network, organ
     first = delivery.attempts.get()
     assert (first.status_code, first.outcome) == (503, "retrying")
     assert "503" in first.error and "down for maintenance" in first.error
-    schedule = Schedule.objects.get(func=tasks.DELIVER)
+    schedule = Schedule.objects.get(func=queue.DELIVER)
     assert schedule.schedule_type == Schedule.ONCE
     assert schedule.repeats == -1  # the scheduler deletes it once it has run
     assert 29 <= (schedule.next_run - first.started_at).total_seconds() <= 45
@@ -455,7 +457,7 @@ def test_a_429_is_retried_no_sooner_than_retry_after(receiver, local_network, or
     attempt = delivery.attempts.get()
     assert (delivery.status, attempt.status_code, attempt.outcome) == (
         "pending", 429, "retrying")
-    schedule = Schedule.objects.get(func=tasks.DELIVER)
+    schedule = Schedule.objects.get(func=queue.DELIVER)
     assert 119 <= (schedule.next_run - attempt.started_at).total_seconds() <= 135
 
 
@@ -469,7 +471,7 @@ def test_a_400_is_final(receiver, local_network, organization,
     assert (attempt.status_code, attempt.outcome) == (400, "failed")
     assert "bad signature" in attempt.error
     assert delivery.finished_at is not None
-    assert not Schedule.objects.filter(func=tasks.DELIVER).exists()
+    assert not Schedule.objects.filter(func=queue.DELIVER).exists()
     # A stray second run of the task sends nothing.
     assert tasks.deliver(delivery.pk) == "failed"
     assert len(receiver.received) == 1
@@ -489,7 +491,7 @@ def test_attempts_are_bounded(receiver, local_network, organization, settings,
     assert (delivery.status, delivery.attempt_count) == ("failed", 3)
     assert [a.outcome for a in delivery.attempts.all()] == ["retrying", "retrying", "failed"]
     assert 29 <= delays[0] <= 45 and 59 <= delays[1] <= 75  # doubling
-    assert Schedule.objects.filter(func=tasks.DELIVER).count() == 2
+    assert Schedule.objects.filter(func=queue.DELIVER).count() == 2
     assert len(receiver.received) == 3
 
 
@@ -510,7 +512,7 @@ def test_a_connection_error_is_retried(local_network, organization,
     assert (delivery.status, attempt.status_code, attempt.outcome) == (
         "pending", None, "retrying")
     assert attempt.error.startswith("Network error")
-    assert Schedule.objects.filter(func=tasks.DELIVER).count() == 1
+    assert Schedule.objects.filter(func=queue.DELIVER).count() == 1
 
 
 def test_a_slow_endpoint_times_out_and_is_retried(receiver, local_network, organization,
@@ -541,7 +543,7 @@ def test_a_redirect_is_a_final_failure_and_is_not_followed(receiver, local_netwo
     assert (attempt.status_code, attempt.outcome) == (302, "failed")
     assert "redirects to" in attempt.error and target.url in attempt.error
     assert "do not follow redirects" in attempt.error
-    assert not Schedule.objects.filter(func=tasks.DELIVER).exists()
+    assert not Schedule.objects.filter(func=queue.DELIVER).exists()
 
 
 # --- 4. the task's bookkeeping ---
@@ -652,7 +654,7 @@ def test_a_retry_whose_schedule_was_lost_is_made_and_a_late_duplicate_then_does_
     receiver.answers = [(503, {}, b""), (503, {}, b"")]
     endpoint = make_endpoint(organization, receiver.url)
     delivery = send_test(endpoint, django_capture_on_commit_callbacks)
-    schedule = Schedule.objects.get(func=tasks.DELIVER)
+    schedule = Schedule.objects.get(func=queue.DELIVER)
     retry_args = ast.literal_eval(schedule.args)
     schedule.delete()  # say, a database restored without it
 
@@ -784,16 +786,16 @@ def test_the_recovery_schedule_is_not_put_back_for_webhooks_migrated_back_before
 
     from webhooks import signals
 
-    Schedule.objects.filter(func=tasks.RECOVER).delete()
+    Schedule.objects.filter(func=queue.RECOVER).delete()
     before_recovery = MigrationLoader(connection).project_state(("webhooks", "0001_initial"))
     signals.keep_bootstrap_rows(sender=None, apps=before_recovery.apps)
-    assert not Schedule.objects.filter(func=tasks.RECOVER).exists()
+    assert not Schedule.objects.filter(func=queue.RECOVER).exists()
     signals.keep_bootstrap_rows(sender=None)  # a flush: the code's own models
-    assert Schedule.objects.filter(func=tasks.RECOVER).count() == 1
+    assert Schedule.objects.filter(func=queue.RECOVER).count() == 1
 
 
 def test_the_recovery_schedule_exists_and_its_task_reports_what_it_did(db):
-    schedule = Schedule.objects.get(func=tasks.RECOVER)
+    schedule = Schedule.objects.get(func=queue.RECOVER)
     assert schedule.schedule_type == Schedule.MINUTES and schedule.repeats == -1
     assert tasks.recover_stalled_deliveries() == "nothing"
 
@@ -1003,7 +1005,7 @@ def test_it_checks_the_address_again_when_sending(receiver, organization, settin
     assert (attempt.status_code, attempt.outcome) == (None, "failed")
     assert attempt.error.startswith("Not sent: hooks.example.test resolves to 127.0.0.1, "
                                     "a loopback address.")
-    assert not Schedule.objects.filter(func=tasks.DELIVER).exists()
+    assert not Schedule.objects.filter(func=queue.DELIVER).exists()
 
 
 def test_it_connects_to_the_address_it_checked_without_resolving_again(

@@ -149,9 +149,9 @@ def test_a_real_worker_cluster_takes_a_confirmed_peering_to_running(aws_deployme
                                                                      cluster):
     process, log = cluster
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    new = services.NewPeering(request.peering_id, request.account_id, request.vpc_id,
-                              [request.cidr])
-    peering = services.create_peering(aws_deployment, new, owner)
+    verified = services.check_new_peering(aws_deployment, peering_id=request.peering_id,
+                                          account_id=request.account_id, vpc_id=request.vpc_id)
+    peering = services.create_peering(aws_deployment, verified=verified, user=owner)
 
     wait_until_settled(peering, process, log)
     assert peering.status_reason == ""

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class WebhooksConfig(AppConfig):
@@ -15,8 +16,7 @@ class WebhooksConfig(AppConfig):
     ]
 
     def ready(self):
-        from django.db.models.signals import post_migrate
-
+        # Here, not at the top: both import models, which cannot load before the apps.
         from peerings.services import peering_status_changed
         from webhooks import signals
 

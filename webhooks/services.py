@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import audit
-from webhooks import client
+from webhooks import client, queue
 from webhooks.events import EVENT_FOR_STATUS, TEST_EVENT
 from webhooks.models import (
     WebhookAttempt,
@@ -115,8 +115,6 @@ def _loggable(values):
 
 def send_test_event(endpoint):
     """Queue a `webhook.test` delivery to this endpoint, enabled or not."""
-    from webhooks import tasks
-
     event_id = uuid.uuid4()
     now = timezone.now()
     body = _encode({
@@ -134,7 +132,7 @@ def send_test_event(endpoint):
                                                   presumed_lost_at=_queued_deadline(now))
         audit.record("webhook.test_sent", target=endpoint, organization=endpoint.organization,
                      after={"event_id": str(event_id)})
-        tasks.enqueue_delivery(delivery.pk, 1)
+        queue.enqueue_delivery(delivery.pk, 1)
     return delivery
 
 
@@ -143,8 +141,6 @@ def resend_delivery(delivery):
     with the same event ID (a receiver that did get it drops it), as its next attempt (retried
     while WEBHOOK_MAX_ATTEMPTS allows: once they are used up, that one attempt alone).
     Returns None when queued, else why it cannot be resent."""
-    from webhooks import tasks
-
     endpoint = delivery.endpoint
     if not endpoint.enabled:
         return "Enable the endpoint first: a disabled endpoint is sent nothing."
@@ -160,7 +156,7 @@ def resend_delivery(delivery):
         audit.record("webhook.resent", target=endpoint, organization=endpoint.organization,
                      after={"event_id": str(delivery.event_id),
                             "event_type": delivery.event_type})
-        tasks.enqueue_delivery(delivery.pk, delivery.attempt_count + 1)
+        queue.enqueue_delivery(delivery.pk, delivery.attempt_count + 1)
     return None
 
 
@@ -168,8 +164,6 @@ def record_peering_event(peering, previous):
     """One delivery per enabled endpoint of the peering's organization subscribed to the
     event its new status makes (none for the transitional statuses). Called inside the
     transaction of the change; the sends are queued for when it commits."""
-    from webhooks import tasks
-
     event_type = EVENT_FOR_STATUS.get(peering.status)
     if event_type is None:
         return []
@@ -208,7 +202,7 @@ def record_peering_event(peering, previous):
         for endpoint in endpoints
     ])
     for delivery in deliveries:
-        tasks.enqueue_delivery(delivery.pk, 1)
+        queue.enqueue_delivery(delivery.pk, 1)
     return deliveries
 
 
@@ -260,8 +254,6 @@ def attempt_delivery(delivery_pk, attempt_number=None):
     """Make attempt `attempt_number` (default: the next) of a pending delivery and record
     it; schedule the one after when the failure is worth retrying and attempts remain.
     Returns the delivery's status, or None when there was nothing for this worker to do."""
-    from webhooks import tasks
-
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_pk).first()
     if delivery is None:
         log.info("webhook delivery %s: gone with its endpoint", delivery_pk)
@@ -307,7 +299,7 @@ def attempt_delivery(delivery_pk, attempt_number=None):
                 next_attempt_at=next_at, presumed_lost_at=_queued_deadline(next_at)
             )
             # In the same transaction: the attempt and its follow-up commit together.
-            tasks.schedule_delivery(delivery.pk, number + 1, next_at)
+            queue.schedule_delivery(delivery.pk, number + 1, next_at)
         else:
             # Only if it is still this attempt's (a sweep may have taken it over).
             WebhookDelivery.objects.filter(
@@ -353,8 +345,6 @@ def recover_stalled_deliveries(now=None):
 
 
 def _take_over(delivery, now):
-    from webhooks import tasks
-
     number = delivery.attempt_count
     with transaction.atomic():
         # Compare-and-set on what the sweep read: a worker that moved the delivery on
@@ -382,7 +372,7 @@ def _take_over(delivery, now):
                 log.warning("webhook delivery %s: attempt %d lost with its worker; it was the "
                             "last, the delivery failed", delivery.pk, number)
                 return "lost mid-attempt, failed"
-        tasks.enqueue_delivery(delivery.pk, number + 1)
+        queue.enqueue_delivery(delivery.pk, number + 1)
     log.warning("webhook delivery %s: %s; attempt %d queued again", delivery.pk,
                 f"attempt {number} lost with its worker" if lost_mid_attempt
                 else "its queued send never ran", number + 1)

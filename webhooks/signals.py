@@ -1,6 +1,12 @@
+"""Imported by WebhooksConfig.ready(), once every app is loaded: models import at the top."""
+
 import logging
 
+from django.apps import apps as global_apps
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django_q.models import Schedule
 
 from core.bootstrap import ensure_support_group
 from webhooks import bootstrap, services
@@ -24,11 +30,6 @@ def notify_webhooks(sender, peering, previous, event, **kwargs):
 def keep_bootstrap_rows(sender, apps=None, **kwargs):
     """Rows webhooks cannot work without (bootstrap.py), put back after every `migrate` and
     every test flush (which empties all tables, data migrations' rows included)."""
-    from django.apps import apps as global_apps
-    from django.contrib.auth.models import Group, Permission
-    from django.contrib.contenttypes.models import ContentType
-    from django_q.models import Schedule
-
     ensure_support_group(Group, Permission, ContentType, bootstrap.SUPPORT_PERMISSIONS)
     # Not when webhooks were migrated back before the column the recovery reads.
     migrated = apps or global_apps

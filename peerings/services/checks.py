@@ -1,0 +1,253 @@
+"""The checks a new peering passes before anything is saved: first what the database alone
+can refuse, then the customer's request as AWS reports it, then room on the deployment.
+Every mismatch is its own message on the form field to fix.
+
+`check_new_peering` is the only maker of a `VerifiedRequest`, and `create_peering` records
+nothing else: a pending peering never comes from values nobody checked against AWS."""
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.forms import BaseForm
+
+from peerings import aws
+from peerings.models import Deployment, PeeringConnection
+
+# Messages by form field; None holds those about the whole request.
+Errors = dict[str | None, list[str]]
+
+
+class Refused(Exception):
+    """What the customer asked for cannot be done as asked. `errors` maps each form field
+    (or None for the whole form) to the messages that explain why."""
+
+    def __init__(self, errors: Errors) -> None:
+        super().__init__("; ".join(m for msgs in errors.values() for m in msgs))
+        self.errors = errors
+
+    def add_to(self, form: BaseForm) -> None:
+        for field_name, messages in self.errors.items():
+            for message in messages:
+                form.add_error(field_name, message)
+
+
+def live_peerings(deployment: Deployment, *,
+                  exclude_pk: int | None = None) -> QuerySet[PeeringConnection]:
+    rows = deployment.peerings.exclude(status__in=PeeringConnection.ENDED)
+    return rows.exclude(pk=exclude_pk) if exclude_pk else rows
+
+
+def database_problems(deployment: Deployment, *, peering_id: str, vpc_id: str) -> Errors:
+    """What the database alone can refuse, before anyone asks AWS."""
+    errors: Errors = {}
+    taken = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED)
+    if peering_id and taken.filter(peering_id=peering_id).exists():
+        errors["peering_id"] = [
+            f"{peering_id} is already in use by a VPC peering in this portal."
+        ]
+    if vpc_id:
+        existing = live_peerings(deployment).filter(customer_vpc_id=vpc_id).first()
+        if existing:
+            errors["vpc_id"] = [
+                f"{vpc_id} is already peered with this deployment ({existing.peering_id}, "
+                f"{existing.status}). Delete that peering first to replace it."
+            ]
+    return errors
+
+
+def request_problems(deployment: Deployment, *, in_aws: aws.PeeringRequest | None,
+                     peering_id: str, account_id: str, vpc_id: str,
+                     exclude_pk: int | None = None, accepted_ok: bool = False) -> Errors:
+    """Every way the AWS request (`in_aws`, None when AWS has no such request) can disagree
+    with the deployment or with what the customer typed, each as its own message on the
+    field to fix. Pure: no AWS calls."""
+    region = deployment.region
+    if in_aws is None:
+        return {"peering_id": [
+            f"No VPC peering connection {peering_id} exists in {region}, the deployment's "
+            f"region, for account {deployment.vendor_account_id}. Check the ID, and that you "
+            f"created the request in {region} with the peer account and VPC shown above."
+        ]}
+    errors: Errors = {}
+
+    def add(field_name: str, message: str) -> None:
+        errors.setdefault(field_name, []).append(message)
+
+    acceptable = {"pending-acceptance"} | ({"active", "provisioning"} if accepted_ok else set())
+    if in_aws.status not in acceptable:
+        add("peering_id", _status_message(in_aws))
+    if in_aws.accepter_vpc_id != deployment.vpc_id:
+        add("peering_id",
+            f"{peering_id} asks to peer with VPC {in_aws.accepter_vpc_id}, not with this "
+            f"deployment's VPC {deployment.vpc_id}. Create a new request with "
+            f"--peer-vpc-id {deployment.vpc_id}.")
+    if in_aws.accepter_account_id and in_aws.accepter_account_id != deployment.vendor_account_id:
+        add("peering_id",
+            f"{peering_id} is addressed to account {in_aws.accepter_account_id}, not to "
+            f"{settings.VENDOR_NAME}'s account {deployment.vendor_account_id}.")
+    if in_aws.requester_region and in_aws.requester_region != region:
+        add("peering_id",
+            f"The request comes from a VPC in {in_aws.requester_region}. VPC peering is "
+            f"only available within the same region: create it from a VPC in {region}.")
+    if in_aws.requester_account_id != account_id:
+        add("account_id",
+            f"The request in AWS comes from account {in_aws.requester_account_id}, not "
+            f"{account_id} that you entered.")
+    if in_aws.requester_vpc_id != vpc_id:
+        add("vpc_id",
+            f"The request in AWS comes from VPC {in_aws.requester_vpc_id}, not {vpc_id} "
+            f"that you entered.")
+    for message in cidr_problems(deployment, cidrs=in_aws.requester_cidrs,
+                                 exclude_pk=exclude_pk):
+        add("vpc_id", message)
+    return errors
+
+
+def capacity_problems(deployment: Deployment, *, cidrs: list[str],
+                      exclude_pk: int | None = None) -> list[str]:
+    """Whether the deployment's security group and route tables have room for these CIDRs
+    beside those of its live peerings: one ingress rule per CIDR and service port, one
+    route per CIDR in each table (beside the table's own local route). Counted from our
+    records, so AWS may still refuse for rules or routes added outside the portal; the
+    provisioning failure then names the quota."""
+    in_use = sum(len(p.customer_cidrs) for p in live_peerings(deployment, exclude_pk=exclude_pk))
+    wanted = in_use + len(cidrs)
+    ports = deployment.service_ports
+    rules_limit = settings.AWS_RULES_PER_SECURITY_GROUP
+    routes_limit = settings.AWS_ROUTES_PER_ROUTE_TABLE - 1
+    problems = []
+    if wanted * len(ports) > rules_limit:
+        problems.append(
+            f"This deployment has no room for another VPC peering: its security group would "
+            f"need {wanted * len(ports)} rules ({wanted} customer CIDRs × {len(ports)} "
+            f"service ports), over AWS's limit of {rules_limit}."
+        )
+    elif wanted > routes_limit:
+        problems.append(
+            f"This deployment has no room for another VPC peering: its route tables would "
+            f"need {wanted} routes to customer CIDRs, over AWS's limit of {routes_limit} "
+            "beside the local route."
+        )
+    if problems:
+        problems.append("Delete a peering you no longer use, or ask our support team to raise "
+                        "the limit.")
+    return problems
+
+
+def _status_message(in_aws: aws.PeeringRequest) -> str:
+    state = in_aws.status
+    if state in ("active", "provisioning"):
+        return (f"{in_aws.peering_id} has already been accepted (it is {state}). Create a new "
+                "request for this deployment.")
+    if state == "expired":
+        return (f"{in_aws.peering_id} has expired: AWS drops requests not accepted within 7 "
+                "days. Create a new request.")
+    if state == "rejected":
+        return f"{in_aws.peering_id} was rejected. Create a new request."
+    if state in ("deleted", "deleting"):
+        return f"{in_aws.peering_id} has been deleted in AWS. Create a new request."
+    if state == "failed":
+        detail = f" AWS says: {in_aws.status_message}." if in_aws.status_message else ""
+        return f"{in_aws.peering_id} failed in AWS.{detail} Create a new request."
+    return (f"{in_aws.peering_id} is {state or 'in an unknown state'}, not waiting for "
+            "acceptance. Wait a moment and confirm again.")
+
+
+def cidr_problems(deployment: Deployment, *, cidrs: list[str],
+                  exclude_pk: int | None = None) -> list[str]:
+    problems = []
+    if not cidrs:
+        return ["AWS did not report any IPv4 CIDR for your VPC."]
+    others = [
+        (ipaddress.IPv4Network(c), p.peering_id)
+        for p in live_peerings(deployment, exclude_pk=exclude_pk)
+        for c in p.customer_cidrs
+    ]
+    for text in cidrs:
+        network = ipaddress.IPv4Network(text)
+        for reserved in settings.RESERVED_CIDRS:
+            if network.overlaps(reserved):
+                problems.append(
+                    f"Your VPC uses {network}, which overlaps {reserved}: {settings.VENDOR_NAME} "
+                    f"reserves that range. Peer from a VPC outside "
+                    f"{', '.join(str(r) for r in settings.RESERVED_CIDRS)}."
+                )
+        if network.overlaps(deployment.network):
+            problems.append(
+                f"Your VPC uses {network}, which overlaps the deployment's CIDR "
+                f"{deployment.cidr}. Traffic could not be routed; peer from a VPC with a "
+                "different range."
+            )
+        for other, other_id in others:
+            if network.overlaps(other):
+                problems.append(
+                    f"Your VPC uses {network}, which overlaps {other} of the deployment's "
+                    f"existing peering {other_id}."
+                )
+    return problems
+
+
+class UnverifiedRequest(TypeError):
+    """A peering was to be created from values that `check_new_peering` did not verify:
+    a mistake in the calling code, never something a customer did."""
+
+
+# Held only by this module: a VerifiedRequest made anywhere else lacks it.
+_VERIFIED = object()
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    """A customer's peering request as AWS reported it, having passed every check for one
+    deployment. The customer's account and VPC are AWS's, which the checks found equal to
+    what was typed; the CIDRs are learned from AWS."""
+
+    deployment_pk: int
+    in_aws: aws.PeeringRequest
+    _seal: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._seal is not _VERIFIED:
+            raise UnverifiedRequest("Only check_new_peering() makes a VerifiedRequest.")
+
+    @property
+    def peering_id(self) -> str:
+        return self.in_aws.peering_id
+
+    @property
+    def account_id(self) -> str:
+        return self.in_aws.requester_account_id
+
+    @property
+    def vpc_id(self) -> str:
+        return self.in_aws.requester_vpc_id
+
+    @property
+    def cidrs(self) -> list[str]:
+        return list(self.in_aws.requester_cidrs)
+
+
+def check_new_peering(deployment: Deployment, *, peering_id: str, account_id: str,
+                      vpc_id: str) -> VerifiedRequest:
+    """All the checks a new peering must pass before anything is saved. Returns the request
+    as AWS reported it, verified for `deployment`; raises Refused, or aws.AwsUnavailable
+    when AWS did not answer in time."""
+    errors = database_problems(deployment, peering_id=peering_id, vpc_id=vpc_id)
+    if errors:
+        raise Refused(errors)
+    ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id, interactive=True)
+    in_aws = ec2.describe_peering(peering_id)
+    errors = request_problems(deployment, in_aws=in_aws, peering_id=peering_id,
+                              account_id=account_id, vpc_id=vpc_id)
+    if not errors:
+        # Only here, before anything is saved: a peering already confirmed is never failed
+        # for room (two racing for the last slot, or a Retry after support raised the AWS
+        # quota but not our setting); AWS itself still refuses what does not fit.
+        room = capacity_problems(deployment, cidrs=in_aws.requester_cidrs)
+        if room:
+            errors[None] = room
+    if errors:
+        raise Refused(errors)
+    return VerifiedRequest(deployment_pk=deployment.pk, in_aws=in_aws, _seal=_VERIFIED)

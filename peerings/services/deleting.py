@@ -1,0 +1,122 @@
+"""Deleting a peering: allowed from a stable status only and never while a resource is
+bound (the database refuses it too); the worker then takes the vendor side down in AWS
+and marks the row `deleted`, which stays for history."""
+
+import logging
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+
+from peerings import aws, queue
+from peerings.models import PeeringConnection, Resource
+from peerings.services.checks import live_peerings
+from peerings.services.provisioning import MAX_UNAVAILABLE_ROUNDS, UNAVAILABLE_DELAY_SECONDS
+from peerings.services.transitions import Status, fail, transition
+
+log = logging.getLogger(__name__)
+
+
+class DeleteRefused(Exception):
+    """Why a peering cannot be deleted now; `resources` lists what is still bound."""
+
+    def __init__(self, message: str, resources: Iterable[Resource] = ()) -> None:
+        super().__init__(message)
+        self.resources = list(resources)
+
+
+def delete_refusal(peering: PeeringConnection) -> DeleteRefused | None:
+    """The reason a delete must be refused right now, or None."""
+    if peering.status in PeeringConnection.TRANSITIONAL:
+        return DeleteRefused(
+            f"The peering is {peering.status}. Wait until it is running or failed, then "
+            "delete it."
+        )
+    if peering.status not in PeeringConnection.DELETABLE:
+        return DeleteRefused(f"The peering is already {peering.status}.")
+    bound = list(peering.resources.order_by("name"))
+    if bound:
+        names = ", ".join(r.name for r in bound)
+        return DeleteRefused(
+            f"Resources still use this peering ({names}). Deleting it would cut them off: "
+            "delete or move them first.",
+            bound,
+        )
+    return None
+
+
+def request_delete(peering: PeeringConnection) -> None:
+    """running / failed / peer_deleted → deleting, and queue the worker that takes the
+    vendor side down. Raises DeleteRefused. The database refuses the move as well when a
+    resource is bound (trigger), so a resource added meanwhile cannot slip through."""
+    refusal = delete_refusal(peering)
+    if refusal:
+        raise refusal
+    try:
+        with transaction.atomic():
+            if not transition(peering, to=Status.DELETING,
+                              allowed_from=PeeringConnection.DELETABLE,
+                              action="peering.delete_requested"):
+                raise DeleteRefused("Someone else changed this peering just now. Reload.")
+            queue.enqueue_deprovision(peering)
+    except IntegrityError:
+        raise delete_refusal(peering) or DeleteRefused(
+            "A resource was bound to this peering just now; delete it first."
+        ) from None
+
+
+def deprovision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
+    """Revoke our rules, delete our routes (only those that point at this pcx), delete the
+    pcx (the customer may have done so already), and mark the peering deleted. Returns the
+    status."""
+    peering = PeeringConnection.objects.select_related("deployment").get(pk=peering_pk)
+    if peering.status != Status.DELETING:
+        log.info("deprovision %s: nothing to do in status %s", peering, peering.status)
+        return peering.status
+    deployment = peering.deployment
+    try:
+        ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
+        remove_vendor_side(peering, ec2=ec2)
+        ec2.delete_peering(peering.peering_id)
+        # Once more: a reconcile that read this peering as running just before the delete
+        # may have put a route or rule back meanwhile. Idempotent and cheap.
+        remove_vendor_side(peering, ec2=ec2)
+    except aws.AwsUnavailable as exc:
+        log.warning("deprovision %s: AWS unavailable (%s), round %d", peering, exc.code,
+                    unavailable_rounds + 1)
+        if unavailable_rounds + 1 < MAX_UNAVAILABLE_ROUNDS:
+            queue.enqueue_deprovision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
+                                      unavailable_rounds=unavailable_rounds + 1)
+            return peering.status
+        _fail_delete(peering, why="no answer for several minutes")
+        return peering.status
+    except aws.AwsError as exc:
+        log.exception("deprovision %s: %s (%s)", peering, type(exc).__name__, exc.code)
+        _fail_delete(peering, why=exc.code)
+        return peering.status
+    transition(peering, to=Status.DELETED, allowed_from=[Status.DELETING],
+               action="peering.deleted")
+    return peering.status
+
+
+def _fail_delete(peering: PeeringConnection, *, why: str) -> None:
+    fail(peering, reason=f"Deleting stopped because AWS did not complete a step ({why}). "
+                         "Nothing is left half-done that a second try cannot finish: press "
+                         "Delete again.",
+         retryable=False, allowed_from=[Status.DELETING])
+
+
+def remove_vendor_side(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:
+    """Revoke the peering's ingress rules and delete its routes in the deployment's VPC."""
+    deployment = peering.deployment
+    # A rule is only (CIDR, port): a newer peering from a VPC with the same CIDR (allowed
+    # once this one ended) needs the very same rule. Leave those.
+    still_needed = {c for p in live_peerings(deployment, exclude_pk=peering.pk)
+                    for c in p.customer_cidrs}
+    for cidr in peering.customer_cidrs:
+        if cidr in still_needed:
+            continue
+        for port in deployment.service_ports:
+            ec2.revoke_ingress(deployment.security_group_id, cidr, port)
+    for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
+        for cidr in peering.customer_cidrs:
+            ec2.delete_route(table_id, cidr, peering.peering_id, routes)
