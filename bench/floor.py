@@ -32,17 +32,24 @@ def provision(ec2, spec, request):
     pages = ec2.get_paginator("describe_route_tables").paginate(
         Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
     )
-    tables = [t["RouteTableId"] for page in pages for t in page["RouteTables"]
-              if t["VpcId"] == vpc_id]
+    tables = [
+        t["RouteTableId"] for page in pages for t in page["RouteTables"] if t["VpcId"] == vpc_id
+    ]
     for table_id in tables:
-        ec2.create_route(RouteTableId=table_id, DestinationCidrBlock=cidr,
-                         VpcPeeringConnectionId=peering_id)
+        ec2.create_route(
+            RouteTableId=table_id, DestinationCidrBlock=cidr, VpcPeeringConnectionId=peering_id
+        )
     for port in spec["ports"]:
         ec2.authorize_security_group_ingress(
             GroupId=request["security_group_id"],
-            IpPermissions=[{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
-                            "IpRanges": [{"CidrIp": cidr,
-                                          "Description": f"VPC peering {peering_id}"}]}],
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "IpRanges": [{"CidrIp": cidr, "Description": f"VPC peering {peering_id}"}],
+                }
+            ],
         )
 
 
@@ -50,8 +57,9 @@ def main(spec_path):
     with open(spec_path) as file:
         spec = json.load(file)
     # The portal's client configuration (peerings/aws.py), so only the caller differs.
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5,
-                    read_timeout=10)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=10
+    )
     ec2 = boto3.session.Session().client("ec2", region_name=spec["region"], config=config)
     CallLog(os.environ["BENCH_CALLS_DIR"]).watch(ec2)
     started = time.monotonic()

@@ -42,8 +42,12 @@ class LoadResult:
 
 
 def _request(host, port, path, cookie):
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "User-Agent: bench-loadgen",
-             "Accept: text/html"]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "User-Agent: bench-loadgen",
+        "Accept: text/html",
+    ]
     if cookie:
         lines.append(f"Cookie: {cookie}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -64,7 +68,7 @@ async def _one_connection(host, port, request, deadline, result, limit):
             marker = headers.find(b"\r\ncontent-length:")
             if marker >= 0:
                 end = headers.index(b"\r\n", marker + 2)
-                length = int(headers[marker + 17:end])
+                length = int(headers[marker + 17 : end])
             if length is None:
                 await reader.read()  # no length: the body runs to the end of the connection
             else:
@@ -86,10 +90,9 @@ async def _load(host, port, path, cookie, connections, seconds, limit):
     result = LoadResult(seconds=seconds)
     started = time.monotonic()
     deadline = started + seconds
-    await asyncio.gather(*(
-        _one_connection(host, port, request, deadline, result, limit)
-        for _ in range(connections)
-    ))
+    await asyncio.gather(
+        *(_one_connection(host, port, request, deadline, result, limit) for _ in range(connections))
+    )
     result.seconds = time.monotonic() - started
     return result
 

@@ -64,9 +64,13 @@ class ProvisioningResult:
 
     def minimal_sequence(self):
         """Calls per peering that provisioning cannot do without (polls come on top)."""
-        return {"DescribeVpcPeeringConnections": 1, "AcceptVpcPeeringConnection": 1,
-                "DescribeRouteTables": 1, "CreateRoute": ROUTE_TABLES,
-                "AuthorizeSecurityGroupIngress": len(PORTS)}
+        return {
+            "DescribeVpcPeeringConnections": 1,
+            "AcceptVpcPeeringConnection": 1,
+            "DescribeRouteTables": 1,
+            "CreateRoute": ROUTE_TABLES,
+            "AuthorizeSecurityGroupIngress": len(PORTS),
+        }
 
     def extra_calls(self):
         """Calls per peering beyond the minimal sequence, polls (repeated describes) apart."""
@@ -81,8 +85,9 @@ class ProvisioningResult:
                 extra[operation] = beyond
         for operation, per_peering in minimal.items():
             if self.portal_calls.get(operation, 0) < per_peering * made:
-                extra[f"missing {operation}"] = per_peering - self.portal_calls.get(
-                    operation, 0) / made
+                extra[f"missing {operation}"] = (
+                    per_peering - self.portal_calls.get(operation, 0) / made
+                )
         return extra
 
     def polls(self):
@@ -96,7 +101,9 @@ def moto_server(out):
     log = (out / "moto.log").open("w")
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         wait_for_port(port, process, 30)
@@ -110,10 +117,21 @@ def moto_server(out):
 def worker_cluster(out, calls_dir):
     log_path = out / "qcluster.log"
     log = log_path.open("w")
-    env = {**os.environ, "Q_WORKERS": "2", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
-           "BENCH_CALLS_DIR": str(calls_dir)}
-    process = subprocess.Popen([sys.executable, "-m", "bench.worker"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "Q_WORKERS": "2",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+        "BENCH_CALLS_DIR": str(calls_dir),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + READY_LIMIT_SECONDS
         while "running." not in log_path.read_text():
@@ -137,11 +155,19 @@ def _aws_deployments(organization, name, count, second_octet):
         vpc_id, _tables, group_id = ec2.create_network(cidr, f"{name}-{number}")
         for _ in range(ROUTE_TABLES - 1):
             ec2.ec2.create_route_table(VpcId=vpc_id)
-        made.append(Deployment.objects.create(
-            organization=organization, name=f"{name}-{number}", plan=Deployment.Plan.DEDICATED,
-            region="us-east-1", vendor_account_id=account_id, vpc_id=vpc_id, cidr=cidr,
-            security_group_id=group_id, service_ports=PORTS,
-        ))
+        made.append(
+            Deployment.objects.create(
+                organization=organization,
+                name=f"{name}-{number}",
+                plan=Deployment.Plan.DEDICATED,
+                region="us-east-1",
+                vendor_account_id=account_id,
+                vpc_id=vpc_id,
+                cidr=cidr,
+                security_group_id=group_id,
+                service_ports=PORTS,
+            )
+        )
     return made
 
 
@@ -167,7 +193,8 @@ def _customer_requests(deployments, count):
         cidr = f"172.{16 + i // 256}.{i % 256}.0/24"
         vpc_id = customer.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
         peering_id = SandboxEc2(deployment.region, account_id, customer).request_peering(
-            vpc_id, deployment.vpc_id, deployment.vendor_account_id, deployment.region)
+            vpc_id, deployment.vpc_id, deployment.vendor_account_id, deployment.region
+        )
         return CustomerRequest(deployment, peering_id, account_id, vpc_id, cidr)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -175,16 +202,28 @@ def _customer_requests(deployments, count):
 
 
 def _run_floor(out, requests, calls_dir):
-    spec = {"region": "us-east-1", "ports": PORTS, "requests": [
-        {"peering_id": r.peering_id, "cidr": r.cidr, "vpc_id": r.deployment.vpc_id,
-         "security_group_id": r.deployment.security_group_id}
-        for r in requests
-    ]}
+    spec = {
+        "region": "us-east-1",
+        "ports": PORTS,
+        "requests": [
+            {
+                "peering_id": r.peering_id,
+                "cidr": r.cidr,
+                "vpc_id": r.deployment.vpc_id,
+                "security_group_id": r.deployment.security_group_id,
+            }
+            for r in requests
+        ],
+    }
     spec_path = out / "floor-spec.json"
     spec_path.write_text(json.dumps(spec))
     done = subprocess.run(
-        [sys.executable, "-m", "bench.floor", str(spec_path)], cwd=ROOT, capture_output=True,
-        text=True, timeout=RUN_LIMIT_SECONDS, env={**os.environ, "BENCH_CALLS_DIR": str(calls_dir)},
+        [sys.executable, "-m", "bench.floor", str(spec_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT_SECONDS,
+        env={**os.environ, "BENCH_CALLS_DIR": str(calls_dir)},
     )
     if done.returncode:
         raise RuntimeError(f"the floor script failed:\n{done.stderr[-3000:]}")
@@ -200,25 +239,32 @@ def _run_portal(requests, owner):
         for request in requests:
             # As the dialog does: checked against AWS first, then recorded.
             verified = services.check_new_peering(
-                request.deployment, peering_id=request.peering_id,
-                account_id=request.account_id, vpc_id=request.vpc_id,
+                request.deployment,
+                peering_id=request.peering_id,
+                account_id=request.account_id,
+                vpc_id=request.vpc_id,
             )
             services.create_peering(request.deployment, verified=verified, user=owner)
     confirmed = timezone.now()
-    peerings = PeeringConnection.objects.filter(
-        deployment__in={r.deployment.pk for r in requests})
+    peerings = PeeringConnection.objects.filter(deployment__in={r.deployment.pk for r in requests})
     deadline = time.monotonic() + RUN_LIMIT_SECONDS
     while peerings.filter(status__in=PeeringConnection.TRANSITIONAL).exists():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"peerings still pending after {RUN_LIMIT_SECONDS}s "
-                               "(see bench/out/qcluster.log)")
+            raise RuntimeError(
+                f"peerings still pending after {RUN_LIMIT_SECONDS}s (see bench/out/qcluster.log)"
+            )
         time.sleep(0.2)
     failed = peerings.exclude(status=PeeringConnection.Status.RUNNING)
     if failed.exists():  # a fast run of failures is no result
-        raise RuntimeError(f"{failed.count()} peerings did not reach running, e.g.: "
-                           f"{failed.first().status_reason}")
-    last = peerings.filter(status=PeeringConnection.Status.RUNNING).aggregate(
-        last=Max("status_changed_at"))["last"] or timezone.now()
+        raise RuntimeError(
+            f"{failed.count()} peerings did not reach running, e.g.: {failed.first().status_reason}"
+        )
+    last = (
+        peerings.filter(status=PeeringConnection.Status.RUNNING).aggregate(
+            last=Max("status_changed_at")
+        )["last"]
+        or timezone.now()
+    )
     return (last - started).total_seconds(), (confirmed - started).total_seconds()
 
 
@@ -234,8 +280,7 @@ def _own_cpu(who):
 def _measure_floor(result, out, requests, calls_dir, moto):
     moto_before, script_before = cpu_seconds(moto.pid), _own_cpu(resource.RUSAGE_CHILDREN)
     result.floor_seconds.append(_run_floor(out, requests, calls_dir))
-    result.add_cpu(result.floor_cpu, "script",
-                   _own_cpu(resource.RUSAGE_CHILDREN) - script_before)
+    result.add_cpu(result.floor_cpu, "script", _own_cpu(resource.RUSAGE_CHILDREN) - script_before)
     result.add_cpu(result.floor_cpu, "moto", _delta(cpu_seconds(moto.pid), moto_before))
 
 
@@ -245,8 +290,7 @@ def _measure_portal(result, requests, owner, cluster, moto):
     seconds, confirming = _run_portal(requests, owner)
     result.portal_seconds.append(seconds)
     result.confirm_seconds.append(confirming)
-    result.add_cpu(result.portal_cpu, "cluster", _delta(cpu_seconds(cluster.pid),
-                                                        cluster_before))
+    result.add_cpu(result.portal_cpu, "cluster", _delta(cpu_seconds(cluster.pid), cluster_before))
     # This process: the confirms, and a little polling while the cluster works.
     result.add_cpu(result.portal_cpu, "confirming", _own_cpu(resource.RUSAGE_SELF) - own_before)
     result.add_cpu(result.portal_cpu, "moto", _delta(cpu_seconds(moto.pid), moto_before))
@@ -278,10 +322,12 @@ def run(world, out, *, peerings, rounds, progress):
                 deployments = -(-peerings // PEERINGS_PER_DEPLOYMENT)
                 portal_requests = _customer_requests(
                     _aws_deployments(world.organization, f"portal-{number}", deployments, 40),
-                    peerings)
+                    peerings,
+                )
                 floor_requests = _customer_requests(
                     _aws_deployments(world.organization, f"floor-{number}", deployments, 80),
-                    peerings)
+                    peerings,
+                )
                 progress(f"round {number}/{rounds}: floor (plain boto3)")
                 _measure_floor(result, out, floor_requests, floor_calls_dir, moto)
                 progress(f"round {number}/{rounds}: portal (2-worker django-q2 cluster)")

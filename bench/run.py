@@ -62,8 +62,14 @@ class Scale:
 
 
 FULL = Scale()
-QUICK = Scale(audit_events=100_000, page_runs=5, provision_peerings=20, provision_rounds=1,
-              load_seconds=4, load_rounds=2)
+QUICK = Scale(
+    audit_events=100_000,
+    page_runs=5,
+    provision_peerings=20,
+    provision_rounds=1,
+    load_seconds=4,
+    load_rounds=2,
+)
 
 _started = time.monotonic()
 
@@ -76,24 +82,26 @@ def configure_environment():
     """The settings the benchmark runs with, set before Django reads them; the worker
     cluster and gunicorn inherit them."""
     os.environ.pop("AWS_PROFILE", None)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "peering_portal.settings"),
-        "SECRET_KEY": "bench-only-secret-key",
-        "DEBUG": "false",
-        "SECURE_COOKIES": "false",
-        "SECURE_SSL_REDIRECT": "false",
-        "DEMO_MODE": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "ROOT_URLCONF": "bench.urls",
-        # A queue of its own: on a shared Redis no other cluster takes (or loses) its tasks.
-        "Q_CLUSTER_NAME": "peering_portal_bench",
-        "LOG_LEVEL": "WARNING",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        # Nothing reaches AWS: a closed port until the benchmark's own moto server runs.
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    })
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "peering_portal.settings"),
+            "SECRET_KEY": "bench-only-secret-key",
+            "DEBUG": "false",
+            "SECURE_COOKIES": "false",
+            "SECURE_SSL_REDIRECT": "false",
+            "DEMO_MODE": "false",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "ROOT_URLCONF": "bench.urls",
+            # A queue of its own: on a shared Redis no other cluster takes (or loses) its tasks.
+            "Q_CLUSTER_NAME": "peering_portal_bench",
+            "LOG_LEVEL": "WARNING",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            # Nothing reaches AWS: a closed port until the benchmark's own moto server runs.
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        }
+    )
     if not os.environ.get("DATABASE_URL"):
         os.environ["SQLITE_PATH"] = str(SQLITE_PATH)
 
@@ -109,11 +117,18 @@ def fresh_database():
 
     db = dj_database_url.parse(url)
     if "bench" not in db["NAME"]:
-        sys.exit(f"DATABASE_URL names {db['NAME']!r}: the benchmark drops and recreates its "
-                 "database, so the name must contain 'bench'.")
-    with psycopg.connect(host=db["HOST"] or None, port=db["PORT"] or None,
-                         user=db["USER"] or None, password=db["PASSWORD"] or None,
-                         dbname="postgres", autocommit=True) as admin:
+        sys.exit(
+            f"DATABASE_URL names {db['NAME']!r}: the benchmark drops and recreates its "
+            "database, so the name must contain 'bench'."
+        )
+    with psycopg.connect(
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        user=db["USER"] or None,
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
         name = sql.Identifier(db["NAME"])
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
@@ -149,22 +164,44 @@ def machine():
 
 def _git_state():
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--", "peerings",
-                                  "peering_portal", "templates", "webhooks"], cwd=ROOT,
-                                 capture_output=True, text=True, check=True).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--",
+                "peerings",
+                "peering_portal",
+                "templates",
+                "webhooks",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "not a git checkout"
     files = len(changed.splitlines())
-    return f"commit {commit}" + (f" plus uncommitted changes to {files} app file(s)"
-                                 if files else "")
+    return f"commit {commit}" + (
+        f" plus uncommitted changes to {files} app file(s)" if files else ""
+    )
 
 
 def command():
     # A password in a URL stays out of the printed command and of results.md.
-    parts = [f"{name}={re.sub(r'//([^:/@]*):[^@]*@', r'//\1:***@', os.environ[name])}"
-             for name in ("DATABASE_URL", "REDIS_URL") if os.environ.get(name)]
+    parts = [
+        f"{name}={re.sub(r'//([^:/@]*):[^@]*@', r'//\1:***@', os.environ[name])}"
+        for name in ("DATABASE_URL", "REDIS_URL")
+        if os.environ.get(name)
+    ]
     if os.environ.get("BENCH_QUICK") == "1":
         parts.append("BENCH_QUICK=1")
     return " ".join([*parts, "make bench"])
@@ -192,8 +229,13 @@ class Table:
         def line(row):
             return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
 
-        return "\n".join([line(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-                          *(line(row) for row in rows[1:])])
+        return "\n".join(
+            [
+                line(rows[0]),
+                "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+                *(line(row) for row in rows[1:]),
+            ]
+        )
 
 
 def ms(seconds):
@@ -218,20 +260,24 @@ def measure_pages(scale, table, *, measure=True):
     )["admin"]
 
     others = scale.admin_rows - scale.small - scale.large
-    progress(f"pages: a {scale.large}-peering deployment and {others:,} other customers' "
-             "peerings")
+    progress(f"pages: a {scale.large}-peering deployment and {others:,} other customers' peerings")
     w.large = world.deployment(w.organization, "large", scale.large)
     world.other_customers(others)
     oldest = w.large.peerings.order_by("created_at").first().peering_id
-    reference = (f"/bench/reference-admin/peerings/peeringconnection/"
-                 f"?deployment__id__exact={w.large.pk}")
-    timed = pages.measure({
-        "minimal": (owner, "/bench/minimal/", "ok"),
-        "small": (owner, f"/deployments/{w.small.pk}/", "VPC peering connections"),
-        "large": (owner, f"/deployments/{w.large.pk}/", oldest),
-        "reference": (support, reference, f"{scale.large} peering connections"),
-        "admin": (support, admin_list, f"{scale.admin_rows} peering connections"),
-    }, scale.page_runs, PROFILE_DIR)
+    reference = (
+        f"/bench/reference-admin/peerings/peeringconnection/?deployment__id__exact={w.large.pk}"
+    )
+    timed = pages.measure(
+        {
+            "minimal": (owner, "/bench/minimal/", "ok"),
+            "small": (owner, f"/deployments/{w.small.pk}/", "VPC peering connections"),
+            "large": (owner, f"/deployments/{w.large.pk}/", oldest),
+            "reference": (support, reference, f"{scale.large} peering connections"),
+            "admin": (support, admin_list, f"{scale.admin_rows} peering connections"),
+        },
+        scale.page_runs,
+        PROFILE_DIR,
+    )
 
     progress(f"pages: {scale.audit_events:,} audit events")
     inserting = time.monotonic()
@@ -239,49 +285,97 @@ def measure_pages(scale, table, *, measure=True):
     inserted = time.monotonic() - inserting
     newest = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
     deep = newest - int(scale.audit_events * 0.9)
-    audit = pages.measure({
-        "first": (owner, "/audit/", 'id="older"'),
-        "deep": (owner, f"/audit/?before={deep}", 'id="older"'),
-    }, scale.page_runs, PROFILE_DIR)
+    audit = pages.measure(
+        {
+            "first": (owner, "/audit/", 'id="older"'),
+            "deep": (owner, f"/audit/?before={deep}", 'id="older"'),
+        },
+        scale.page_runs,
+        PROFILE_DIR,
+    )
 
     small, large, ref = timed["small"], timed["large"], timed["reference"]
-    table.section(f"1. Pages: server time in-process (Django test Client), median of "
-                  f"{scale.page_runs}")
+    table.section(
+        f"1. Pages: server time in-process (Django test Client), median of {scale.page_runs}"
+    )
     minimal = timed["minimal"]
-    table.add("(For scale: the minimal Django view of part 3, logged in)", ms(minimal.seconds),
-              minimal.queries)
-    table.add(f"Deployment page, {scale.small} peerings + {scale.small} resources",
-              f"{ms(small.seconds)} ({small.kilobytes:.0f} KB)", small.queries)
-    table.add(f"Deployment page, {scale.large} peerings + {scale.large} resources",
-              f"{ms(large.seconds)} ({large.kilobytes:.0f} KB)", large.queries)
-    table.add(f"Reference: stock admin changelist of the same {scale.large} (list_per_page "
-              "500)", f"{ms(ref.seconds)} ({ref.kilobytes:.0f} KB)", ref.queries)
-    table.check(f"Deployment page queries, {scale.small} vs {scale.large} peerings",
-                f"{small.queries} vs {large.queries}", small.queries == large.queries,
-                "identical")
-    table.check(f"Deployment page ({scale.large}) / reference",
-                f"{large.seconds / ref.seconds:.2f}", large.seconds <= ref.seconds, "≤ 1.00")
+    table.add(
+        "(For scale: the minimal Django view of part 3, logged in)",
+        ms(minimal.seconds),
+        minimal.queries,
+    )
+    table.add(
+        f"Deployment page, {scale.small} peerings + {scale.small} resources",
+        f"{ms(small.seconds)} ({small.kilobytes:.0f} KB)",
+        small.queries,
+    )
+    table.add(
+        f"Deployment page, {scale.large} peerings + {scale.large} resources",
+        f"{ms(large.seconds)} ({large.kilobytes:.0f} KB)",
+        large.queries,
+    )
+    table.add(
+        f"Reference: stock admin changelist of the same {scale.large} (list_per_page 500)",
+        f"{ms(ref.seconds)} ({ref.kilobytes:.0f} KB)",
+        ref.queries,
+    )
+    table.check(
+        f"Deployment page queries, {scale.small} vs {scale.large} peerings",
+        f"{small.queries} vs {large.queries}",
+        small.queries == large.queries,
+        "identical",
+    )
+    table.check(
+        f"Deployment page ({scale.large}) / reference",
+        f"{large.seconds / ref.seconds:.2f}",
+        large.seconds <= ref.seconds,
+        "≤ 1.00",
+    )
     first, deep_page = audit["first"], audit["deep"]
-    table.add(f"Audit page, first page of {scale.audit_events:,} events "
-              f"(inserted in {inserted:.1f} s)", ms(first.seconds), first.queries)
-    table.add(f"Audit page, ?before={deep} ({int(scale.audit_events * 0.9):,} events deep)",
-              ms(deep_page.seconds), deep_page.queries)
-    table.check("Audit deep page / first page", f"{deep_page.seconds / first.seconds:.2f}",
-                deep_page.seconds <= 1.5 * first.seconds, "≤ 1.50")
+    table.add(
+        f"Audit page, first page of {scale.audit_events:,} events (inserted in {inserted:.1f} s)",
+        ms(first.seconds),
+        first.queries,
+    )
+    table.add(
+        f"Audit page, ?before={deep} ({int(scale.audit_events * 0.9):,} events deep)",
+        ms(deep_page.seconds),
+        deep_page.queries,
+    )
+    table.check(
+        "Audit deep page / first page",
+        f"{deep_page.seconds / first.seconds:.2f}",
+        deep_page.seconds <= 1.5 * first.seconds,
+        "≤ 1.50",
+    )
     big_admin = timed["admin"]
-    table.add(f"Support admin peering list, {scale.small} rows", ms(small_admin.seconds),
-              small_admin.queries)
-    table.add(f"Support admin peering list, {scale.admin_rows:,} rows (100 a page)",
-              ms(big_admin.seconds), big_admin.queries)
-    table.check(f"Support admin list queries, {scale.small} vs {scale.admin_rows:,} rows",
-                f"{small_admin.queries} vs {big_admin.queries}",
-                small_admin.queries == big_admin.queries, "identical")
+    table.add(
+        f"Support admin peering list, {scale.small} rows",
+        ms(small_admin.seconds),
+        small_admin.queries,
+    )
+    table.add(
+        f"Support admin peering list, {scale.admin_rows:,} rows (100 a page)",
+        ms(big_admin.seconds),
+        big_admin.queries,
+    )
+    table.check(
+        f"Support admin list queries, {scale.small} vs {scale.admin_rows:,} rows",
+        f"{small_admin.queries} vs {big_admin.queries}",
+        small_admin.queries == big_admin.queries,
+        "identical",
+    )
     return w
 
 
 def _per_peering(calls, made):
-    order = ["DescribeVpcPeeringConnections", "AcceptVpcPeeringConnection",
-             "DescribeRouteTables", "CreateRoute", "AuthorizeSecurityGroupIngress"]
+    order = [
+        "DescribeVpcPeeringConnections",
+        "AcceptVpcPeeringConnection",
+        "DescribeRouteTables",
+        "CreateRoute",
+        "AuthorizeSecurityGroupIngress",
+    ]
     names = sorted(calls, key=lambda op: (order.index(op) if op in order else len(order), op))
     return ", ".join(f"{op} {calls[op] / made:g}" for op in names)
 
@@ -289,36 +383,50 @@ def _per_peering(calls, made):
 def measure_provisioning(scale, table, w):
     from bench import provisioning
 
-    result = provisioning.run(w, OUT, peerings=scale.provision_peerings,
-                              rounds=scale.provision_rounds, progress=progress)
+    result = provisioning.run(
+        w, OUT, peerings=scale.provision_peerings, rounds=scale.provision_rounds, progress=progress
+    )
     made = result.peerings * result.rounds
     portal = statistics.median(result.portal_seconds)
     floor = statistics.median(result.floor_seconds)
     confirming = statistics.median(result.confirm_seconds)
     running = result.statuses.get("running", 0)
-    table.section(f"2. Provisioning: {result.peerings} peerings confirmed at once, median of "
-                  f"{result.rounds} round(s), moto server on loopback")
-    table.add("Portal: first confirm → last running (2-worker django-q2 cluster)",
-              f"{portal:.1f} s ({result.peerings / portal:.1f}/s; confirming took "
-              f"{confirming:.1f} s)")
-    table.add("Floor: the same AWS calls back-to-back, plain boto3",
-              f"{floor:.1f} s ({result.peerings / floor:.1f}/s)")
+    table.section(
+        f"2. Provisioning: {result.peerings} peerings confirmed at once, median of "
+        f"{result.rounds} round(s), moto server on loopback"
+    )
+    table.add(
+        "Portal: first confirm → last running (2-worker django-q2 cluster)",
+        f"{portal:.1f} s ({result.peerings / portal:.1f}/s; confirming took {confirming:.1f} s)",
+    )
+    table.add(
+        "Floor: the same AWS calls back-to-back, plain boto3",
+        f"{floor:.1f} s ({result.peerings / floor:.1f}/s)",
+    )
     table.check("Portal / floor", f"{portal / floor:.2f}", portal <= 1.5 * floor, "≤ 1.50")
     table.check("Peerings running at the end", f"{running} of {made}", running == made, "all")
-    table.add("AWS calls per peering, portal (before-call hooks)",
-              _per_peering(result.portal_calls, made))
+    table.add(
+        "AWS calls per peering, portal (before-call hooks)", _per_peering(result.portal_calls, made)
+    )
     table.add("AWS calls per peering, floor", _per_peering(result.floor_calls, made))
     if result.portal_cpu and result.floor_cpu:
-        table.add("CPU per peering: portal / floor (ms)", "; ".join(
-            " + ".join(f"{who} {seconds / made * 1000:.0f}" for who, seconds in cpu.items())
-            for cpu in (result.portal_cpu, result.floor_cpu)))
+        table.add(
+            "CPU per peering: portal / floor (ms)",
+            "; ".join(
+                " + ".join(f"{who} {seconds / made * 1000:.0f}" for who, seconds in cpu.items())
+                for cpu in (result.portal_cpu, result.floor_cpu)
+            ),
+        )
     retries = sum(result.portal_sends.values()) - sum(result.portal_calls.values())
     extra = result.extra_calls()
-    table.check("Portal calls beyond the minimal sequence",
-                ", ".join(f"{op} {n:g}" for op, n in extra.items()) or
-                f"none ({result.polls():g} extra describe per peering: the poll until "
-                f"active; {retries} HTTP retries)",
-                not extra, "none except polls")
+    table.check(
+        "Portal calls beyond the minimal sequence",
+        ", ".join(f"{op} {n:g}" for op, n in extra.items())
+        or f"none ({result.polls():g} extra describe per peering: the poll until "
+        f"active; {retries} HTTP retries)",
+        not extra,
+        "none except polls",
+    )
 
 
 def measure_load(scale, table, w):
@@ -326,22 +434,41 @@ def measure_load(scale, table, w):
 
     targets = [
         ("Minimal Django view (ceiling)", "/bench/minimal/", "ok"),
-        (f"Deployment page, {scale.small} peerings", f"/deployments/{w.small.pk}/",
-         "VPC peering connections"),
+        (
+            f"Deployment page, {scale.small} peerings",
+            f"/deployments/{w.small.pk}/",
+            "VPC peering connections",
+        ),
     ]
-    ceiling, page = underload.run(w.owner, targets, OUT, seconds=scale.load_seconds,
-                                  rounds=scale.load_rounds, progress=progress)
-    table.section(f"3. Under load: gunicorn, 2 sync workers; bench/loadgen.py (Python asyncio, "
-                  f"{underload.CONNECTIONS} connections) on loopback; {scale.load_seconds:g} s "
-                  f"each in {scale.load_rounds} rounds, medians")
+    ceiling, page = underload.run(
+        w.owner,
+        targets,
+        OUT,
+        seconds=scale.load_seconds,
+        rounds=scale.load_rounds,
+        progress=progress,
+    )
+    table.section(
+        f"3. Under load: gunicorn, 2 sync workers; bench/loadgen.py (Python asyncio, "
+        f"{underload.CONNECTIONS} connections) on loopback; {scale.load_seconds:g} s "
+        f"each in {scale.load_rounds} rounds, medians"
+    )
     for figure in (ceiling, page):
         server = figure.cpu_ms_per_request(figure.server_cpu)
-        cpu = "" if server is None else (
-            f"; CPU/request: server {server:.1f} ms, load generator "
-            f"{figure.cpu_ms_per_request(figure.client_cpu):.1f} ms")
-        table.add(figure.name, f"{figure.median_per_second:.0f} req/s, p50 "
-                  f"{figure.median_p50_ms:.1f} ms, p99 {figure.median_p99_ms:.1f} ms "
-                  f"({figure.requests:,} requests, {figure.errors} errors{cpu})")
+        cpu = (
+            ""
+            if server is None
+            else (
+                f"; CPU/request: server {server:.1f} ms, load generator "
+                f"{figure.cpu_ms_per_request(figure.client_cpu):.1f} ms"
+            )
+        )
+        table.add(
+            figure.name,
+            f"{figure.median_per_second:.0f} req/s, p50 "
+            f"{figure.median_p50_ms:.1f} ms, p99 {figure.median_p99_ms:.1f} ms "
+            f"({figure.requests:,} requests, {figure.errors} errors{cpu})",
+        )
     ratio = page.median_per_second / ceiling.median_per_second
     table.check("Deployment page / ceiling (requests/s)", f"{ratio:.2f}", ratio >= 0.5, "≥ 0.50")
 
@@ -358,7 +485,7 @@ def write_results(table, lines):
     current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     block = f"{begin}\n{text}{end}"
     if begin in current and end in current:
-        current = current[:current.index(begin)] + block + current[current.index(end) + len(end):]
+        current = current[: current.index(begin)] + block + current[current.index(end) + len(end) :]
     else:
         current = current.rstrip("\n") + "\n\n" + block + "\n"
     RESULTS.write_text(current)
@@ -378,18 +505,26 @@ def main():
     parts = os.environ.get("BENCH_PARTS", ",".join(PARTS)).split(",")
     unknown = set(parts) - set(PARTS)
     if unknown:
-        sys.exit(f"BENCH_PARTS: unknown part(s) {', '.join(sorted(unknown))}; choose from "
-                 f"{', '.join(PARTS)}")
+        sys.exit(
+            f"BENCH_PARTS: unknown part(s) {', '.join(sorted(unknown))}; choose from "
+            f"{', '.join(PARTS)}"
+        )
     w = measure_pages(scale, table, measure="pages" in parts)
     if "provisioning" in parts:
         measure_provisioning(scale, table, w)
     if "load" in parts:
         measure_load(scale, table, w)
-    lines = [f"Command: `{command()}`", "", *(f"- {line}" for line in machine()),
-             f"- Wall time of the run: {time.monotonic() - _started:.0f} s"]
+    lines = [
+        f"Command: `{command()}`",
+        "",
+        *(f"- {line}" for line in machine()),
+        f"- Wall time of the run: {time.monotonic() - _started:.0f} s",
+    ]
     if scale is QUICK:
-        lines.append("- Smoke run: numbers too small for the targets (20 peerings wait on the "
-                     "broker's first poll); run `make bench` for the verdicts")
+        lines.append(
+            "- Smoke run: numbers too small for the targets (20 peerings wait on the "
+            "broker's first poll); run `make bench` for the verdicts"
+        )
     print("\n".join(lines) + "\n\n" + table.markdown())
     write_results(table, lines)
 

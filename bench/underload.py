@@ -43,8 +43,11 @@ class LoadFigures:
         self.p99.append(result.p99)
         self.errors += result.errors
         self.requests += result.requests
-        self.server_cpu = None if server_cpu is None or self.server_cpu is None else (
-            self.server_cpu + server_cpu)
+        self.server_cpu = (
+            None
+            if server_cpu is None or self.server_cpu is None
+            else (self.server_cpu + server_cpu)
+        )
         self.client_cpu += client_cpu
 
     def cpu_ms_per_request(self, seconds):
@@ -81,30 +84,60 @@ def run(user, targets, out, *, seconds, rounds, progress):
     port = free_port()
     log = (out / "gunicorn.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "peering_portal.wsgi:application",
-         "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "peering_portal.wsgi:application",
+            "--workers",
+            "2",
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     figures = [LoadFigures(name, path) for name, path, _ in targets]
     try:
         wait_for_port(port, process, 30)
         for name, path, expect in targets:
-            answer = httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie},
-                               timeout=30)
+            answer = httpx.get(
+                f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie}, timeout=30
+            )
             if answer.status_code != 200 or expect not in answer.text:
                 raise RuntimeError(f"{name}: GET {path} gave {answer.status_code}")
-            loadgen.run("127.0.0.1", port, path, cookie=cookie, connections=CONNECTIONS,
-                        seconds=WARM_UP_SECONDS)
+            loadgen.run(
+                "127.0.0.1",
+                port,
+                path,
+                cookie=cookie,
+                connections=CONNECTIONS,
+                seconds=WARM_UP_SECONDS,
+            )
         for number in range(1, rounds + 1):
             for figure in figures:
                 progress(f"load round {number}/{rounds}: {figure.name}")
                 server_before, client_before = cpu_seconds(process.pid), _own_cpu()
-                result = loadgen.run("127.0.0.1", port, figure.path, cookie=cookie,
-                                     connections=CONNECTIONS, seconds=seconds / rounds)
+                result = loadgen.run(
+                    "127.0.0.1",
+                    port,
+                    figure.path,
+                    cookie=cookie,
+                    connections=CONNECTIONS,
+                    seconds=seconds / rounds,
+                )
                 server_after = cpu_seconds(process.pid)
-                figure.add(result, None if server_before is None else server_after
-                           - server_before, _own_cpu() - client_before)
+                figure.add(
+                    result,
+                    None if server_before is None else server_after - server_before,
+                    _own_cpu() - client_before,
+                )
     finally:
         stop(process)
         log.close()

@@ -13,8 +13,13 @@ from peerings.models import PeeringConnection
 
 
 class ReferencePeeringAdmin(admin.ModelAdmin):
-    list_display = ["peering_id", "customer_vpc_id", "customer_account_id", "customer_cidrs",
-                    "status"]
+    list_display = [
+        "peering_id",
+        "customer_vpc_id",
+        "customer_account_id",
+        "customer_cidrs",
+        "status",
+    ]
     list_per_page = 500
 
 

@@ -45,8 +45,7 @@ def start():
     """The customer, its owner, and a support user in the Support group."""
     organization = Organization.objects.create(name="Bench Org")
     owner = _user("olivia")
-    Membership.objects.create(user=owner, organization=organization,
-                              role=Membership.Role.OWNER)
+    Membership.objects.create(user=owner, organization=organization, role=Membership.Role.OWNER)
     support = _user("support", staff=True)
     support.groups.add(Group.objects.get(name=bootstrap.SUPPORT_GROUP))
     return World(organization, owner, support)
@@ -56,15 +55,24 @@ def deployment(organization, name, peerings, *, cidr="10.20.0.0/16"):
     """A dedicated deployment with `peerings` running peerings and one resource bound to
     each (the heaviest row the deployment page draws: status, reason, next steps)."""
     found = Deployment.objects.create(
-        organization=organization, name=name, plan=Deployment.Plan.DEDICATED,
-        region="us-east-1", vendor_account_id=VENDOR_ACCOUNT, vpc_id=_aws_id("vpc"),
-        cidr=cidr, security_group_id=_aws_id("sg"), service_ports=[1883, 8883],
+        organization=organization,
+        name=name,
+        plan=Deployment.Plan.DEDICATED,
+        region="us-east-1",
+        vendor_account_id=VENDOR_ACCOUNT,
+        vpc_id=_aws_id("vpc"),
+        cidr=cidr,
+        security_group_id=_aws_id("sg"),
+        service_ports=[1883, 8883],
     )
     now = timezone.now()
     rows = PeeringConnection.objects.bulk_create(
         PeeringConnection(
-            deployment=found, peering_id=_aws_id("pcx"), customer_account_id=CUSTOMER_ACCOUNT,
-            customer_vpc_id=_aws_id("vpc"), customer_cidrs=[_customer_cidr(i)],
+            deployment=found,
+            peering_id=_aws_id("pcx"),
+            customer_account_id=CUSTOMER_ACCOUNT,
+            customer_vpc_id=_aws_id("vpc"),
+            customer_cidrs=[_customer_cidr(i)],
             status=PeeringConnection.Status.RUNNING,
             created_at=now - timedelta(minutes=peerings - i),
             status_changed_at=now - timedelta(minutes=peerings - i),
@@ -72,9 +80,14 @@ def deployment(organization, name, peerings, *, cidr="10.20.0.0/16"):
         for i in range(peerings)
     )
     Resource.objects.bulk_create(
-        Resource(deployment=found, peering=peering, name=f"mysql-{i:04d}",
-                 kind=Resource.Kind.MYSQL, host=_customer_cidr(i).replace(".0/24", ".10"),
-                 port=3306)
+        Resource(
+            deployment=found,
+            peering=peering,
+            name=f"mysql-{i:04d}",
+            kind=Resource.Kind.MYSQL,
+            host=_customer_cidr(i).replace(".0/24", ".10"),
+            port=3306,
+        )
         for i, peering in enumerate(rows)
     )
     return found
@@ -96,9 +109,11 @@ def other_customers(total_peerings, per_deployment=500):
         made += count
 
 
-AUDIT_COLUMNS = ("created_at, actor_id, actor_name, source, ip, request_id, organization_id, "
-                 "deployment_id, action, target_type, target_id, target_repr, before, after, "
-                 "message, prev_hash, hash, by_support")
+AUDIT_COLUMNS = (
+    "created_at, actor_id, actor_name, source, ip, request_id, organization_id, "
+    "deployment_id, action, target_type, target_id, target_repr, before, after, "
+    "message, prev_hash, hash, by_support"
+)
 
 # One INSERT … SELECT over a generated series: a million rows in seconds, no Python loop.
 # The hash columns hold any 64 characters: nothing here verifies the chain.
@@ -136,9 +151,14 @@ def audit_events(world, count):
     statistics as autovacuum would gather after such an insert; SQLite is left as the
     portal leaves it (no ANALYZE)."""
     template = _AUDIT_POSTGRESQL if connection.vendor == "postgresql" else _AUDIT_SQLITE
-    sql = template.format(columns=AUDIT_COLUMNS, count=int(count), actor=world.owner.pk,
-                          organization=world.organization.pk, small=world.small.pk,
-                          large=world.large.pk)
+    sql = template.format(
+        columns=AUDIT_COLUMNS,
+        count=int(count),
+        actor=world.owner.pk,
+        organization=world.organization.pk,
+        small=world.small.pk,
+        large=world.large.pk,
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql)
         if connection.vendor == "postgresql":

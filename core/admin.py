@@ -21,8 +21,11 @@ class BoundedSearch:
     def get_search_results(self, request, queryset, search_term):
         words = search_term.split()
         if len(words) > SEARCH_WORDS_MAX:
-            self.message_user(request, f"Only the first {SEARCH_WORDS_MAX} words of the search "
-                                       "were used.", messages.WARNING)
+            self.message_user(
+                request,
+                f"Only the first {SEARCH_WORDS_MAX} words of the search were used.",
+                messages.WARNING,
+            )
             search_term = " ".join(words[:SEARCH_WORDS_MAX])
         return super().get_search_results(request, queryset, search_term)
 
@@ -37,13 +40,15 @@ class AuditedAdmin(BoundedSearch, admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             after = {f: form.cleaned_data.get(f) for f in fields}
             verb = "changed" if change else "added"
-            audit.record(f"admin.{obj._meta.model_name}.{verb}", target=obj, before=before,
-                         after=after)
+            audit.record(
+                f"admin.{obj._meta.model_name}.{verb}", target=obj, before=before, after=after
+            )
 
     def delete_model(self, request, obj):
         with transaction.atomic():
-            audit.record(f"admin.{obj._meta.model_name}.deleted", target=obj,
-                         before={"object": str(obj)})
+            audit.record(
+                f"admin.{obj._meta.model_name}.deleted", target=obj, before={"object": str(obj)}
+            )
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
@@ -57,18 +62,26 @@ class AuditedAdmin(BoundedSearch, admin.ModelAdmin):
             # Each row's form still holds what the row was before this save.
             initial = {row.instance.pk: row.initial for row in formset.initial_forms}
             for obj in formset.new_objects:
-                audit.record(f"admin.{obj._meta.model_name}.added", target=obj,
-                             organization=_organization(form.instance),
-                             after=_fields(obj))
+                audit.record(
+                    f"admin.{obj._meta.model_name}.added",
+                    target=obj,
+                    organization=_organization(form.instance),
+                    after=_fields(obj),
+                )
             for obj, fields in formset.changed_objects:
-                audit.record(f"admin.{obj._meta.model_name}.changed", target=obj,
-                             organization=_organization(form.instance),
-                             before={f: initial[obj.pk].get(f) for f in fields},
-                             after=_stored(obj, fields))
+                audit.record(
+                    f"admin.{obj._meta.model_name}.changed",
+                    target=obj,
+                    organization=_organization(form.instance),
+                    before={f: initial[obj.pk].get(f) for f in fields},
+                    after=_stored(obj, fields),
+                )
             for obj in formset.deleted_objects:
-                audit.record(f"admin.{obj._meta.model_name}.deleted",
-                             organization=_organization(form.instance),
-                             before={"object": str(obj)})
+                audit.record(
+                    f"admin.{obj._meta.model_name}.deleted",
+                    organization=_organization(form.instance),
+                    before={"object": str(obj)},
+                )
 
 
 class KeepsHistory:
@@ -83,8 +96,9 @@ def _organization(obj):
 
 
 def _fields(obj):
-    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields
-            if f.attname != "id"}
+    return {
+        f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.attname != "id"
+    }
 
 
 def _stored(obj, field_names):
@@ -159,8 +173,16 @@ class ReadOnlyAdmin(NoWrites, BoundedSearch, admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "actor_name", "source", "action", "target_repr",
-                    "organization", "ip", "request_id"]
+    list_display = [
+        "created_at",
+        "actor_name",
+        "source",
+        "action",
+        "target_repr",
+        "organization",
+        "ip",
+        "request_id",
+    ]
     list_filter = ["source", KnownActionFilter]
     list_select_related = ["organization"]
     search_fields = ["target_repr", "actor_name", "request_id", "organization__name"]
@@ -174,9 +196,11 @@ class AuditedDeletions:
 
     def log_deletions(self, request, queryset):
         for obj in queryset:
-            audit.record(f"admin.{obj._meta.model_name}.deleted",
-                         message=f"{obj}: deleted", after={"object_id": str(obj.pk),
-                                                           "object": str(obj)})
+            audit.record(
+                f"admin.{obj._meta.model_name}.deleted",
+                message=f"{obj}: deleted",
+                after={"object_id": str(obj.pk), "object": str(obj)},
+            )
         return super().log_deletions(request, queryset)
 
 
@@ -195,8 +219,12 @@ class AuditedPrivileges:
 
     def log_addition(self, request, obj, message):
         entry = super().log_addition(request, obj, message)
-        audit.record(f"admin.{obj._meta.model_name}.added", target=obj,
-                     after=_privileges(obj), message=_change_message(entry))
+        audit.record(
+            f"admin.{obj._meta.model_name}.added",
+            target=obj,
+            after=_privileges(obj),
+            message=_change_message(entry),
+        )
         return entry
 
     def log_change(self, request, obj, message):
@@ -205,21 +233,27 @@ class AuditedPrivileges:
         if before is None:
             # Only the users' password form logs a change without save_model: record the
             # fact, never a value.
-            before, after = {}, {"password": "changed" if obj.has_usable_password()
-                                 else "disabled"}
+            before, after = {}, {"password": "changed" if obj.has_usable_password() else "disabled"}
         else:
             now = _privileges(obj)
             before = {k: v for k, v in before.items() if now[k] != v}
             after = {k: now[k] for k in before}
-        audit.record(f"admin.{obj._meta.model_name}.changed", target=obj, before=before,
-                     after=after, message=_change_message(entry))
+        audit.record(
+            f"admin.{obj._meta.model_name}.changed",
+            target=obj,
+            before=before,
+            after=after,
+            message=_change_message(entry),
+        )
         return entry
 
 
 def _privileges(obj):
     if isinstance(obj, Group):
-        return {"name": obj.name,
-                "permissions": sorted(obj.permissions.values_list("codename", flat=True))}
+        return {
+            "name": obj.name,
+            "permissions": sorted(obj.permissions.values_list("codename", flat=True)),
+        }
     return {
         "is_staff": obj.is_staff,
         "is_superuser": obj.is_superuser,

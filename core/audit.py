@@ -36,8 +36,10 @@ class Actor:
         """What a queued task carries (plain values: django-q2 pickles it, a schedule stores
         its repr), so that its work is credited to whoever asked. Scheduled work that nobody
         asked for stays `system`."""
-        source = AuditEvent.Source.SYSTEM if self.source == AuditEvent.Source.SYSTEM else (
-            AuditEvent.Source.TASK
+        source = (
+            AuditEvent.Source.SYSTEM
+            if self.source == AuditEvent.Source.SYSTEM
+            else (AuditEvent.Source.TASK)
         )
         return asdict(replace(self, source=str(source)))
 
@@ -75,18 +77,32 @@ def customer_actions():
     """(action, label) of each action a customer's audit log can be filtered by. Each app
     names its own in `audit_actions` on its AppConfig, so that the platform lists them
     without knowing the apps; in INSTALLED_APPS order."""
-    return [action for config in apps.get_app_configs()
-            for action in getattr(config, "audit_actions", ())]
+    return [
+        action
+        for config in apps.get_app_configs()
+        for action in getattr(config, "audit_actions", ())
+    ]
 
 
-def record(action, *, target=None, organization=None, deployment=None, before=None,
-           after=None, message="", actor=None):
+def record(
+    action,
+    *,
+    target=None,
+    organization=None,
+    deployment=None,
+    before=None,
+    after=None,
+    message="",
+    actor=None,
+):
     """Append one event to the chain. Runs in its own (possibly nested) transaction, so the
     event commits or rolls back with the change it describes."""
     actor = actor or current_actor()
     if deployment is None and target is not None:
-        deployment = target if isinstance(target, _deployment_model()) else getattr(
-            target, "deployment", None
+        deployment = (
+            target
+            if isinstance(target, _deployment_model())
+            else getattr(target, "deployment", None)
         )
     if organization is None:
         if isinstance(target, Organization):
@@ -156,8 +172,11 @@ def first_broken_link():
     previous = ""
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
         if event.prev_hash != previous:
-            return event, "its previous-hash does not match the event before it " \
-                          "(an event was removed or inserted)"
+            return (
+                event,
+                "its previous-hash does not match the event before it "
+                "(an event was removed or inserted)",
+            )
         if event_hash(event) != event.hash:
             return event, "its content does not match its hash (it was changed)"
         previous = event.hash

@@ -25,9 +25,7 @@ def ensure_support_group(group_model, permission_model, content_type_model, perm
     (Django makes them afterwards)."""
     group, _ = group_model.objects.get_or_create(name=SUPPORT_GROUP)
     for app_label, model, codename, name in permissions:
-        content_type, _ = content_type_model.objects.get_or_create(
-            app_label=app_label, model=model
-        )
+        content_type, _ = content_type_model.objects.get_or_create(app_label=app_label, model=model)
         permission, _ = permission_model.objects.get_or_create(
             content_type=content_type, codename=codename, defaults={"name": name}
         )

@@ -69,14 +69,20 @@ def _record_lockout(username, ip, per_address):
     minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
     if per_address:
         limit = settings.LOGIN_MAX_FAILURES * PER_IP_FACTOR
-        message = (f"Logins from {ip} locked after {limit} failed attempts within {minutes} "
-                   f"minutes (last username tried: {username})")
+        message = (
+            f"Logins from {ip} locked after {limit} failed attempts within {minutes} "
+            f"minutes (last username tried: {username})"
+        )
     else:
-        message = (f"Login locked for {username} from {ip} after "
-                   f"{settings.LOGIN_MAX_FAILURES} failed attempts within {minutes} minutes")
-    audit.record("user.login_locked", message=message,
-                 after={"username": username, "scope": "address" if per_address
-                        else "username and address"})
+        message = (
+            f"Login locked for {username} from {ip} after "
+            f"{settings.LOGIN_MAX_FAILURES} failed attempts within {minutes} minutes"
+        )
+    audit.record(
+        "user.login_locked",
+        message=message,
+        after={"username": username, "scope": "address" if per_address else "username and address"},
+    )
 
 
 def clear(username, ip):

@@ -55,9 +55,7 @@ class AuditContextMiddleware:
     def __call__(self, request):
         request.request_id = _request_id(request)
         source = (
-            AuditEvent.Source.ADMIN
-            if request.path.startswith("/admin/")
-            else AuditEvent.Source.WEB
+            AuditEvent.Source.ADMIN if request.path.startswith("/admin/") else AuditEvent.Source.WEB
         )
         actor = audit.actor_for_user(
             getattr(request, "user", None), source, client_ip(request), request.request_id

@@ -83,7 +83,10 @@ class AuditEvent(models.Model):
     # PROTECT, not SET_NULL: the log is append-only, so deleting a user or an organization
     # must not rewrite it. Deactivate users instead of deleting them.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="+",
     )
     # Frozen at the time of the event: renaming a user later does not rewrite history.
@@ -100,7 +103,10 @@ class AuditEvent(models.Model):
     # deployment, and its index serves that. A string reference, so this module imports
     # nothing of peerings.
     deployment = models.ForeignKey(
-        "peerings.Deployment", on_delete=models.PROTECT, null=True, blank=True,
+        "peerings.Deployment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="+",
     )
     action = models.CharField(max_length=64)

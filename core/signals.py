@@ -39,8 +39,9 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
     # that looks like a password, but not a password typed into the username field.
     typed = str(credentials.get("username", ""))
     username = login_guard.username_for_the_log(typed)
-    audit.record("user.login_failed", message=f"Failed login for {username}",
-                 after={"username": username})
+    audit.record(
+        "user.login_failed", message=f"Failed login for {username}", after={"username": username}
+    )
     if request is not None:
         login_guard.note_failure(typed, client_ip(request))
 
@@ -54,8 +55,11 @@ def _recorded_by_their_admin(content_type):
     from core.admin import AuditedAdmin, AuditedPrivileges
 
     model = content_type.model_class()
-    return (model is not None and admin.site.is_registered(model)
-            and isinstance(admin.site.get_model_admin(model), AuditedAdmin | AuditedPrivileges))
+    return (
+        model is not None
+        and admin.site.is_registered(model)
+        and isinstance(admin.site.get_model_admin(model), AuditedAdmin | AuditedPrivileges)
+    )
 
 
 @receiver(post_save, sender=LogEntry)
@@ -74,5 +78,4 @@ def record_admin_change(sender, instance, created, **kwargs):
 
 def keep_bootstrap_rows(sender, **kwargs):
     # A test flush empties every table, data migrations' rows included; put them back.
-    bootstrap.ensure_support_group(Group, Permission, ContentType,
-                                   bootstrap.SUPPORT_PERMISSIONS)
+    bootstrap.ensure_support_group(Group, Permission, ContentType, bootstrap.SUPPORT_PERMISSIONS)

@@ -5,6 +5,9 @@ from django.urls import path
 from demo import views
 
 urlpatterns = [
-    path("deployments/<int:pk>/peerings/demo-request/", views.customer_request,
-         name="peering-demo-request"),
+    path(
+        "deployments/<int:pk>/peerings/demo-request/",
+        views.customer_request,
+        name="peering-demo-request",
+    ),
 ]

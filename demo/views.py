@@ -22,13 +22,18 @@ def customer_request(request, pk):
     except (aws.AwsError, ImproperlyConfigured) as exc:
         log.warning("demo request for %s: %s", deployment, exc)
         return views.peering_dialog(
-            request, deployment, PeeringForm(deployment=deployment),
+            request,
+            deployment,
+            PeeringForm(deployment=deployment),
             demo_problem="The AWS simulator did not answer, so no sandbox request was made. "
-                         "Is `make run` still running?",
+            "Is `make run` still running?",
         )
     form = PeeringForm(
-        initial={"peering_id": made.peering_id, "account_id": made.account_id,
-                 "vpc_id": made.vpc_id},
+        initial={
+            "peering_id": made.peering_id,
+            "account_id": made.account_id,
+            "vpc_id": made.vpc_id,
+        },
         deployment=deployment,
     )
     return views.peering_dialog(request, deployment, form)

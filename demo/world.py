@@ -68,8 +68,13 @@ def _ensure_deployment(organization, name, plan, region, cidr, ports, report):
     # AWS work first, outside any transaction; then one transaction records it.
     vpc_id, _route_tables, group_id = ec2.create_network(cidr, name)
     values = {
-        "plan": plan, "region": region, "vendor_account_id": account_id, "vpc_id": vpc_id,
-        "cidr": cidr, "security_group_id": group_id, "service_ports": ports,
+        "plan": plan,
+        "region": region,
+        "vendor_account_id": account_id,
+        "vpc_id": vpc_id,
+        "cidr": cidr,
+        "security_group_id": group_id,
+        "service_ports": ports,
     }
     with transaction.atomic():
         if deployment is None:
@@ -87,12 +92,20 @@ def _forget_simulated_network(deployment):
     peering made against it. Record that, rather than show peerings that no longer exist."""
     reason = "The demo AWS simulator was restarted; this peering no longer exists there."
     for resource in deployment.resources.all():
-        audit.record("resource.deleted", target=resource, message=reason,
-                     before={"host": resource.host, "port": resource.port})
+        audit.record(
+            "resource.deleted",
+            target=resource,
+            message=reason,
+            before={"host": resource.host, "port": resource.port},
+        )
     deployment.resources.all().delete()
     for peering in deployment.peerings.exclude(status__in=PeeringConnection.ENDED):
         # The services' own transition, as for any other status change: audited, and
         # announced with peering_status_changed, so the organization's webhooks hear of it.
-        services.transition(peering, to=PeeringConnection.Status.DELETED,
-                            allowed_from=[peering.status], action="peering.deleted",
-                            reason=reason)
+        services.transition(
+            peering,
+            to=PeeringConnection.Status.DELETED,
+            allowed_from=[peering.status],
+            action="peering.deleted",
+            reason=reason,
+        )

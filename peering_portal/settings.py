@@ -221,8 +221,13 @@ if REDIS_URL:
         raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, not {REDIS_URL!r}")
     Q_CLUSTER["redis"] = REDIS_URL
     # Shared by every web process: login lockouts count across all of them.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL, "KEY_PREFIX": "peering_portal"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "peering_portal",
+        }
+    }
 else:
     Q_CLUSTER["orm"] = "default"
 
@@ -240,8 +245,11 @@ AWS_CHECK_MAX_ATTEMPTS = envint("AWS_CHECK_MAX_ATTEMPTS", "2", minimum=1)
 # The account whose credentials the portal runs with. Deployments in any other vendor
 # account are reached by assuming the role below in that account.
 VENDOR_HOME_ACCOUNT_ID = env("VENDOR_HOME_ACCOUNT_ID", "123456789012")
-if not (len(VENDOR_HOME_ACCOUNT_ID) == 12 and VENDOR_HOME_ACCOUNT_ID.isascii()
-        and VENDOR_HOME_ACCOUNT_ID.isdigit()):
+if not (
+    len(VENDOR_HOME_ACCOUNT_ID) == 12
+    and VENDOR_HOME_ACCOUNT_ID.isascii()
+    and VENDOR_HOME_ACCOUNT_ID.isdigit()
+):
     raise ImproperlyConfigured(
         f"VENDOR_HOME_ACCOUNT_ID must be a 12-digit AWS account ID, not {VENDOR_HOME_ACCOUNT_ID!r}"
     )

@@ -14,8 +14,7 @@ from peerings.models import Deployment, PeeringConnection, Resource
 
 @admin.register(Deployment)
 class DeploymentAdmin(KeepsHistory, AuditedAdmin):
-    list_display = ["name", "organization", "plan", "region", "vpc_id", "cidr",
-                    "vendor_account_id"]
+    list_display = ["name", "organization", "plan", "region", "vpc_id", "cidr", "vendor_account_id"]
     list_filter = ["plan", "region"]
     list_select_related = ["organization"]
     search_fields = ["name", "vpc_id", "vendor_account_id", "organization__name"]
@@ -23,12 +22,25 @@ class DeploymentAdmin(KeepsHistory, AuditedAdmin):
 
 @admin.register(PeeringConnection)
 class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
-    list_display = ["peering_id", "organization_name", "deployment", "customer_vpc_id",
-                    "customer_account_id", "status", "status_changed_at"]
+    list_display = [
+        "peering_id",
+        "organization_name",
+        "deployment",
+        "customer_vpc_id",
+        "customer_account_id",
+        "status",
+        "status_changed_at",
+    ]
     list_filter = ["status", "deployment__plan", "deployment__region"]
     list_select_related = ["deployment__organization"]
-    search_fields = ["peering_id", "customer_vpc_id", "customer_account_id",
-                     "deployment__vpc_id", "deployment__organization__name", "deployment__name"]
+    search_fields = [
+        "peering_id",
+        "customer_vpc_id",
+        "customer_account_id",
+        "deployment__vpc_id",
+        "deployment__organization__name",
+        "deployment__name",
+    ]
     # A peering changes only through the services (compare-and-set, audited, AWS in step):
     # in the admin every field is read-only, even for superusers; Retry and Re-sync act.
     readonly_fields = [f.name for f in PeeringConnection._meta.fields]
@@ -53,18 +65,24 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
         skipped = queryset.count() - len(retried)
         self.message_user(request, f"Retried {len(retried)} peering(s).", messages.SUCCESS)
         if skipped:
-            self.message_user(request, f"{skipped} could not be retried: only failed "
-                                       "peerings whose AWS request can still succeed.",
-                              messages.WARNING)
+            self.message_user(
+                request,
+                f"{skipped} could not be retried: only failed "
+                "peerings whose AWS request can still succeed.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Re-sync from AWS", permissions=["resync"])
     def resync_from_aws(self, request, queryset):
         results = services.request_resync(queryset.select_related("deployment__organization"))
         if results is None:
-            self.message_user(request, f"Re-sync of {queryset.count()} peerings queued; each "
-                                       "one's outcome appears in the audit log "
-                                       "(peering.resynced, or peering.resync_failed).",
-                              messages.INFO)
+            self.message_user(
+                request,
+                f"Re-sync of {queryset.count()} peerings queued; each "
+                "one's outcome appears in the audit log "
+                "(peering.resynced, or peering.resync_failed).",
+                messages.INFO,
+            )
             return
         for peering, findings, problem in results:
             if problem:
@@ -90,9 +108,9 @@ class ResourceAdminForm(forms.ModelForm):
             # Without a valid deployment (its own error is shown), check against the
             # peering's own: the other rules still apply.
             deployment = cleaned.get("deployment") or peering.deployment
-            services.Refused(services.resource_problems(
-                deployment, peering=peering, host=cleaned.get("host")
-            )).add_to(self)
+            services.Refused(
+                services.resource_problems(deployment, peering=peering, host=cleaned.get("host"))
+            ).add_to(self)
         return cleaned
 
 

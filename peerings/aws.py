@@ -25,7 +25,10 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 THROTTLING_CODES = {
-    "RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
 }
 SERVER_CODES = {"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable"}
 PEERING_NOT_FOUND_CODES = {
@@ -88,8 +91,7 @@ def _config(interactive=False):
     # the workers wait longer and retry more, nobody is watching them.
     if interactive:
         return Config(
-            retries={"mode": "standard",
-                     "total_max_attempts": settings.AWS_CHECK_MAX_ATTEMPTS},
+            retries={"mode": "standard", "total_max_attempts": settings.AWS_CHECK_MAX_ATTEMPTS},
             connect_timeout=settings.AWS_CHECK_CONNECT_TIMEOUT,
             read_timeout=settings.AWS_CHECK_READ_TIMEOUT,
         )
@@ -105,8 +107,7 @@ def _config(interactive=False):
 def _home_client(service, region, interactive=False):
     # Clients are thread-safe and expensive to build; the home account's credentials come
     # from the standard chain and refresh themselves, so these are safe to keep.
-    return boto3.session.Session().client(service, region_name=region,
-                                          config=_config(interactive))
+    return boto3.session.Session().client(service, region_name=region, config=_config(interactive))
 
 
 def client(service, region, account_id, interactive=False):
@@ -116,9 +117,9 @@ def client(service, region, account_id, interactive=False):
         return _home_client(service, region, interactive)
     sts = _home_client("sts", region, interactive)
     role_arn = settings.VENDOR_ROLE_ARN_TEMPLATE.format(account_id=account_id)
-    credentials = _call(
-        sts.assume_role, RoleArn=role_arn, RoleSessionName="peering-portal"
-    )["Credentials"]
+    credentials = _call(sts.assume_role, RoleArn=role_arn, RoleSessionName="peering-portal")[
+        "Credentials"
+    ]
     session = boto3.session.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
@@ -135,8 +136,7 @@ def _call(method, **kwargs):
 
 
 # Our own set-up looks wrong: an operator must hear of it at once.
-MISCONFIGURED = (NoCredentialsError, PartialCredentialsError, NoRegionError,
-                 ParamValidationError)
+MISCONFIGURED = (NoCredentialsError, PartialCredentialsError, NoRegionError, ParamValidationError)
 
 
 def _translated(exc):
@@ -185,7 +185,8 @@ class Ec2:
                 return None
             raise
         connections = [
-            c for c in answer.get("VpcPeeringConnections", [])
+            c
+            for c in answer.get("VpcPeeringConnections", [])
             if c.get("VpcPeeringConnectionId") == peering_id
         ]
         if not connections:
@@ -228,13 +229,11 @@ class Ec2:
         while True:
             current = self.describe_peering(peering_id)
             if current is None:
-                raise PeeringNotActive("The peering connection no longer exists in AWS.",
-                                       "deleted")
+                raise PeeringNotActive("The peering connection no longer exists in AWS.", "deleted")
             if current.status == "active":
                 return current
             if current.status in FINAL_PEERING_STATES:
-                raise PeeringNotActive(current.status_message or current.status,
-                                       current.status)
+                raise PeeringNotActive(current.status_message or current.status, current.status)
             if time.monotonic() + delay > deadline:
                 raise AwsUnavailable(
                     f"AWS has not made {peering_id} active yet (still {current.status}).",
@@ -279,8 +278,12 @@ class Ec2:
                     return "exists"
                 if route.get("State") == "blackhole":
                     # Left behind by a peering that no longer exists: take it over.
-                    _call(self.ec2.replace_route, RouteTableId=route_table_id,
-                          DestinationCidrBlock=cidr, VpcPeeringConnectionId=peering_id)
+                    _call(
+                        self.ec2.replace_route,
+                        RouteTableId=route_table_id,
+                        DestinationCidrBlock=cidr,
+                        VpcPeeringConnectionId=peering_id,
+                    )
                     return "replaced"
                 raise RouteConflict(
                     f"The deployment's route table {route_table_id} already sends {cidr} "
@@ -288,8 +291,12 @@ class Ec2:
                     code="RouteConflict",
                 )
         try:
-            _call(self.ec2.create_route, RouteTableId=route_table_id,
-                  DestinationCidrBlock=cidr, VpcPeeringConnectionId=peering_id)
+            _call(
+                self.ec2.create_route,
+                RouteTableId=route_table_id,
+                DestinationCidrBlock=cidr,
+                VpcPeeringConnectionId=peering_id,
+            )
         except AwsRefused as exc:
             if exc.code == "RouteAlreadyExists":
                 return "exists"

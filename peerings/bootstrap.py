@@ -19,5 +19,6 @@ RECONCILE_SCHEDULE = "Reconcile peerings with AWS"
 
 
 def ensure_reconcile_schedule(schedule_model):
-    return every_few_minutes(schedule_model, RECONCILE_SCHEDULE,
-                             "peerings.tasks.reconcile_peerings")
+    return every_few_minutes(
+        schedule_model, RECONCILE_SCHEDULE, "peerings.tasks.reconcile_peerings"
+    )

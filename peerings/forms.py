@@ -28,14 +28,24 @@ class AccountIdField(forms.CharField):
 
 
 class PeeringForm(forms.Form):
-    peering_id = AwsIdField(label="Peering ID", max_length=64,
-                            validators=[validators.validate_peering_id],
-                            widget=forms.TextInput(attrs={"placeholder": "pcx-…"}))
-    account_id = AccountIdField(label="Account ID", max_length=64,
-                                 validators=[validators.validate_account_id],
-                                 widget=forms.TextInput(attrs={"placeholder": "12 digits"}))
-    vpc_id = AwsIdField(label="VPC ID", max_length=64, validators=[validators.validate_vpc_id],
-                        widget=forms.TextInput(attrs={"placeholder": "vpc-…"}))
+    peering_id = AwsIdField(
+        label="Peering ID",
+        max_length=64,
+        validators=[validators.validate_peering_id],
+        widget=forms.TextInput(attrs={"placeholder": "pcx-…"}),
+    )
+    account_id = AccountIdField(
+        label="Account ID",
+        max_length=64,
+        validators=[validators.validate_account_id],
+        widget=forms.TextInput(attrs={"placeholder": "12 digits"}),
+    )
+    vpc_id = AwsIdField(
+        label="VPC ID",
+        max_length=64,
+        validators=[validators.validate_vpc_id],
+        widget=forms.TextInput(attrs={"placeholder": "vpc-…"}),
+    )
 
     def __init__(self, *args, deployment, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,8 +59,10 @@ class PeeringForm(forms.Form):
             return cleaned  # the format is wrong: asking AWS would only add noise
         try:
             self.verified = services.check_new_peering(
-                self.deployment, peering_id=cleaned["peering_id"],
-                account_id=cleaned["account_id"], vpc_id=cleaned["vpc_id"],
+                self.deployment,
+                peering_id=cleaned["peering_id"],
+                account_id=cleaned["account_id"],
+                vpc_id=cleaned["vpc_id"],
             )
         except services.Refused as refused:
             refused.add_to(self)
@@ -58,7 +70,8 @@ class PeeringForm(forms.Form):
             raise forms.ValidationError(
                 "We could not check your request: the portal's own AWS set-up has a problem "
                 "(%(code)s). Nothing was saved; our support team has been alerted.",
-                code="aws_misconfigured", params={"code": exc.code},
+                code="aws_misconfigured",
+                params={"code": exc.code},
             ) from None
         except aws.AwsUnavailable:
             raise forms.ValidationError(
@@ -67,12 +80,12 @@ class PeeringForm(forms.Form):
                 code="aws_unavailable",
             ) from None
         except aws.AwsError as exc:
-            log.exception("checking %s for %s: AWS refused", cleaned["peering_id"],
-                          self.deployment)
+            log.exception("checking %s for %s: AWS refused", cleaned["peering_id"], self.deployment)
             raise forms.ValidationError(
                 "AWS refused our check of your request (%(code)s). Nothing was saved; our "
                 "support team can see the details.",
-                code="aws_refused", params={"code": exc.code or "no code"},
+                code="aws_refused",
+                params={"code": exc.code or "no code"},
             ) from None
         return cleaned
 
@@ -80,11 +93,16 @@ class PeeringForm(forms.Form):
 class ResourceForm(forms.Form):
     name = forms.CharField(label="Name", max_length=100)
     kind = forms.ChoiceField(label="Kind", choices=Resource.Kind.choices)
-    host = forms.CharField(label="Host", max_length=253, validators=[validators.validate_host],
-                           help_text="A private IP in your VPC, or a host name.")
+    host = forms.CharField(
+        label="Host",
+        max_length=253,
+        validators=[validators.validate_host],
+        help_text="A private IP in your VPC, or a host name.",
+    )
     port = forms.IntegerField(label="Port", min_value=1, max_value=65535)
-    peering = forms.ModelChoiceField(label="VPC peering", queryset=PeeringConnection.objects.none(),
-                                     to_field_name="pk")
+    peering = forms.ModelChoiceField(
+        label="VPC peering", queryset=PeeringConnection.objects.none(), to_field_name="pk"
+    )
 
     def __init__(self, *args, deployment, **kwargs):
         super().__init__(*args, **kwargs)
@@ -94,8 +112,8 @@ class ResourceForm(forms.Form):
         self.fields["peering"].queryset = deployment.peerings.filter(
             status=PeeringConnection.Status.RUNNING
         )
-        self.fields["peering"].label_from_instance = (
-            lambda p: f"{p.peering_id} ({', '.join(p.customer_cidrs)})"
+        self.fields["peering"].label_from_instance = lambda p: (
+            f"{p.peering_id} ({', '.join(p.customer_cidrs)})"
         )
 
     def clean_host(self):
@@ -107,13 +125,15 @@ class ResourceForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         # The rules and their messages are the services' (the admin asks the same).
-        services.Refused(services.resource_problems(
-            self.deployment, peering=cleaned.get("peering"), host=cleaned.get("host"),
-            name=cleaned.get("name"),
-        )).add_to(self)
+        services.Refused(
+            services.resource_problems(
+                self.deployment,
+                peering=cleaned.get("peering"),
+                host=cleaned.get("host"),
+                name=cleaned.get("name"),
+            )
+        ).add_to(self)
         return cleaned
-
-
 
 
 class AuditFilterForm(forms.Form):
@@ -122,12 +142,15 @@ class AuditFilterForm(forms.Form):
     )
     actor = forms.CharField(required=False, max_length=150)
     # A callable: the apps' actions are known once the app registry is ready.
-    action = forms.ChoiceField(choices=lambda: [("", "All"), *audit.customer_actions()],
-                               required=False)
-    since = forms.DateField(required=False, label="From",
-                            widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To",
-                            widget=forms.DateInput(attrs={"type": "date"}))
+    action = forms.ChoiceField(
+        choices=lambda: [("", "All"), *audit.customer_actions()], required=False
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, deployments, **kwargs):

@@ -82,9 +82,7 @@ class PeeringConnection(models.Model):
     TRANSITIONAL = (Status.PENDING, Status.PROVISIONING, Status.DELETING)
     DELETABLE = (Status.RUNNING, Status.FAILED, Status.PEER_DELETED)
 
-    deployment = models.ForeignKey(
-        Deployment, on_delete=models.PROTECT, related_name="peerings"
-    )
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="peerings")
     peering_id = models.CharField(
         "peering ID", max_length=21, validators=[validators.validate_peering_id]
     )
@@ -102,7 +100,10 @@ class PeeringConnection(models.Model):
     # Whether a Retry can succeed (AWS still holds a request we can accept).
     retryable = models.BooleanField(default=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now)
@@ -124,8 +125,13 @@ class PeeringConnection(models.Model):
             models.CheckConstraint(
                 condition=Q(
                     status__in=[
-                        "pending", "provisioning", "running", "failed",
-                        "deleting", "deleted", "peer_deleted",
+                        "pending",
+                        "provisioning",
+                        "running",
+                        "failed",
+                        "deleting",
+                        "deleted",
+                        "peer_deleted",
                     ]
                 ),
                 name="peering_status_valid",
@@ -151,9 +157,7 @@ class PeeringConnection(models.Model):
         now = timezone.now()
         won = PeeringConnection.objects.filter(
             pk=self.pk, status__in=allowed_from, **(only_if or {})
-        ).update(
-            status=to, status_reason=reason, retryable=retryable, status_changed_at=now
-        )
+        ).update(status=to, status_reason=reason, retryable=retryable, status_changed_at=now)
         if won:
             self.status, self.status_reason, self.retryable = to, reason, retryable
             self.status_changed_at = now
@@ -169,12 +173,12 @@ class Resource(models.Model):
         MONGODB = "mongodb", "MongoDB"
         HTTP = "http", "HTTP server"
 
-    deployment = models.ForeignKey(
-        Deployment, on_delete=models.PROTECT, related_name="resources"
-    )
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="resources")
     # PROTECT: the database refuses to delete a peering that a resource still uses.
     peering = models.ForeignKey(
-        PeeringConnection, on_delete=models.PROTECT, related_name="resources",
+        PeeringConnection,
+        on_delete=models.PROTECT,
+        related_name="resources",
         verbose_name="VPC peering",
     )
     name = models.CharField(max_length=100)

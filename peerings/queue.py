@@ -20,33 +20,50 @@ DEPROVISION = "peerings.tasks.deprovision_peering"
 RESYNC = "peerings.tasks.resync_peering"
 
 
-def enqueue_provision(peering: PeeringConnection, *, delay: int | None = None,
-                      unavailable_rounds: int = 0) -> None:
-    _enqueue(PROVISION, name=f"provision {peering.peering_id}",
-             args=(peering.pk, audit.current_actor().as_task_context(), unavailable_rounds),
-             delay=delay)
+def enqueue_provision(
+    peering: PeeringConnection, *, delay: int | None = None, unavailable_rounds: int = 0
+) -> None:
+    _enqueue(
+        PROVISION,
+        name=f"provision {peering.peering_id}",
+        args=(peering.pk, audit.current_actor().as_task_context(), unavailable_rounds),
+        delay=delay,
+    )
 
 
-def enqueue_deprovision(peering: PeeringConnection, *, delay: int | None = None,
-                        unavailable_rounds: int = 0) -> None:
-    _enqueue(DEPROVISION, name=f"delete {peering.peering_id}",
-             args=(peering.pk, audit.current_actor().as_task_context(), unavailable_rounds),
-             delay=delay)
+def enqueue_deprovision(
+    peering: PeeringConnection, *, delay: int | None = None, unavailable_rounds: int = 0
+) -> None:
+    _enqueue(
+        DEPROVISION,
+        name=f"delete {peering.peering_id}",
+        args=(peering.pk, audit.current_actor().as_task_context(), unavailable_rounds),
+        delay=delay,
+    )
 
 
 def enqueue_resync(peering: PeeringConnection) -> None:
-    _enqueue(RESYNC, name=f"re-sync {peering.peering_id}",
-             args=(peering.pk, audit.current_actor().as_task_context()), delay=None)
+    _enqueue(
+        RESYNC,
+        name=f"re-sync {peering.peering_id}",
+        args=(peering.pk, audit.current_actor().as_task_context()),
+        delay=None,
+    )
 
 
 def _enqueue(func: str, *, name: str, args: tuple, delay: int | None) -> None:
     if delay:
         # A one-off schedule: django-q2 has no delayed enqueue, and the scheduler survives
         # restarts of the cluster.
-        transaction.on_commit(lambda: Schedule.objects.create(
-            name=f"{name} (retry {args[-1]})", func=func, args=repr(args),
-            schedule_type=Schedule.ONCE, repeats=-1,
-            next_run=timezone.now() + timedelta(seconds=delay),
-        ))
+        transaction.on_commit(
+            lambda: Schedule.objects.create(
+                name=f"{name} (retry {args[-1]})",
+                func=func,
+                args=repr(args),
+                schedule_type=Schedule.ONCE,
+                repeats=-1,
+                next_run=timezone.now() + timedelta(seconds=delay),
+            )
+        )
     else:
         transaction.on_commit(lambda: async_task(func, *args, task_name=name))

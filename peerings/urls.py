@@ -8,17 +8,30 @@ urlpatterns = [
     path("deployments/", views.deployment_list, name="deployment-list"),
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment-detail"),
     path("deployments/<int:pk>/peerings/new/", views.peering_new, name="peering-new"),
-    path("deployments/<int:pk>/peerings/<int:peering_pk>/row/", views.peering_row,
-         name="peering-row"),
-    path("deployments/<int:pk>/peerings/<int:peering_pk>/steps/", views.peering_steps,
-         name="peering-steps"),
-    path("deployments/<int:pk>/peerings/<int:peering_pk>/retry/", views.peering_retry,
-         name="peering-retry"),
-    path("deployments/<int:pk>/peerings/<int:peering_pk>/delete/", views.peering_delete,
-         name="peering-delete"),
+    path(
+        "deployments/<int:pk>/peerings/<int:peering_pk>/row/", views.peering_row, name="peering-row"
+    ),
+    path(
+        "deployments/<int:pk>/peerings/<int:peering_pk>/steps/",
+        views.peering_steps,
+        name="peering-steps",
+    ),
+    path(
+        "deployments/<int:pk>/peerings/<int:peering_pk>/retry/",
+        views.peering_retry,
+        name="peering-retry",
+    ),
+    path(
+        "deployments/<int:pk>/peerings/<int:peering_pk>/delete/",
+        views.peering_delete,
+        name="peering-delete",
+    ),
     path("deployments/<int:pk>/resources/new/", views.resource_new, name="resource-new"),
-    path("deployments/<int:pk>/resources/<int:resource_pk>/delete/", views.resource_delete,
-         name="resource-delete"),
+    path(
+        "deployments/<int:pk>/resources/<int:resource_pk>/delete/",
+        views.resource_delete,
+        name="resource-delete",
+    ),
     path("audit/", views.audit_log, name="audit-log"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
 ]

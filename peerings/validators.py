@@ -42,9 +42,7 @@ def normalize_cidr(value):
     A CIDR with host bits set is refused rather than silently widened."""
     text = str(value).strip()
     if "/" not in text:
-        raise ValidationError(
-            "Enter an IPv4 CIDR block such as 10.0.0.0/16.", code="invalid_cidr"
-        )
+        raise ValidationError("Enter an IPv4 CIDR block such as 10.0.0.0/16.", code="invalid_cidr")
     try:
         network = ipaddress.IPv4Network(text)
     except ValueError:
@@ -102,5 +100,6 @@ def validate_host(value):
             code="invalid_host",
         )
     if labels[-1].isdigit():
-        raise ValidationError("%(value)s is not a valid IPv4 address.",
-                              code="invalid_host", params={"value": text})
+        raise ValidationError(
+            "%(value)s is not a valid IPv4 address.", code="invalid_host", params={"value": text}
+        )

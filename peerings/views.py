@@ -23,14 +23,14 @@ AUDIT_PAGE_SIZE = 50
 @require_GET
 def deployment_list(request):
     deployments = access.deployments_visible_to(request.user).select_related("organization")
-    return render(request, "deployment_list.html", {"deployments": deployments})
+    return render(request, "peerings/deployment_list.html", {"deployments": deployments})
 
 
 @login_required
 @require_GET
 def deployment_detail(request, pk):
     deployment = access.deployment_for(request, pk)
-    return render(request, "deployment_detail.html", _detail_context(deployment))
+    return render(request, "peerings/deployment_detail.html", _detail_context(deployment))
 
 
 class _RowLinks:
@@ -41,12 +41,11 @@ class _RowLinks:
 
     def __init__(self, deployment):
         def pattern(name):
-            return reverse(name, args=[deployment.pk, self._MARK]).replace(
-                str(self._MARK), "{}"
-            )
+            return reverse(name, args=[deployment.pk, self._MARK]).replace(str(self._MARK), "{}")
 
-        self.peering = {kind: pattern(f"peering-{kind}")
-                        for kind in ("row", "steps", "retry", "delete")}
+        self.peering = {
+            kind: pattern(f"peering-{kind}") for kind in ("row", "steps", "retry", "delete")
+        }
         self.resource_delete = pattern("resource-delete")
 
     def add_to_peering(self, peering):
@@ -60,8 +59,10 @@ class _RowLinks:
 
 def _detail_context(deployment):
     links = _RowLinks(deployment)
-    peerings = [links.add_to_peering(p) for p in
-                deployment.peerings.exclude(status=PeeringConnection.Status.DELETED)]
+    peerings = [
+        links.add_to_peering(p)
+        for p in deployment.peerings.exclude(status=PeeringConnection.Status.DELETED)
+    ]
     history = deployment.peerings.filter(status=PeeringConnection.Status.DELETED)
     resources = [links.add_to_resource(r) for r in deployment.resources.select_related("peering")]
     return {
@@ -75,7 +76,9 @@ def _detail_context(deployment):
 
 def _refresh_tables(request, deployment):
     """After a change made in the dialog: close it and redraw both tables."""
-    response = render(request, "deployment_detail.html#tables", _detail_context(deployment))
+    response = render(
+        request, "peerings/deployment_detail.html#tables", _detail_context(deployment)
+    )
     response["HX-Retarget"] = "#tables"
     response["HX-Reswap"] = "outerHTML"
     return trigger_client_event(response, "closeDialog")
@@ -96,9 +99,13 @@ def _render_dialog(request, template, context):
 
 def peering_dialog(request, deployment, form, **extra_context):
     """The new-peering dialog; the demo's button (demo mode) renders it too, filled in."""
-    context = {"deployment": deployment, "form": form,
-               "reserved_cidrs": settings.RESERVED_CIDRS, **extra_context}
-    return _render_dialog(request, "peering_new.html", context)
+    context = {
+        "deployment": deployment,
+        "form": form,
+        "reserved_cidrs": settings.RESERVED_CIDRS,
+        **extra_context,
+    }
+    return _render_dialog(request, "peerings/peering_new.html", context)
 
 
 @login_required
@@ -111,8 +118,7 @@ def peering_new(request, pk):
     form = PeeringForm(request.POST, deployment=deployment)
     if form.is_valid():
         try:
-            services.create_peering(deployment, verified=form.verified,
-                                    user=request.user)
+            services.create_peering(deployment, verified=form.verified, user=request.user)
         except services.Refused as refused:
             refused.add_to(form)
     if not form.is_valid():
@@ -132,9 +138,12 @@ def _peering_for(request, pk, peering_pk, *, to_act=False):
 
 def _row(request, deployment, peering):
     _RowLinks(deployment).add_to_peering(peering)
-    context = {"deployment": deployment, "peering": peering,
-               "can_act": deployment.membership.can_act}
-    return render(request, "deployment_detail.html#peering-row", context)
+    context = {
+        "deployment": deployment,
+        "peering": peering,
+        "can_act": deployment.membership.can_act,
+    }
+    return render(request, "peerings/deployment_detail.html#peering-row", context)
 
 
 @login_required
@@ -153,7 +162,9 @@ def peering_steps(request, pk, peering_pk):
     if peering.status != PeeringConnection.Status.RUNNING:
         raise Http404("Only a running peering has steps left for the customer.")
     context = {"deployment": deployment, "peering": peering}
-    template = "peering_steps.html#steps" if request.htmx else "peering_steps.html"
+    template = (
+        "peerings/peering_steps.html#steps" if request.htmx else "peerings/peering_steps.html"
+    )
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -167,8 +178,6 @@ def peering_retry(request, pk, peering_pk):
     if request.htmx:
         return _row(request, deployment, peering)
     return redirect(reverse("deployment-detail", args=[deployment.pk]) + "#peerings")
-
-
 
 
 @login_required
@@ -186,7 +195,7 @@ def peering_delete(request, pk, peering_pk):
                 return _refresh_tables(request, deployment)
             return redirect("deployment-detail", pk=deployment.pk)
     context = {"deployment": deployment, "peering": peering, "refusal": refusal}
-    return _render_dialog(request, "peering_delete.html", context)
+    return _render_dialog(request, "peerings/peering_delete.html", context)
 
 
 @login_required
@@ -203,9 +212,12 @@ def resource_new(request, pk):
             if request.htmx:
                 return _refresh_tables(request, deployment)
             return redirect("deployment-detail", pk=deployment.pk)
-    context = {"deployment": deployment, "form": form,
-               "has_running": form.fields["peering"].queryset.exists()}
-    return _render_dialog(request, "resource_new.html", context)
+    context = {
+        "deployment": deployment,
+        "form": form,
+        "has_running": form.fields["peering"].queryset.exists(),
+    }
+    return _render_dialog(request, "peerings/resource_new.html", context)
 
 
 @login_required
@@ -219,13 +231,14 @@ def resource_delete(request, pk, resource_pk):
             return _refresh_tables(request, deployment)
         return redirect("deployment-detail", pk=deployment.pk)
     context = {"deployment": deployment, "resource": resource}
-    return _render_dialog(request, "resource_delete.html", context)
+    return _render_dialog(request, "peerings/resource_delete.html", context)
 
 
 def _audit_events(request):
     organizations = organizations_of(request.user)
-    form = AuditFilterForm(request.GET or None,
-                           deployments=access.deployments_visible_to(request.user))
+    form = AuditFilterForm(
+        request.GET or None, deployments=access.deployments_visible_to(request.user)
+    )
     events = AuditEvent.objects.filter(organization__in=organizations)
     events, before = form.filter(events)
     return form, events, before
@@ -243,12 +256,20 @@ def audit_log(request):
     older = page[AUDIT_PAGE_SIZE - 1].id if len(page) > AUDIT_PAGE_SIZE else None
     for event in page:
         event.actor_label, event.ip, event.request_id = _as_customers_see(
-            event.actor_name, event.source, event.ip, event.request_id, event.by_support)
+            event.actor_name, event.source, event.ip, event.request_id, event.by_support
+        )
     query = request.GET.copy()
     query.pop("before", None)
-    context = {"form": form, "events": page[:AUDIT_PAGE_SIZE], "older": older,
-               "query": query.urlencode(), "first_page": not before}
-    response = render(request, "audit.html#events" if request.htmx else "audit.html", context)
+    context = {
+        "form": form,
+        "events": page[:AUDIT_PAGE_SIZE],
+        "older": older,
+        "query": query.urlencode(),
+        "first_page": not before,
+    }
+    response = render(
+        request, "peerings/audit.html#events" if request.htmx else "peerings/audit.html", context
+    )
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -273,21 +294,48 @@ def audit_export(request):
     """The filtered events as CSV, streamed row by row: a million rows never sit in memory."""
     _form, events, _before = _audit_events(request)
     writer = csv.writer(_Echo())
-    columns = ["created_at", "actor_name", "source", "ip", "request_id", "action",
-               "target_type", "target_id", "target_repr", "message", "by_support"]
+    columns = [
+        "created_at",
+        "actor_name",
+        "source",
+        "ip",
+        "request_id",
+        "action",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "message",
+        "by_support",
+    ]
 
     def rows():
-        yield writer.writerow(["time", "actor", "source", "ip", "request_id", "action",
-                               "target_type", "target_id", "target", "message",
-                               "before", "after"])
-        for event in events.order_by("-id").values_list(
-            *columns, "before", "after"
-        ).iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                "time",
+                "actor",
+                "source",
+                "ip",
+                "request_id",
+                "action",
+                "target_type",
+                "target_id",
+                "target",
+                "message",
+                "before",
+                "after",
+            ]
+        )
+        for event in (
+            events.order_by("-id")
+            .values_list(*columns, "before", "after")
+            .iterator(chunk_size=2000)
+        ):
             *values, by_support, before, after = event
             values[0] = values[0].isoformat()
             values[1], values[3], values[4] = _as_customers_see(*values[1:5], by_support)
-            yield writer.writerow([_csv_safe(v) for v in values]
-                                  + [json.dumps(before), json.dumps(after)])
+            yield writer.writerow(
+                [_csv_safe(v) for v in values] + [json.dumps(before), json.dumps(after)]
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'

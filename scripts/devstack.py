@@ -52,8 +52,10 @@ def moto_server():
     """The simulator's executable, from the `demo` install extra (`make run` installs it)."""
     path = Path(PYTHON).parent / "moto_server"
     if not path.exists():
-        sys.exit(f"{path} is missing: the AWS simulator comes with the demo extra "
-                 "(pip install -e '.[dev,demo]'; make run does it).")
+        sys.exit(
+            f"{path} is missing: the AWS simulator comes with the demo extra "
+            "(pip install -e '.[dev,demo]'; make run does it)."
+        )
     return path
 
 
@@ -83,16 +85,21 @@ def main():
     try:
         moto = subprocess.Popen(
             [str(moto_server()), "-H", "127.0.0.1", "-p", str(AWS_PORT)],
-            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         processes.append(moto)
         wait_for_port(AWS_PORT, moto)
         manage("migrate", "--no-input", "-v", "0")
         manage("seed_demo")
-        processes.append(subprocess.Popen(
-            [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{WEB_PORT}"],
-            cwd=ROOT, env=ENV,
-        ))
+        processes.append(
+            subprocess.Popen(
+                [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{WEB_PORT}"],
+                cwd=ROOT,
+                env=ENV,
+            )
+        )
         processes.append(subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=ENV))
         wait_for_port(WEB_PORT, processes[1])
         print(

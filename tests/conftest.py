@@ -194,9 +194,12 @@ def confirmed(deployment, cidr="172.16.8.0/24", user=None):
 
     request = sandbox.create_customer_request(deployment, cidr=cidr)
     return PeeringConnection.objects.create(
-        deployment=deployment, peering_id=request.peering_id,
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr], created_by=user,
+        deployment=deployment,
+        peering_id=request.peering_id,
+        customer_account_id=request.account_id,
+        customer_vpc_id=request.vpc_id,
+        customer_cidrs=[request.cidr],
+        created_by=user,
     )
 
 
@@ -219,6 +222,7 @@ def event_text(event):
     values = []
     for field in AuditEvent._meta.concrete_fields:
         value = getattr(event, field.attname)
-        values.append(json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list)
-                      else str(value))
+        values.append(
+            json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+        )
     return "\n".join(values)

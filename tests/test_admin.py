@@ -75,11 +75,13 @@ def superuser(db):
     return get_user_model().objects.create_superuser("root", password="pw-root")
 
 
-def add_peering(deployment, n, status=PeeringConnection.Status.RUNNING,
-                account_id="210987654321"):
+def add_peering(deployment, n, status=PeeringConnection.Status.RUNNING, account_id="210987654321"):
     return PeeringConnection.objects.create(
-        deployment=deployment, peering_id=f"pcx-{n:017x}", customer_account_id=account_id,
-        customer_vpc_id=f"vpc-{n:017x}", customer_cidrs=[f"172.16.{n % 250}.0/24"],
+        deployment=deployment,
+        peering_id=f"pcx-{n:017x}",
+        customer_account_id=account_id,
+        customer_vpc_id=f"vpc-{n:017x}",
+        customer_cidrs=[f"172.16.{n % 250}.0/24"],
         status=status,
     )
 
@@ -87,11 +89,22 @@ def add_peering(deployment, n, status=PeeringConnection.Status.RUNNING,
 @pytest.fixture
 def one_of_each(organization, owner, deployment):
     peering = add_peering(deployment, 1)
-    resource = Resource.objects.create(deployment=deployment, peering=peering, name="orders-db",
-                                       kind="mysql", host="172.16.1.10", port=3306)
+    resource = Resource.objects.create(
+        deployment=deployment,
+        peering=peering,
+        name="orders-db",
+        kind="mysql",
+        host="172.16.1.10",
+        port=3306,
+    )
     event = audit.record("peering.created", target=peering, message="seen by support")
-    return {"organization": organization, "deployment": deployment,
-            "peeringconnection": peering, "resource": resource, "auditevent": event}
+    return {
+        "organization": organization,
+        "deployment": deployment,
+        "peeringconnection": peering,
+        "resource": resource,
+        "auditevent": event,
+    }
 
 
 def shown(response):
@@ -100,6 +113,7 @@ def shown(response):
 
 
 # --- 1. the Support group ---
+
 
 def test_the_support_group_may_view_everything_and_retry_and_resync_only(db):
     group = Group.objects.get(name="Support")
@@ -127,17 +141,24 @@ def test_a_support_user_has_exactly_the_groups_permissions(support):
     assert support.has_perm("peerings.retry_peering")
     assert support.has_perm("peerings.resync_peering")
     assert support.has_perm("core.view_auditevent")
-    for permission in ("peerings.change_peeringconnection", "peerings.delete_peeringconnection",
-                       "peerings.add_deployment", "core.change_auditevent",
-                       "core.delete_auditevent", "core.change_organization"):
+    for permission in (
+        "peerings.change_peeringconnection",
+        "peerings.delete_peeringconnection",
+        "peerings.add_deployment",
+        "core.change_auditevent",
+        "core.delete_auditevent",
+        "core.change_organization",
+    ):
         assert not support.has_perm(permission)
 
 
 # --- 2. Support reads, never writes ---
 
+
 @pytest.mark.parametrize("model", MODELS)
-def test_support_can_open_each_changelist_without_a_bulk_delete(client, support, one_of_each,
-                                                                 model):
+def test_support_can_open_each_changelist_without_a_bulk_delete(
+    client, support, one_of_each, model
+):
     client.force_login(support)
     response = client.get(changelist(model))
     assert one_of_each[model] in shown(response)
@@ -176,9 +197,10 @@ def test_support_cannot_delete(client, support, one_of_each, model):
     obj = one_of_each[model]
     assert client.get(delete_page(model, obj.pk)).status_code == 403
     assert client.post(delete_page(model, obj.pk), {"post": "yes"}).status_code == 403
-    response = client.post(changelist(model),
-                           {"action": "delete_selected", "_selected_action": [obj.pk],
-                            "post": "yes"})
+    response = client.post(
+        changelist(model),
+        {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"},
+    )
     assert response.status_code in (200, 302)
     assert type(obj).objects.filter(pk=obj.pk).exists()
 
@@ -193,8 +215,9 @@ def test_support_cannot_add(client, support, one_of_each, model):
     assert type(one_of_each[model]).objects.count() == count
 
 
-def test_support_sees_an_organizations_members_but_not_the_users_admin(client, support,
-                                                                        one_of_each, viewer):
+def test_support_sees_an_organizations_members_but_not_the_users_admin(
+    client, support, one_of_each, viewer
+):
     client.force_login(support)
     page = client.get(change_page("organization", one_of_each["organization"].pk))
     assert "olivia" in page.content.decode()
@@ -207,20 +230,24 @@ def test_support_sees_an_organizations_members_but_not_the_users_admin(client, s
 def two_peerings(organization, outsider):
     mine = make_deployment(organization, name="orders")
     other_org = outsider.memberships.get().organization
-    theirs = make_deployment(other_org, name="telemetry", plan=Deployment.Plan.ENTERPRISE,
-                             region="eu-west-1", vpc_id="vpc-0ffffffffffffffff")
+    theirs = make_deployment(
+        other_org,
+        name="telemetry",
+        plan=Deployment.Plan.ENTERPRISE,
+        region="eu-west-1",
+        vpc_id="vpc-0ffffffffffffffff",
+    )
     running = add_peering(mine, 1)
-    failed = add_peering(theirs, 2, status=PeeringConnection.Status.FAILED,
-                         account_id="111122223333")
+    failed = add_peering(
+        theirs, 2, status=PeeringConnection.Status.FAILED, account_id="111122223333"
+    )
     return running, failed
 
 
-def test_support_finds_a_peering_by_pcx_vpc_account_and_organization(client, support,
-                                                                     two_peerings):
+def test_support_finds_a_peering_by_pcx_vpc_account_and_organization(client, support, two_peerings):
     running, failed = two_peerings
     client.force_login(support)
-    for term in (running.peering_id, running.customer_vpc_id, running.customer_account_id,
-                 "Acme"):
+    for term in (running.peering_id, running.customer_vpc_id, running.customer_account_id, "Acme"):
         assert shown(client.get(PEERINGS, {"q": term})) == [running], term
     for term in (failed.peering_id, failed.customer_vpc_id, "111122223333", "Other Corp"):
         assert shown(client.get(PEERINGS, {"q": term})) == [failed], term
@@ -240,40 +267,51 @@ def test_support_filters_peerings_by_status_plan_and_region(client, support, two
 
 # --- 3. Retry and Re-sync from AWS, as support ---
 
+
 def vendor_ec2():
     return aws.Ec2("us-east-1", VENDOR)
 
 
 def routes_to(deployment, peering):
     return {
-        table: sorted(r["DestinationCidrBlock"] for r in routes
-                      if r.get("VpcPeeringConnectionId") == peering.peering_id)
+        table: sorted(
+            r["DestinationCidrBlock"]
+            for r in routes
+            if r.get("VpcPeeringConnectionId") == peering.peering_id
+        )
         for table, routes in vendor_ec2().route_tables(deployment.vpc_id).items()
     }
 
 
 def rules_for(deployment, cidr):
-    return sorted(p for c, p in vendor_ec2().ingress_rules(deployment.security_group_id)
-                  if c == cidr)
+    return sorted(
+        p for c, p in vendor_ec2().ingress_rules(deployment.security_group_id) if c == cidr
+    )
 
 
 def customer_request_row(deployment, cidr="172.16.8.0/24", **values):
     made = sandbox.create_customer_request(deployment, cidr=cidr)
     return PeeringConnection.objects.create(
-        deployment=deployment, peering_id=made.peering_id, customer_account_id=made.account_id,
-        customer_vpc_id=made.vpc_id, customer_cidrs=[made.cidr], **values,
+        deployment=deployment,
+        peering_id=made.peering_id,
+        customer_account_id=made.account_id,
+        customer_vpc_id=made.vpc_id,
+        customer_cidrs=[made.cidr],
+        **values,
     )
 
 
 def run_action(client, action, *peerings):
-    return client.post(PEERINGS, {"action": action,
-                                  "_selected_action": [p.pk for p in peerings]})
+    return client.post(PEERINGS, {"action": action, "_selected_action": [p.pk for p in peerings]})
 
 
-def test_support_retries_a_failed_peering_to_running(client, support, aws_deployment,
-                                                    django_capture_on_commit_callbacks):
+def test_support_retries_a_failed_peering_to_running(
+    client, support, aws_deployment, django_capture_on_commit_callbacks
+):
     peering = customer_request_row(
-        aws_deployment, status=PeeringConnection.Status.FAILED, retryable=True,
+        aws_deployment,
+        status=PeeringConnection.Status.FAILED,
+        retryable=True,
         status_reason="AWS refused a step of the set-up (UnauthorizedOperation).",
     )
     client.force_login(support)
@@ -293,13 +331,21 @@ def test_support_retries_a_failed_peering_to_running(client, support, aws_deploy
     assert retried.before["status"] == "failed"
     running = AuditEvent.objects.get(action="peering.running")
     assert (running.actor_id, running.source, running.request_id) == (
-        support.pk, "task", retried.request_id)
+        support.pk,
+        "task",
+        retried.request_id,
+    )
 
 
-def test_retry_skips_a_peering_that_cannot_be_retried(client, support, aws_deployment,
-                                                      django_capture_on_commit_callbacks):
-    peering = customer_request_row(aws_deployment, status=PeeringConnection.Status.FAILED,
-                                   retryable=False, status_reason="rejected")
+def test_retry_skips_a_peering_that_cannot_be_retried(
+    client, support, aws_deployment, django_capture_on_commit_callbacks
+):
+    peering = customer_request_row(
+        aws_deployment,
+        status=PeeringConnection.Status.FAILED,
+        retryable=False,
+        status_reason="rejected",
+    )
     client.force_login(support)
     with django_capture_on_commit_callbacks(execute=True):
         run_action(client, "retry", peering)
@@ -308,8 +354,9 @@ def test_retry_skips_a_peering_that_cannot_be_retried(client, support, aws_deplo
     assert not AuditEvent.objects.filter(action="peering.retried").exists()
 
 
-def test_staff_without_the_retry_permission_cannot_run_it(client, organization, deployment,
-                                                          django_capture_on_commit_callbacks):
+def test_staff_without_the_retry_permission_cannot_run_it(
+    client, organization, deployment, django_capture_on_commit_callbacks
+):
     staff = get_user_model().objects.create_user("vic", password="pw", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_peeringconnection"))
     peering = add_peering(deployment, 1, status=PeeringConnection.Status.FAILED)
@@ -333,9 +380,9 @@ def running_peering(aws_deployment):
     return peering
 
 
-def test_resync_marks_a_peering_the_customer_deleted_and_cleans_up(client, support,
-                                                                   aws_deployment,
-                                                                   running_peering):
+def test_resync_marks_a_peering_the_customer_deleted_and_cleans_up(
+    client, support, aws_deployment, running_peering
+):
     peering = running_peering
     aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
     client.force_login(support)
@@ -355,9 +402,9 @@ def test_resync_marks_a_peering_the_customer_deleted_and_cleans_up(client, suppo
     assert resynced.after["findings"]
 
 
-def test_resync_puts_back_a_vendor_route_deleted_behind_our_back(client, support,
-                                                                aws_deployment,
-                                                                running_peering):
+def test_resync_puts_back_a_vendor_route_deleted_behind_our_back(
+    client, support, aws_deployment, running_peering
+):
     peering = running_peering
     table = next(iter(routes_to(aws_deployment, peering)))
     vendor_ec2().ec2.delete_route(RouteTableId=table, DestinationCidrBlock="172.16.8.0/24")
@@ -383,7 +430,8 @@ def test_resync_of_a_peering_that_matches_aws_finds_nothing(client, support, run
 
 
 def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
-        client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
+    client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(reconciling, "RESYNC_IN_REQUEST_LIMIT", 1)
     first = customer_request_row(aws_deployment, cidr="172.16.8.0/24")
     second = customer_request_row(aws_deployment, cidr="172.16.9.0/24")
@@ -406,7 +454,8 @@ def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
 
 
 def test_a_queued_resync_that_aws_does_not_answer_says_so_in_the_audit_log(
-        client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
+    client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(reconciling, "RESYNC_IN_REQUEST_LIMIT", 0)
     peering = customer_request_row(aws_deployment, status=PeeringConnection.Status.RUNNING)
 
@@ -430,6 +479,7 @@ def test_a_queued_resync_of_a_peering_gone_meanwhile_does_nothing(aws_deployment
 
 
 # --- 4. superusers' changes are audited ---
+
 
 class _FormValues(HTMLParser):
     """What a browser would submit from the admin's change form: every named input, select
@@ -484,9 +534,9 @@ def change_form(client, url, **changes):
 
 
 def test_a_superusers_change_to_a_deployment_is_audited_with_before_and_after(
-        client, superuser, organization):
-    deployment = make_deployment(organization, created_at=datetime(2026, 1, 2, 3, 4, 5,
-                                                                   tzinfo=UTC))
+    client, superuser, organization
+):
+    deployment = make_deployment(organization, created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     client.force_login(superuser)
     url = change_page("deployment", deployment.pk)
     response = client.post(url, change_form(client, url, name="orders-renamed"))
@@ -519,12 +569,19 @@ def test_a_superuser_deleting_a_resource_is_audited(client, superuser, one_of_ea
 
 def test_a_bulk_delete_in_the_admin_audits_each_row(client, superuser, one_of_each):
     first = one_of_each["resource"]
-    second = Resource.objects.create(deployment=first.deployment, peering=first.peering,
-                                     name="cache", kind="redis", host="172.16.1.11", port=6379)
+    second = Resource.objects.create(
+        deployment=first.deployment,
+        peering=first.peering,
+        name="cache",
+        kind="redis",
+        host="172.16.1.11",
+        port=6379,
+    )
     client.force_login(superuser)
-    response = client.post(changelist("resource"),
-                           {"action": "delete_selected", "post": "yes",
-                            "_selected_action": [first.pk, second.pk]})
+    response = client.post(
+        changelist("resource"),
+        {"action": "delete_selected", "post": "yes", "_selected_action": [first.pk, second.pk]},
+    )
     assert response.status_code == 302
     assert not Resource.objects.exists()
     deleted = AuditEvent.objects.filter(action="admin.resource.deleted")
@@ -553,12 +610,14 @@ def user_page(user):
 
 
 def test_granting_superuser_and_the_support_group_in_the_admin_is_audited_with_before_and_after(
-        client, superuser, owner):
+    client, superuser, owner
+):
     support_group = Group.objects.get(name="Support")
     client.force_login(superuser)
     url = user_page(owner)
-    response = client.post(url, change_form(client, url, is_superuser="on",
-                                            groups=[str(support_group.pk)]))
+    response = client.post(
+        url, change_form(client, url, is_superuser="on", groups=[str(support_group.pk)])
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     owner.refresh_from_db()
     assert owner.is_superuser and list(owner.groups.all()) == [support_group]
@@ -568,12 +627,16 @@ def test_granting_superuser_and_the_support_group_in_the_admin_is_audited_with_b
     assert event.after == {"is_superuser": True, "groups": ["Support"]}
     assert (event.actor_id, event.source) == (superuser.pk, "admin")
     assert (event.target_type, event.target_id, event.target_repr) == (
-        "User", str(owner.pk), "olivia")
+        "User",
+        str(owner.pk),
+        "olivia",
+    )
     assert_no_password_hash_in_the_log()
 
 
 def test_removing_staff_a_group_and_a_permission_in_the_admin_is_audited_with_before_and_after(
-        client, superuser, support):
+    client, superuser, support
+):
     support.user_permissions.add(Permission.objects.get(codename="view_membership"))
     client.force_login(superuser)
     url = user_page(support)
@@ -582,13 +645,17 @@ def test_removing_staff_a_group_and_a_permission_in_the_admin_is_audited_with_be
     response = client.post(url, form)
     assert response.status_code == 302, response.content.decode()[:3000]
     (event,) = AuditEvent.objects.filter(action__startswith="admin.")
-    assert event.before == {"is_staff": True, "groups": ["Support"],
-                            "user_permissions": ["view_membership"]}
+    assert event.before == {
+        "is_staff": True,
+        "groups": ["Support"],
+        "user_permissions": ["view_membership"],
+    }
     assert event.after == {"is_staff": False, "groups": [], "user_permissions": []}
 
 
 def test_a_change_to_a_groups_permissions_in_the_admin_is_audited_with_before_and_after(
-        client, superuser):
+    client, superuser
+):
     group = Group.objects.create(name="Auditors")
     group.permissions.add(Permission.objects.get(codename="view_auditevent"))
     client.force_login(superuser)
@@ -605,13 +672,13 @@ def test_a_change_to_a_groups_permissions_in_the_admin_is_audited_with_before_an
     assert (event.target_type, event.target_repr) == ("Group", "Auditors")
 
 
-def test_a_password_set_in_the_admin_is_audited_without_the_password(client, superuser,
-                                                                      owner):
+def test_a_password_set_in_the_admin_is_audited_without_the_password(client, superuser, owner):
     client.force_login(superuser)
     new_password = "Brand-new-Passw0rd-42"
-    response = client.post(f"/admin/auth/user/{owner.pk}/password/",
-                           {"password1": new_password, "password2": new_password,
-                            "usable_password": "true"})
+    response = client.post(
+        f"/admin/auth/user/{owner.pk}/password/",
+        {"password1": new_password, "password2": new_password, "usable_password": "true"},
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     owner.refresh_from_db()
     assert owner.check_password(new_password)
@@ -624,15 +691,18 @@ def test_a_password_set_in_the_admin_is_audited_without_the_password(client, sup
     assert_no_password_hash_in_the_log()
 
 
-def test_a_role_change_made_in_the_organization_inline_is_audited(client, superuser,
-                                                                  organization, viewer):
+def test_a_role_change_made_in_the_organization_inline_is_audited(
+    client, superuser, organization, viewer
+):
     membership = Membership.objects.get(user=viewer)
     client.force_login(superuser)
     url = change_page("organization", organization.pk)
     form = change_form(client, url)
-    (prefix,) = [k[: -len("-id")] for k, v in form.items()
-                 if k.startswith("memberships-") and k.endswith("-id") and v == [str(
-                     membership.pk)]]
+    (prefix,) = [
+        k[: -len("-id")]
+        for k, v in form.items()
+        if k.startswith("memberships-") and k.endswith("-id") and v == [str(membership.pk)]
+    ]
     form[f"{prefix}-role"] = ["owner"]
     response = client.post(url, form)
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -656,43 +726,72 @@ def race_the_form_check(monkeypatch, peering):
         PeeringConnection.objects.filter(pk=peering.pk).update(status="deleting")
         return cleaned
 
-    monkeypatch.setattr(peerings_admin.ResourceAdminForm, "clean",
-                        clean_then_peering_leaves_running)
+    monkeypatch.setattr(
+        peerings_admin.ResourceAdminForm, "clean", clean_then_peering_leaves_running
+    )
 
 
 @pytest.mark.parametrize("change", [False, True], ids=["add", "change"])
 def test_a_resource_the_database_refuses_after_the_form_check_is_an_admin_error_not_a_500(
-        client, superuser, deployment, monkeypatch, change):
+    client, superuser, deployment, monkeypatch, change
+):
     bound = add_peering(deployment, 1)
-    resource = Resource.objects.create(deployment=deployment, peering=bound, name="orders-db",
-                                       kind="mysql", host="172.16.1.10", port=3306)
+    resource = Resource.objects.create(
+        deployment=deployment,
+        peering=bound,
+        name="orders-db",
+        kind="mysql",
+        host="172.16.1.10",
+        port=3306,
+    )
     target = add_peering(deployment, 2)
-    url = (change_page("resource", resource.pk) if change
-           else add_page("resource"))
+    url = change_page("resource", resource.pk) if change else add_page("resource")
     client.force_login(superuser)
     race_the_form_check(monkeypatch, target)
-    response = client.post(url, {"deployment": deployment.pk, "peering": target.pk,
-                                  "name": "orders-db" if change else "cache", "kind": "redis",
-                                  "host": "172.16.2.11", "port": 6379, "_save": "Save"})
+    response = client.post(
+        url,
+        {
+            "deployment": deployment.pk,
+            "peering": target.pk,
+            "name": "orders-db" if change else "cache",
+            "kind": "redis",
+            "host": "172.16.2.11",
+            "port": 6379,
+            "_save": "Save",
+        },
+    )
     assert response.status_code == 302
     assert response.url == url
     page = client.get(response.url).content.decode()
     assert f"Nothing was saved: {target.peering_id} is deleting now" in page
     assert list(Resource.objects.values_list("name", "peering_id", "kind", "port")) == [
-        ("orders-db", bound.pk, "mysql", 3306)]
+        ("orders-db", bound.pk, "mysql", 3306)
+    ]
     assert not AuditEvent.objects.filter(action__startswith="admin.").exists()
     assert not LogEntry.objects.exists()
 
 
-@pytest.mark.parametrize(("status", "host", "field"), [("failed", "172.16.1.10", "peering"),
-                                                      ("running", "10.9.9.9", "host")])
+@pytest.mark.parametrize(
+    ("status", "host", "field"),
+    [("failed", "172.16.1.10", "peering"), ("running", "10.9.9.9", "host")],
+)
 def test_the_admin_refuses_a_resource_by_the_services_rules_in_their_words(
-        client, superuser, deployment, status, host, field):
+    client, superuser, deployment, status, host, field
+):
     peering = add_peering(deployment, 1, status=status)
     client.force_login(superuser)
-    response = client.post("/admin/peerings/resource/add/",
-                           {"deployment": deployment.pk, "peering": peering.pk, "name": "cache",
-                            "kind": "redis", "host": host, "port": 6379, "_save": "Save"})
+    response = client.post(
+        "/admin/peerings/resource/add/",
+        {
+            "deployment": deployment.pk,
+            "peering": peering.pk,
+            "name": "cache",
+            "kind": "redis",
+            "host": host,
+            "port": 6379,
+            "_save": "Save",
+        },
+    )
     assert response.status_code == 200
     (message,) = services.resource_problems(deployment, peering=peering, host=host)[field]
     assert escape(message) in response.content.decode()
@@ -701,14 +800,21 @@ def test_the_admin_refuses_a_resource_by_the_services_rules_in_their_words(
 
 @pytest.mark.parametrize("model", ["organization", "deployment", "peeringconnection"])
 def test_rows_the_audit_log_points_at_cannot_be_deleted_even_by_superusers(
-        client, superuser, deployment, model):
+    client, superuser, deployment, model
+):
     peering = PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0000000000000000e",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000e",
-        customer_cidrs=["172.16.0.0/24"], status="failed",
+        deployment=deployment,
+        peering_id="pcx-0000000000000000e",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000e",
+        customer_cidrs=["172.16.0.0/24"],
+        status="failed",
     )
-    obj = {"organization": deployment.organization, "deployment": deployment,
-           "peeringconnection": peering}[model]
+    obj = {
+        "organization": deployment.organization,
+        "deployment": deployment,
+        "peeringconnection": peering,
+    }[model]
     client.force_login(superuser)
     assert client.get(delete_page(model, obj.pk)).status_code == 403
     assert client.post(delete_page(model, obj.pk), {"post": "yes"}).status_code == 403
@@ -717,42 +823,51 @@ def test_rows_the_audit_log_points_at_cannot_be_deleted_even_by_superusers(
 
 def test_a_superuser_cannot_edit_a_peering_behind_the_services(client, superuser, deployment):
     peering = PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0000000000000000e",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000e",
-        customer_cidrs=["172.16.0.0/24"], status="running",
+        deployment=deployment,
+        peering_id="pcx-0000000000000000e",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000e",
+        customer_cidrs=["172.16.0.0/24"],
+        status="running",
     )
     client.force_login(superuser)
     url = change_page("peeringconnection", peering.pk)
-    client.post(url, {"peering_id": "pcx-0000000000000000f", "status": "deleted",
-                      "_save": "Save"})
+    client.post(url, {"peering_id": "pcx-0000000000000000f", "status": "deleted", "_save": "Save"})
     peering.refresh_from_db()
     assert (peering.peering_id, peering.status) == ("pcx-0000000000000000e", "running")
 
 
 # --- 5. the audit log is read-only in the admin, even for superusers ---
 
+
 def test_audit_events_are_read_only_even_for_superusers(client, superuser, one_of_each):
     event = one_of_each["auditevent"]
     client.force_login(superuser)
     assert client.get(add_page("auditevent")).status_code == 403
-    assert client.post(add_page("auditevent"),
-                       {"action": "peering.created"}).status_code == 403
+    assert client.post(add_page("auditevent"), {"action": "peering.created"}).status_code == 403
     page = client.get(change_page("auditevent", event.pk))
     assert page.status_code == 200
     assert 'name="_save"' not in page.content.decode()
-    assert client.post(change_page("auditevent", event.pk),
-                       {"message": "rewritten", "_save": "Save"}).status_code == 403
+    assert (
+        client.post(
+            change_page("auditevent", event.pk), {"message": "rewritten", "_save": "Save"}
+        ).status_code
+        == 403
+    )
     assert client.get(delete_page("auditevent", event.pk)).status_code == 403
     assert client.post(delete_page("auditevent", event.pk), {"post": "yes"}).status_code == 403
     listing = client.get(changelist("auditevent")).content.decode()
     assert 'value="delete_selected"' not in listing
-    client.post(changelist("auditevent"), {"action": "delete_selected", "post": "yes",
-                                           "_selected_action": [event.pk]})
+    client.post(
+        changelist("auditevent"),
+        {"action": "delete_selected", "post": "yes", "_selected_action": [event.pk]},
+    )
     assert AuditEvent.objects.get(pk=event.pk).message == "seen by support"
 
 
 def test_the_audit_log_filters_by_the_known_actions_without_a_distinct_over_the_table(
-        client, support, one_of_each):
+    client, support, one_of_each
+):
     peering = one_of_each["peeringconnection"]
     running = audit.record("peering.running", target=peering)
     client.force_login(support)
@@ -764,9 +879,12 @@ def test_the_audit_log_filters_by_the_known_actions_without_a_distinct_over_the_
     cl = everything.context["cl"]
     (action_filter,) = [f for f in cl.filter_specs if f.title == "action"]
     assert [c["display"] for c in action_filter.choices(cl)] == [
-        "All", *(label for _action, label in core_admin.support_audit_actions())]
+        "All",
+        *(label for _action, label in core_admin.support_audit_actions()),
+    ]
     assert {action for action, _label in audit.customer_actions()} < {
-        action for action, _label in core_admin.support_audit_actions()}
+        action for action, _label in core_admin.support_audit_actions()
+    }
     assert one_of_each["auditevent"] in shown(everything)
     assert shown(filtered) == [running]
     # Support's own: sign-ins and admin changes, a whole family at once.
@@ -776,10 +894,13 @@ def test_the_audit_log_filters_by_the_known_actions_without_a_distinct_over_the_
     assert shown(client.get(changelist("auditevent") + "?action=user.login_locked")) == [locked]
     assert shown(client.get(changelist("auditevent") + "?action=admin.user.*")) == [granted]
     assert set(shown(client.get(changelist("auditevent") + "?action=admin.*"))) >= {
-        granted, grouped}
+        granted,
+        grouped,
+    }
 
 
 # --- 6. fixed query counts ---
+
 
 def populate(start, count):
     """`count` organizations, each with its own deployment, running peering, resource and
@@ -788,27 +909,53 @@ def populate(start, count):
         Organization(name=f"org-{n}") for n in range(start, start + count)
     )
     deployments = Deployment.objects.bulk_create(
-        Deployment(organization=o, name=f"dep-{n}", plan="dedicated", region="us-east-1",
-                   vendor_account_id=VENDOR, vpc_id=f"vpc-{n:017x}", cidr="10.20.0.0/16",
-                   security_group_id=f"sg-{n:017x}", service_ports=[1883])
+        Deployment(
+            organization=o,
+            name=f"dep-{n}",
+            plan="dedicated",
+            region="us-east-1",
+            vendor_account_id=VENDOR,
+            vpc_id=f"vpc-{n:017x}",
+            cidr="10.20.0.0/16",
+            security_group_id=f"sg-{n:017x}",
+            service_ports=[1883],
+        )
         for n, o in zip(range(start, start + count), organizations, strict=True)
     )
     peerings = PeeringConnection.objects.bulk_create(
-        PeeringConnection(deployment=d, peering_id=f"pcx-{n:017x}",
-                          customer_account_id="210987654321", customer_vpc_id=f"vpc-{n:017x}",
-                          customer_cidrs=["172.16.8.0/24"], status="running")
+        PeeringConnection(
+            deployment=d,
+            peering_id=f"pcx-{n:017x}",
+            customer_account_id="210987654321",
+            customer_vpc_id=f"vpc-{n:017x}",
+            customer_cidrs=["172.16.8.0/24"],
+            status="running",
+        )
         for n, d in zip(range(start, start + count), deployments, strict=True)
     )
     Resource.objects.bulk_create(
-        Resource(deployment=p.deployment, peering=p, name=f"db-{n}", kind="mysql",
-                 host="172.16.8.10", port=3306)
+        Resource(
+            deployment=p.deployment,
+            peering=p,
+            name=f"db-{n}",
+            kind="mysql",
+            host="172.16.8.10",
+            port=3306,
+        )
         for n, p in zip(range(start, start + count), peerings, strict=True)
     )
     AuditEvent.objects.bulk_create(
-        AuditEvent(organization=p.deployment.organization, deployment=p.deployment,
-                   action="peering.created", source="web", actor_name="olivia",
-                   target_type="PeeringConnection", target_id=str(p.pk),
-                   target_repr=p.peering_id, hash=f"{n:064x}")
+        AuditEvent(
+            organization=p.deployment.organization,
+            deployment=p.deployment,
+            action="peering.created",
+            source="web",
+            actor_name="olivia",
+            target_type="PeeringConnection",
+            target_id=str(p.pk),
+            target_repr=p.peering_id,
+            hash=f"{n:064x}",
+        )
         for n, p in zip(range(start, start + count), peerings, strict=True)
     )
 

@@ -48,8 +48,9 @@ def request_peering(client, deployment, cidr="172.16.8.0/24", **extra):
 
 
 def events_for(target):
-    return AuditEvent.objects.filter(target_type=type(target).__name__,
-                                     target_id=str(target.pk)).order_by("id")
+    return AuditEvent.objects.filter(
+        target_type=type(target).__name__, target_id=str(target.pk)
+    ).order_by("id")
 
 
 @pytest.fixture(autouse=True)
@@ -61,18 +62,23 @@ def _client_ip_is_a_trusted_proxy(settings):
 
 # --- 1. capture: actor, source, IP, request ID ---
 
+
 def test_a_web_request_and_the_work_it_queues_are_credited_to_the_person_who_asked(
-        client, owner, aws_deployment, django_capture_on_commit_callbacks):
+    client, owner, aws_deployment, django_capture_on_commit_callbacks
+):
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
-        peering = request_peering(client, aws_deployment, REMOTE_ADDR=CLIENT_IP,
-                                  HTTP_X_REQUEST_ID="req-abc")
+        peering = request_peering(
+            client, aws_deployment, REMOTE_ADDR=CLIENT_IP, HTTP_X_REQUEST_ID="req-abc"
+        )
     peering.refresh_from_db()
     assert peering.status == "running"
 
     events = list(events_for(peering))
     assert [e.action for e in events] == [
-        "peering.created", "peering.provisioning", "peering.running"
+        "peering.created",
+        "peering.provisioning",
+        "peering.running",
     ]
     created = events[0]
     assert created.source == "web"
@@ -91,48 +97,71 @@ def test_a_web_request_and_the_work_it_queues_are_credited_to_the_person_who_ask
         assert worked.ip == CLIENT_IP
 
 
-def test_adding_and_deleting_a_resource_is_audited(client, owner, aws_deployment,
-                                                   django_capture_on_commit_callbacks):
+def test_adding_and_deleting_a_resource_is_audited(
+    client, owner, aws_deployment, django_capture_on_commit_callbacks
+):
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
         peering = request_peering(client, aws_deployment)
     response = client.post(
         reverse("resource-new", args=[aws_deployment.pk]),
-        {"name": "orders-db", "kind": "mysql", "host": "172.16.8.10", "port": 3306,
-         "peering": peering.pk},
-        REMOTE_ADDR=CLIENT_IP, HTTP_X_REQUEST_ID="req-add",
+        {
+            "name": "orders-db",
+            "kind": "mysql",
+            "host": "172.16.8.10",
+            "port": 3306,
+            "peering": peering.pk,
+        },
+        REMOTE_ADDR=CLIENT_IP,
+        HTTP_X_REQUEST_ID="req-add",
     )
     assert response.status_code == 302
     resource = Resource.objects.get(name="orders-db")
     created = AuditEvent.objects.get(action="resource.created")
     assert (created.actor_id, created.source, created.ip, created.request_id) == (
-        owner.pk, "web", CLIENT_IP, "req-add")
+        owner.pk,
+        "web",
+        CLIENT_IP,
+        "req-add",
+    )
     assert created.target_id == str(resource.pk)
-    assert created.after == {"name": "orders-db", "kind": "mysql", "host": "172.16.8.10",
-                             "port": 3306, "peering": peering.peering_id}
+    assert created.after == {
+        "name": "orders-db",
+        "kind": "mysql",
+        "host": "172.16.8.10",
+        "port": 3306,
+        "peering": peering.peering_id,
+    }
 
     response = client.post(
         reverse("resource-delete", args=[aws_deployment.pk, resource.pk]),
-        REMOTE_ADDR=CLIENT_IP, HTTP_X_REQUEST_ID="req-del",
+        REMOTE_ADDR=CLIENT_IP,
+        HTTP_X_REQUEST_ID="req-del",
     )
     assert response.status_code == 302
     assert not Resource.objects.filter(pk=resource.pk).exists()
     deleted = AuditEvent.objects.get(action="resource.deleted")
     assert (deleted.actor_id, deleted.source, deleted.ip, deleted.request_id) == (
-        owner.pk, "web", CLIENT_IP, "req-del")
+        owner.pk,
+        "web",
+        CLIENT_IP,
+        "req-del",
+    )
     assert deleted.target_id == str(resource.pk)
     assert deleted.before["host"] == "172.16.8.10"
 
 
 def test_deleting_a_peering_is_audited_from_request_to_deleted(
-        client, owner, aws_deployment, django_capture_on_commit_callbacks):
+    client, owner, aws_deployment, django_capture_on_commit_callbacks
+):
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True):
         peering = request_peering(client, aws_deployment)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("peering-delete", args=[aws_deployment.pk, peering.pk]),
-            REMOTE_ADDR=CLIENT_IP, HTTP_X_REQUEST_ID="req-delete",
+            REMOTE_ADDR=CLIENT_IP,
+            HTTP_X_REQUEST_ID="req-delete",
         )
     assert response.status_code == 302
     peering.refresh_from_db()
@@ -152,10 +181,15 @@ def test_deleting_a_peering_is_audited_from_request_to_deleted(
 # Logins are rate-limited per (username, address) and per address, in a cache that may
 # outlive one test: each test that logs in does so from its own documentation address.
 
+
 def test_a_login_is_audited_with_the_user_as_actor(client, owner, settings):
     settings.TRUSTED_PROXIES = [ipaddress.ip_network("198.51.100.21/32")]
-    response = client.post(reverse("login"), {"username": "olivia", "password": "pw-olivia"},
-                           REMOTE_ADDR="198.51.100.21", HTTP_X_REQUEST_ID="req-login")
+    response = client.post(
+        reverse("login"),
+        {"username": "olivia", "password": "pw-olivia"},
+        REMOTE_ADDR="198.51.100.21",
+        HTTP_X_REQUEST_ID="req-login",
+    )
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="user.logged_in")
     assert event.actor_id == owner.pk
@@ -167,8 +201,9 @@ def test_a_login_is_audited_with_the_user_as_actor(client, owner, settings):
 
 def test_a_failed_login_records_the_username_and_never_the_password(client, owner):
     password = "Hunter2-correct-horse-battery"
-    response = client.post(reverse("login"), {"username": "olivia", "password": password},
-                           REMOTE_ADDR="198.51.100.22")
+    response = client.post(
+        reverse("login"), {"username": "olivia", "password": password}, REMOTE_ADDR="198.51.100.22"
+    )
     assert response.status_code == 200  # the form again, with an error
     event = AuditEvent.objects.get(action="user.login_failed")
     assert event.after["username"] == "olivia"
@@ -178,12 +213,10 @@ def test_a_failed_login_records_the_username_and_never_the_password(client, owne
     assert password not in all_events_text()
 
 
-def test_a_failed_login_with_a_username_that_names_no_account_hides_what_was_typed(client,
-                                                                                     owner):
+def test_a_failed_login_with_a_username_that_names_no_account_hides_what_was_typed(client, owner):
     # People type their password into the username field; it must not land in the log.
     typed = "Hunter2-in-the-wrong-field"
-    client.post(reverse("login"), {"username": typed, "password": "x"},
-                REMOTE_ADDR="198.51.100.23")
+    client.post(reverse("login"), {"username": typed, "password": "x"}, REMOTE_ADDR="198.51.100.23")
     event = AuditEvent.objects.get(action="user.login_failed")
     assert event.after["username"] == login_guard.UNKNOWN_USERNAME
     assert event.ip == "198.51.100.23"
@@ -192,8 +225,7 @@ def test_a_failed_login_with_a_username_that_names_no_account_hides_what_was_typ
 
 def test_a_logout_is_audited(client, owner):
     client.force_login(owner)
-    response = client.post(reverse("logout"), REMOTE_ADDR=CLIENT_IP,
-                           HTTP_X_REQUEST_ID="req-logout")
+    response = client.post(reverse("logout"), REMOTE_ADDR=CLIENT_IP, HTTP_X_REQUEST_ID="req-logout")
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="user.logged_out")
     assert event.actor_id == owner.pk
@@ -204,6 +236,7 @@ def test_a_logout_is_audited(client, owner):
 
 
 # --- 2. the client's address behind proxies ---
+
 
 def logout(client, user, **meta):
     """A request that records an event with the request's context and needs no login form."""
@@ -219,30 +252,41 @@ def ip_seen(client, user, **meta):
 
 def test_x_forwarded_for_is_ignored_from_an_untrusted_peer(client, owner, settings):
     settings.TRUSTED_PROXIES = []
-    assert ip_seen(client, owner, REMOTE_ADDR=CLIENT_IP,
-                   HTTP_X_FORWARDED_FOR="203.0.113.9") == CLIENT_IP
+    assert (
+        ip_seen(client, owner, REMOTE_ADDR=CLIENT_IP, HTTP_X_FORWARDED_FOR="203.0.113.9")
+        == CLIENT_IP
+    )
     settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
-    assert ip_seen(client, owner, REMOTE_ADDR=CLIENT_IP,
-                   HTTP_X_FORWARDED_FOR="203.0.113.9") == CLIENT_IP
+    assert (
+        ip_seen(client, owner, REMOTE_ADDR=CLIENT_IP, HTTP_X_FORWARDED_FOR="203.0.113.9")
+        == CLIENT_IP
+    )
 
 
 def test_x_forwarded_for_is_honoured_from_a_trusted_proxy(client, owner, settings):
     settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
-    assert ip_seen(client, owner, REMOTE_ADDR="10.0.0.5",
-                   HTTP_X_FORWARDED_FOR="203.0.113.9") == "203.0.113.9"
+    assert (
+        ip_seen(client, owner, REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="203.0.113.9")
+        == "203.0.113.9"
+    )
     # Two proxies of ours: the right-most hop that is not ours is the client.
-    assert ip_seen(client, owner, REMOTE_ADDR="10.0.0.5",
-                   HTTP_X_FORWARDED_FOR="203.0.113.9, 10.1.2.3") == "203.0.113.9"
+    assert (
+        ip_seen(client, owner, REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="203.0.113.9, 10.1.2.3")
+        == "203.0.113.9"
+    )
 
 
 def test_a_spoofed_forwarded_chain_yields_the_hop_our_proxy_saw(client, owner, settings):
     settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
     # The client wrote "1.1.1.1" itself; our proxy appended the address it really saw.
-    assert ip_seen(client, owner, REMOTE_ADDR="10.0.0.5",
-                   HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.9") == "203.0.113.9"
+    assert (
+        ip_seen(client, owner, REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.9")
+        == "203.0.113.9"
+    )
 
 
 # --- 3. request IDs ---
+
 
 def test_a_request_id_is_generated_when_none_is_sent(client, owner):
     response, event = logout(client, owner)
@@ -254,27 +298,30 @@ def test_a_request_id_is_generated_when_none_is_sent(client, owner):
 
 
 def test_a_trusted_proxys_request_id_is_kept(client, owner):
-    response, event = logout(client, owner, REMOTE_ADDR=CLIENT_IP,
-                             HTTP_X_REQUEST_ID="lb-7f3a-0042")
+    response, event = logout(client, owner, REMOTE_ADDR=CLIENT_IP, HTTP_X_REQUEST_ID="lb-7f3a-0042")
     assert response["X-Request-ID"] == "lb-7f3a-0042"
     assert event.request_id == "lb-7f3a-0042"
 
 
 def test_anyone_elses_request_id_is_replaced(client, owner):
-    response, event = logout(client, owner, REMOTE_ADDR="203.0.113.50",
-                             HTTP_X_REQUEST_ID="planted-by-a-user")
+    response, event = logout(
+        client, owner, REMOTE_ADDR="203.0.113.50", HTTP_X_REQUEST_ID="planted-by-a-user"
+    )
     assert response["X-Request-ID"] != "planted-by-a-user"
     assert event.request_id == response["X-Request-ID"]
 
 
-@pytest.mark.parametrize("given", [
-    'abc" onmouseover="alert(1)',
-    "with spaces",
-    "a<b>",
-    "semi;colon",
-    "a" * 65,
-    "line\r\nX-Injected: 1",
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        'abc" onmouseover="alert(1)',
+        "with spaces",
+        "a<b>",
+        "semi;colon",
+        "a" * 65,
+        "line\r\nX-Injected: 1",
+    ],
+)
 def test_a_malicious_request_id_is_replaced(client, owner, given):
     response, event = logout(client, owner, REMOTE_ADDR=CLIENT_IP, HTTP_X_REQUEST_ID=given)
     request_id = response["X-Request-ID"]
@@ -285,20 +332,28 @@ def test_a_malicious_request_id_is_replaced(client, owner, given):
 
 # --- 4. a real worker process ---
 
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_work_done_by_a_real_worker_is_credited_to_the_person_who_asked(
-        client, aws_deployment, owner, cluster):  # noqa: F811
+    client,
+    aws_deployment,
+    owner,
+    cluster,  # noqa: F811
+):
     process, log = cluster
     client.force_login(owner)
-    peering = request_peering(client, aws_deployment, REMOTE_ADDR=CLIENT_IP,
-                              HTTP_X_REQUEST_ID="req-worker-1")
+    peering = request_peering(
+        client, aws_deployment, REMOTE_ADDR=CLIENT_IP, HTTP_X_REQUEST_ID="req-worker-1"
+    )
     wait_until_settled(peering, process, log)
 
     # The standing schedules are put off under test clusters: every event is the owner's.
     events = events_for(peering)
     assert [e.action for e in events] == [
-        "peering.created", "peering.provisioning", "peering.running"
+        "peering.created",
+        "peering.provisioning",
+        "peering.running",
     ]
     assert [e.source for e in events] == ["web", "task", "task"]
     for event in events:
@@ -309,6 +364,7 @@ def test_work_done_by_a_real_worker_is_credited_to_the_person_who_asked(
 
 
 # --- 5. append-only ---
+
 
 def test_an_event_cannot_be_changed_or_deleted_through_the_model(organization):
     event = audit.record("peering.created", organization=organization, message="original")
@@ -324,12 +380,16 @@ def test_an_event_cannot_be_changed_or_deleted_through_the_model(organization):
     assert AuditEvent.objects.get(pk=event.pk).message == "original"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql",
-                    reason="the append-only trigger exists on PostgreSQL only")
-@pytest.mark.parametrize("sql", [
-    "UPDATE peerings_auditevent SET message = 'x'",
-    "DELETE FROM peerings_auditevent",
-])
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the append-only trigger exists on PostgreSQL only"
+)
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE peerings_auditevent SET message = 'x'",
+        "DELETE FROM peerings_auditevent",
+    ],
+)
 def test_postgresql_refuses_raw_updates_and_deletes(organization, sql):
     event = audit.record("peering.created", organization=organization, message="original")
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
@@ -338,6 +398,7 @@ def test_postgresql_refuses_raw_updates_and_deletes(organization, sql):
 
 
 # --- 6. the hash chain ---
+
 
 @contextmanager
 def behind_the_models_back():
@@ -348,12 +409,14 @@ def behind_the_models_back():
         if postgresql:
             # ALTER TABLE refuses while deferred foreign-key checks are pending: run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE peerings_auditevent "
-                           "DISABLE TRIGGER peerings_auditevent_append_only")
+            cursor.execute(
+                "ALTER TABLE peerings_auditevent DISABLE TRIGGER peerings_auditevent_append_only"
+            )
         yield cursor
         if postgresql:
-            cursor.execute("ALTER TABLE peerings_auditevent "
-                           "ENABLE TRIGGER peerings_auditevent_append_only")
+            cursor.execute(
+                "ALTER TABLE peerings_auditevent ENABLE TRIGGER peerings_auditevent_append_only"
+            )
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
@@ -386,8 +449,9 @@ def test_unmasking_a_support_event_behind_the_models_back_breaks_the_chain(chain
     event = audit.record("peering.running", actor=support, message="by support")
     assert audit.first_broken_link() is None  # older events, without the flag, still hold
     with behind_the_models_back() as cursor:
-        cursor.execute("UPDATE peerings_auditevent SET by_support = %s WHERE id = %s",
-                       [False, event.pk])
+        cursor.execute(
+            "UPDATE peerings_auditevent SET by_support = %s WHERE id = %s", [False, event.pk]
+        )
     broken, _why = audit.first_broken_link()
     assert broken.pk == event.pk
 
@@ -395,8 +459,10 @@ def test_unmasking_a_support_event_behind_the_models_back_breaks_the_chain(chain
 def test_the_verifier_names_an_event_changed_behind_the_models_back(chain):
     middle = chain[2]
     with behind_the_models_back() as cursor:
-        cursor.execute("UPDATE peerings_auditevent SET message = %s WHERE id = %s",
-                       ["nothing happened here", middle.pk])
+        cursor.execute(
+            "UPDATE peerings_auditevent SET message = %s WHERE id = %s",
+            ["nothing happened here", middle.pk],
+        )
     broken, why = audit.first_broken_link()
     assert broken.pk == middle.pk
     assert "changed" in why
@@ -411,8 +477,10 @@ def test_a_change_whose_hash_was_recomputed_is_caught_at_the_next_link(chain):
     middle.message = "nothing happened here"
     forged = audit.event_hash(middle)
     with behind_the_models_back() as cursor:
-        cursor.execute("UPDATE peerings_auditevent SET message = %s, hash = %s WHERE id = %s",
-                       [middle.message, forged, middle.pk])
+        cursor.execute(
+            "UPDATE peerings_auditevent SET message = %s, hash = %s WHERE id = %s",
+            [middle.message, forged, middle.pk],
+        )
     with pytest.raises(CommandError) as failure:
         verify()
     assert f"event {chain[3].pk} " in str(failure.value)
@@ -431,6 +499,7 @@ def test_the_verifier_reports_a_removed_event_at_the_next_link(chain):
 
 # --- 7. nothing secret ---
 
+
 @pytest.fixture
 def distinctive_aws_secret(monkeypatch, simulator):
     """A secret key we can search for (moto accepts any); boto3 clients are cached, so
@@ -442,24 +511,33 @@ def distinctive_aws_secret(monkeypatch, simulator):
     aws._home_client.cache_clear()
 
 
-def test_no_secret_ever_reaches_the_audit_log(client, owner, organization, settings,
-                                              distinctive_aws_secret,
-                                              django_capture_on_commit_callbacks):
+def test_no_secret_ever_reaches_the_audit_log(
+    client,
+    owner,
+    organization,
+    settings,
+    distinctive_aws_secret,
+    django_capture_on_commit_callbacks,
+):
     settings.SECRET_KEY = "django-secret-" + secrets.token_hex(16)
     ec2 = SandboxEc2("us-east-1", "123456789012")
     vpc_id, _tables, group_id = ec2.create_network("10.20.0.0/16", "orders")
     deployment = make_deployment(organization, vpc_id=vpc_id, security_group_id=group_id)
 
     address = {"REMOTE_ADDR": "198.51.100.23"}  # see the note on logins above
-    client.post(reverse("login"), {"username": "olivia", "password": "wrong-pw-olivia"},
-                **address)
-    assert client.post(reverse("login"), {"username": "olivia", "password": "pw-olivia"},
-                       **address).status_code == 302
+    client.post(reverse("login"), {"username": "olivia", "password": "wrong-pw-olivia"}, **address)
+    assert (
+        client.post(
+            reverse("login"), {"username": "olivia", "password": "pw-olivia"}, **address
+        ).status_code
+        == 302
+    )
     with django_capture_on_commit_callbacks(execute=True):
         peering = request_peering(client, deployment)
-    client.post(reverse("resource-new", args=[deployment.pk]),
-                {"name": "db", "kind": "mysql", "host": "172.16.8.10", "port": 3306,
-                 "peering": peering.pk})
+    client.post(
+        reverse("resource-new", args=[deployment.pk]),
+        {"name": "db", "kind": "mysql", "host": "172.16.8.10", "port": 3306, "peering": peering.pk},
+    )
     resource = Resource.objects.get(name="db")
     client.post(reverse("resource-delete", args=[deployment.pk, resource.pk]))
     with django_capture_on_commit_callbacks(execute=True):
@@ -470,9 +548,16 @@ def test_no_secret_ever_reaches_the_audit_log(client, owner, organization, setti
     client.post(reverse("logout"))
 
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {"user.login_failed", "user.logged_in", "peering.created", "peering.running",
-            "resource.created", "resource.deleted", "peering.deleted",
-            "user.logged_out"} <= actions
+    assert {
+        "user.login_failed",
+        "user.logged_in",
+        "peering.created",
+        "peering.running",
+        "resource.created",
+        "resource.deleted",
+        "peering.deleted",
+        "user.logged_out",
+    } <= actions
     text = all_events_text()
     assert settings.SECRET_KEY not in text
     assert distinctive_aws_secret not in text
@@ -483,6 +568,7 @@ def test_no_secret_ever_reaches_the_audit_log(client, owner, organization, setti
 
 
 # --- 8. the customer's audit page and CSV ---
+
 
 @contextmanager
 def frozen_at(when):
@@ -555,8 +641,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, two_orgs):
         assert response["Location"].startswith(reverse("login"))
 
 
-def test_a_filter_naming_another_organizations_deployment_leaks_nothing(client, owner,
-                                                                        two_orgs):
+def test_a_filter_naming_another_organizations_deployment_leaks_nothing(client, owner, two_orgs):
     _mine, theirs = two_orgs
     client.force_login(owner)
     response = client.get(reverse("audit-log"), {"deployment": theirs.pk})
@@ -599,8 +684,9 @@ def test_the_filters_narrow_the_rows(client, owner, organization):
     assert shown(deployment=first.pk, actor="bob", action="peering.running") == ["own-mar"]
 
 
-def test_the_action_filter_offers_each_apps_actions_and_none_of_supports(client, owner,
-                                                                         organization):
+def test_the_action_filter_offers_each_apps_actions_and_none_of_supports(
+    client, owner, organization
+):
     """Each app names its own actions (AppConfig.audit_actions): peerings' come first, then
     webhooks', as the single list before did; sign-ins and admin changes are support's."""
     client.force_login(owner)
@@ -655,8 +741,11 @@ def test_a_last_page_that_is_exactly_full_has_no_older_link(client, owner, deplo
 
 def test_the_older_link_keeps_the_filters(client, owner, deployment):
     for n in range(1, 121):
-        audit.record("peering.created" if n % 2 else "peering.running", deployment=deployment,
-                     message=f"own-{n}")
+        audit.record(
+            "peering.created" if n % 2 else "peering.running",
+            deployment=deployment,
+            message=f"own-{n}",
+        )
     client.force_login(owner)
     response = client.get(reverse("audit-log"), {"action": "peering.created"})
     assert set(rows(response)) == {"peering.created"}
@@ -681,20 +770,21 @@ def test_htmx_gets_only_the_events_fragment(client, owner, two_orgs):
     assert "HX-Request" in response["Vary"]
 
 
-def test_the_export_link_of_an_htmx_update_carries_the_filters_in_force(client, owner,
-                                                                        deployment):
+def test_the_export_link_of_an_htmx_update_carries_the_filters_in_force(client, owner, deployment):
     audit.record("peering.created", deployment=deployment, message="own-created")
     audit.record("peering.running", deployment=deployment, message="own-running")
     client.force_login(owner)
-    response = client.get(reverse("audit-log"), {"action": "peering.running"},
-                          HTTP_HX_REQUEST="true")
+    response = client.get(
+        reverse("audit-log"), {"action": "peering.running"}, HTTP_HX_REQUEST="true"
+    )
     link = re.search(r'id="export-csv" href="([^"]+)"', response.content.decode()).group(1)
     exported = csv_rows(client.get(link.replace("&amp;", "&")))
     assert [r["message"] for r in exported] == ["own-running"]
 
 
 def test_customers_see_support_staff_as_the_vendors_support_without_name_or_address(
-        client, owner, deployment, settings):
+    client, owner, deployment, settings
+):
     sam = audit.Actor(user_id=None, name="sam.engineer", source="admin", ip="10.9.8.7")
     audit.record("peering.retried", deployment=deployment, actor=sam, message="own-support")
     olivia = audit.Actor(name="olivia", source="web", ip="198.51.100.9")
@@ -710,18 +800,21 @@ def test_customers_see_support_staff_as_the_vendors_support_without_name_or_addr
     assert (support_row["actor"], support_row["ip"]) == (f"{settings.VENDOR_NAME} support", "")
     # Found by what is shown, never by a guessed username.
     assert messages_on(client.get(reverse("audit-log"), {"actor": "sam.engineer"})) == []
-    assert messages_on(client.get(reverse("audit-log"), {
-        "actor": f"{settings.VENDOR_NAME} support"})) == ["own-support"]
+    assert messages_on(
+        client.get(reverse("audit-log"), {"actor": f"{settings.VENDOR_NAME} support"})
+    ) == ["own-support"]
 
 
-def test_work_support_queued_is_shown_as_the_vendors_support_too(client, owner, deployment,
-                                                                  settings):
+def test_work_support_queued_is_shown_as_the_vendors_support_too(
+    client, owner, deployment, settings
+):
     sam = get_user_model().objects.create_user("sam.engineer", is_staff=True)
     in_the_admin = audit.actor_for_user(sam, "admin", "10.9.8.7", "req-sam-1")
     queued_by_sam = audit.Actor(**in_the_admin.as_task_context())  # what the worker runs as
     assert queued_by_sam.source == "task"
-    audit.record("peering.running", deployment=deployment, actor=queued_by_sam,
-                 message="own-retried")
+    audit.record(
+        "peering.running", deployment=deployment, actor=queued_by_sam, message="own-retried"
+    )
     # Offboarding the engineer later must not unmask what they did.
     sam.is_staff = sam.is_active = False
     sam.save()
@@ -733,24 +826,30 @@ def test_work_support_queued_is_shown_as_the_vendors_support_too(client, owner, 
         assert "req-sam-1" not in shown
     assert exported[0]["actor"] == f"{settings.VENDOR_NAME} support"
     assert messages_on(client.get(reverse("audit-log"), {"actor": "sam.engineer"})) == []
-    assert messages_on(client.get(reverse("audit-log"), {
-        "actor": f"{settings.VENDOR_NAME} support"})) == ["own-retried"]
+    assert messages_on(
+        client.get(reverse("audit-log"), {"actor": f"{settings.VENDOR_NAME} support"})
+    ) == ["own-retried"]
 
 
 def test_csv_cells_that_would_run_as_formulas_are_defused(client, owner, deployment):
-    audit.record("peering.created", deployment=deployment, message="=HYPERLINK(\"x\")",
-                 actor=audit.Actor(name="@SUM(A1)", source="web"))
+    audit.record(
+        "peering.created",
+        deployment=deployment,
+        message='=HYPERLINK("x")',
+        actor=audit.Actor(name="@SUM(A1)", source="web"),
+    )
     audit.record("peering.created", deployment=deployment, message="+1+2")
     audit.record("peering.created", deployment=deployment, message="-1-2")
     client.force_login(owner)
     exported = csv_rows(client.get(reverse("audit-export")))
-    assert [r["message"] for r in exported] == ["'-1-2", "'+1+2", "'=HYPERLINK(\"x\")"]
+    assert [r["message"] for r in exported] == ["'-1-2", "'+1+2", '\'=HYPERLINK("x")']
     assert exported[2]["actor"] == "'@SUM(A1)"
     for row in exported:
         assert not any(str(cell)[:1] in "=+-@" for cell in row.values() if cell)
 
 
 # --- 9. a fixed number of queries ---
+
 
 def audit_page_queries(client, url):
     client.get(url)  # warm caches (sessions, content types) before counting
@@ -761,8 +860,16 @@ def audit_page_queries(client, url):
 
 
 def record_events(deployment, actor, count):
-    return [audit.record("peering.created", deployment=deployment, actor=actor,
-                         after={"n": n}, message=f"own-{n}") for n in range(count)]
+    return [
+        audit.record(
+            "peering.created",
+            deployment=deployment,
+            actor=actor,
+            after={"n": n},
+            message=f"own-{n}",
+        )
+        for n in range(count)
+    ]
 
 
 def test_the_audit_page_runs_a_fixed_number_of_queries(client, owner, deployment):

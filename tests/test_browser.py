@@ -44,8 +44,14 @@ def browser_page(live_server, monkeypatch):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.set_default_timeout(20_000)
@@ -58,12 +64,16 @@ def browser_page(live_server, monkeypatch):
 def customer_ec2(region):
     """The customer's own AWS account, reached with plain boto3 (not the portal's code)."""
     sts = boto3.client("sts", region_name=region)
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{CUSTOMER}:role/customer",
-                                  RoleSessionName="customer")["Credentials"]
-    return boto3.client("ec2", region_name=region,
-                        aws_access_key_id=credentials["AccessKeyId"],
-                        aws_secret_access_key=credentials["SecretAccessKey"],
-                        aws_session_token=credentials["SessionToken"])
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{CUSTOMER}:role/customer", RoleSessionName="customer"
+    )["Credentials"]
+    return boto3.client(
+        "ec2",
+        region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def customer_request(values, cidr, region=None):
@@ -71,7 +81,9 @@ def customer_request(values, cidr, region=None):
     ec2 = customer_ec2(region or values["region"])
     vpc_id = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
     pcx = ec2.create_vpc_peering_connection(
-        VpcId=vpc_id, PeerVpcId=values["vpc"], PeerOwnerId=values["account"],
+        VpcId=vpc_id,
+        PeerVpcId=values["vpc"],
+        PeerOwnerId=values["account"],
         PeerRegion=values["region"],
     )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
     return pcx, vpc_id
@@ -88,8 +100,10 @@ def log_in(page, base, username, password):
 def open_dialog(page):
     page.click("#new-peering")
     expect(page.locator("#peering-dialog")).to_be_visible()
-    return {key: page.text_content(f"#value-{key}").strip()
-            for key in ("region", "vpc", "cidr", "account")}
+    return {
+        key: page.text_content(f"#value-{key}").strip()
+        for key in ("region", "vpc", "cidr", "account")
+    }
 
 
 def confirm(page, pcx, account, vpc):
@@ -100,7 +114,10 @@ def confirm(page, pcx, account, vpc):
 
 
 def test_a_customer_peers_binds_deletes_and_support_sees_it_all(
-    simulator, live_server, cluster, browser_page  # noqa: F811
+    simulator,
+    live_server,
+    cluster,  # noqa: F811
+    browser_page,
 ):
     page, base = browser_page, live_server.url
     world.seed()
@@ -124,17 +141,19 @@ def test_a_customer_peers_binds_deletes_and_support_sees_it_all(
     row = page.locator(".peering-row", has_text=pcx)
     expect(row).to_have_attribute("data-status", "running", timeout=60_000)
     row.locator("summary", has_text="Finish in your AWS account").click()
-    expect(row.locator(".customer-steps")).to_contain_text(
-        f"--vpc-peering-connection-id {pcx}"
-    )
+    expect(row.locator(".customer-steps")).to_contain_text(f"--vpc-peering-connection-id {pcx}")
     page.screenshot(path=ARTIFACTS / "running.png", full_page=True)
 
     # 3. The simulator holds our route and our security-group rule.
     peering = PeeringConnection.objects.get(peering_id=pcx)
     deployment = peering.deployment
     vendor = aws.Ec2(deployment.region, deployment.vendor_account_id)
-    routes = [r for rs in vendor.route_tables(deployment.vpc_id).values() for r in rs
-              if r.get("VpcPeeringConnectionId") == pcx]
+    routes = [
+        r
+        for rs in vendor.route_tables(deployment.vpc_id).values()
+        for r in rs
+        if r.get("VpcPeeringConnectionId") == pcx
+    ]
     assert [r["DestinationCidrBlock"] for r in routes] == ["172.16.8.0/24"]
     assert ("172.16.8.0/24", 1883) in vendor.ingress_rules(deployment.security_group_id)
 
@@ -178,16 +197,23 @@ def test_a_customer_peers_binds_deletes_and_support_sees_it_all(
     assert seen is None or seen.status == "deleted"
 
     # 6. The audit page shows each action with the owner as actor; support sees it too.
-    actions = ("peering.created", "peering.running", "resource.created", "resource.deleted",
-               "peering.delete_requested", "peering.deleted")
+    actions = (
+        "peering.created",
+        "peering.running",
+        "resource.created",
+        "resource.deleted",
+        "peering.delete_requested",
+        "peering.deleted",
+    )
     page.goto(f"{base}/audit/")
     for action in actions:
         event = page.locator(f".audit-row[data-action='{action}']").first
         expect(event).to_contain_text("demo")
     page.click("text=Log out")
     organization = quote(peering.deployment.organization.name)
-    page.goto(f"{base}/admin/login/?next="
-              + quote(f"/admin/core/auditevent/?q={organization}", safe=""))
+    page.goto(
+        f"{base}/admin/login/?next=" + quote(f"/admin/core/auditevent/?q={organization}", safe="")
+    )
     page.fill("#id_username", "support")
     page.fill("#id_password", "support")
     page.click("input[type=submit]")

@@ -18,27 +18,44 @@ VENDOR = "123456789012"
 
 def row(deployment, n=1, status="running", cidr=None):
     return PeeringConnection.objects.create(
-        deployment=deployment, peering_id=f"pcx-{n:017x}", customer_account_id="210987654321",
-        customer_vpc_id=f"vpc-{n:017x}", customer_cidrs=[cidr or f"172.16.{n}.0/24"],
+        deployment=deployment,
+        peering_id=f"pcx-{n:017x}",
+        customer_account_id="210987654321",
+        customer_vpc_id=f"vpc-{n:017x}",
+        customer_cidrs=[cidr or f"172.16.{n}.0/24"],
         status=status,
     )
 
 
 def bind(peering, name="orders-db", host="172.16.1.10"):
-    return Resource.objects.create(deployment=peering.deployment, peering=peering, name=name,
-                                   kind="mysql", host=host, port=3306)
+    return Resource.objects.create(
+        deployment=peering.deployment,
+        peering=peering,
+        name=name,
+        kind="mysql",
+        host=host,
+        port=3306,
+    )
 
 
 def vendor_side(deployment, peering):
     ec2 = aws.Ec2("us-east-1", VENDOR)
-    routes = [r for rs in ec2.route_tables(deployment.vpc_id).values() for r in rs
-              if r.get("VpcPeeringConnectionId") == peering.peering_id]
-    rules = {(c, p) for c, p in ec2.ingress_rules(deployment.security_group_id)
-             if c in peering.customer_cidrs}
+    routes = [
+        r
+        for rs in ec2.route_tables(deployment.vpc_id).values()
+        for r in rs
+        if r.get("VpcPeeringConnectionId") == peering.peering_id
+    ]
+    rules = {
+        (c, p)
+        for c, p in ec2.ingress_rules(deployment.security_group_id)
+        if c in peering.customer_cidrs
+    }
     return routes, rules
 
 
 # --- refusals ---
+
 
 @pytest.mark.parametrize("status", ["pending", "provisioning", "deleting"])
 def test_it_refuses_to_delete_a_peering_in_a_transitional_state(deployment, status):
@@ -61,8 +78,9 @@ def test_it_refuses_to_delete_a_peering_with_resources_and_names_them(deployment
 
 
 @pytest.mark.parametrize("status", ["running", "failed", "peer_deleted"])
-def test_it_allows_deleting_from_each_stable_state(deployment, status,
-                                                   django_capture_on_commit_callbacks):
+def test_it_allows_deleting_from_each_stable_state(
+    deployment, status, django_capture_on_commit_callbacks
+):
     peering = row(deployment, status=status)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         services.request_delete(peering)
@@ -73,21 +91,25 @@ def test_it_allows_deleting_from_each_stable_state(deployment, status,
 def test_a_host_ip_must_lie_in_the_peering_cidr(deployment):
     peering = row(deployment)
     with pytest.raises(services.Refused) as caught:
-        services.add_resource(deployment, peering=peering, name="db", kind="mysql",
-                              host="10.9.9.9", port=3306)
+        services.add_resource(
+            deployment, peering=peering, name="db", kind="mysql", host="10.9.9.9", port=3306
+        )
     assert "outside 172.16.1.0/24" in caught.value.errors["host"][0]
-    services.add_resource(deployment, peering=peering, name="db", kind="mysql",
-                          host="172.16.1.200", port=3306)
-    services.add_resource(deployment, peering=peering, name="cache", kind="redis",
-                          host="cache.internal", port=6379)
+    services.add_resource(
+        deployment, peering=peering, name="db", kind="mysql", host="172.16.1.200", port=3306
+    )
+    services.add_resource(
+        deployment, peering=peering, name="cache", kind="redis", host="cache.internal", port=6379
+    )
     assert deployment.resources.count() == 2
 
 
 def test_it_refuses_a_peering_of_another_deployment(deployment, organization):
     other = row(make_deployment(organization, name="billing"), n=2)
     with pytest.raises(services.Refused) as caught:
-        services.add_resource(deployment, peering=other, name="db", kind="mysql",
-                              host="172.16.2.10", port=3306)
+        services.add_resource(
+            deployment, peering=other, name="db", kind="mysql", host="172.16.2.10", port=3306
+        )
     assert "peering" in caught.value.errors
     assert not Resource.objects.exists()
 
@@ -97,21 +119,22 @@ def test_binding_to_a_peering_that_stopped_running_is_refused_by_the_service(dep
     stale = PeeringConnection.objects.get(pk=peering.pk)
     PeeringConnection.objects.filter(pk=peering.pk).update(status="failed")
     with pytest.raises(services.Refused) as caught:
-        services.add_resource(deployment, peering=stale, name="db", kind="mysql",
-                              host="172.16.1.10", port=3306)
+        services.add_resource(
+            deployment, peering=stale, name="db", kind="mysql", host="172.16.1.10", port=3306
+        )
     assert "is failed now" in caught.value.errors["peering"][0]
     assert not Resource.objects.exists()
 
 
-def test_binding_to_a_peering_known_not_to_be_running_is_refused_before_the_database(
-        deployment):
+def test_binding_to_a_peering_known_not_to_be_running_is_refused_before_the_database(deployment):
     peering = row(deployment, status="failed")
     with pytest.raises(services.Refused) as caught:
-        services.add_resource(deployment, peering=peering, name="db", kind="mysql",
-                              host="172.16.1.10", port=3306)
-    assert caught.value.errors == {"peering": [
-        f"{peering.peering_id} is failed; resources need a running VPC peering."
-    ]}
+        services.add_resource(
+            deployment, peering=peering, name="db", kind="mysql", host="172.16.1.10", port=3306
+        )
+    assert caught.value.errors == {
+        "peering": [f"{peering.peering_id} is failed; resources need a running VPC peering."]
+    }
     assert not Resource.objects.exists()
 
 
@@ -119,16 +142,24 @@ def test_a_taken_name_is_refused_by_the_service_in_the_dialogs_words(deployment)
     peering = row(deployment)
     bind(peering, "orders-db")
     with pytest.raises(services.Refused) as caught:
-        services.add_resource(deployment, peering=peering, name="orders-db", kind="redis",
-                              host="172.16.1.11", port=6379)
+        services.add_resource(
+            deployment,
+            peering=peering,
+            name="orders-db",
+            kind="redis",
+            host="172.16.1.11",
+            port=6379,
+        )
     assert caught.value.errors == {"name": ["A resource called orders-db already exists."]}
     assert deployment.resources.count() == 1
 
 
 # --- the database refuses the bad cases when the services are bypassed ---
 
-@pytest.mark.parametrize("status", ["pending", "provisioning", "failed", "deleting", "deleted",
-                                    "peer_deleted"])
+
+@pytest.mark.parametrize(
+    "status", ["pending", "provisioning", "failed", "deleting", "deleted", "peer_deleted"]
+)
 def test_the_database_refuses_binding_to_a_peering_that_is_not_running(deployment, status):
     peering = row(deployment, status=status)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -138,8 +169,14 @@ def test_the_database_refuses_binding_to_a_peering_that_is_not_running(deploymen
 def test_the_database_refuses_binding_to_another_deployments_peering(deployment, organization):
     other = row(make_deployment(organization, name="billing"), n=2)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Resource.objects.create(deployment=deployment, peering=other, name="db", kind="mysql",
-                                host="172.16.2.10", port=3306)
+        Resource.objects.create(
+            deployment=deployment,
+            peering=other,
+            name="db",
+            kind="mysql",
+            host="172.16.2.10",
+            port=3306,
+        )
 
 
 def test_the_database_refuses_moving_a_bound_resource_to_a_peering_not_running(deployment):
@@ -171,8 +208,10 @@ def test_the_database_lets_reconcile_mark_a_bound_peering_peer_deleted(deploymen
 
 # --- the delete task against the simulator ---
 
-def test_deleting_removes_our_routes_rules_and_the_pcx(aws_deployment,
-                                                       django_capture_on_commit_callbacks):
+
+def test_deleting_removes_our_routes_rules_and_the_pcx(
+    aws_deployment, django_capture_on_commit_callbacks
+):
     peering = provisioned(aws_deployment)
     assert vendor_side(aws_deployment, peering) != ([], set())
     with django_capture_on_commit_callbacks(execute=True):
@@ -240,9 +279,12 @@ def test_a_failed_delete_says_why_and_can_be_deleted_again(aws_deployment, monke
 
 # --- racing "bind a resource" against "delete the peering", on real PostgreSQL ---
 
+
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif("connection.vendor != 'postgresql'",
-                    reason="row locks race on PostgreSQL; SQLite serialises all writers")
+@pytest.mark.skipif(
+    "connection.vendor != 'postgresql'",
+    reason="row locks race on PostgreSQL; SQLite serialises all writers",
+)
 def test_bind_racing_delete_always_ends_consistent(organization, monkeypatch):
     from peerings import queue
 
@@ -261,9 +303,14 @@ def test_bind_racing_delete_always_ends_consistent(organization, monkeypatch):
         def bind_it(peering=peering, start=start, results=results):
             start.wait()
             try:
-                services.add_resource(deployment, peering=peering, name=f"db-{peering.pk}",
-                                      kind="mysql", host=peering.customer_cidrs[0][:-4] + "10",
-                                      port=3306)
+                services.add_resource(
+                    deployment,
+                    peering=peering,
+                    name=f"db-{peering.pk}",
+                    kind="mysql",
+                    host=peering.customer_cidrs[0][:-4] + "10",
+                    port=3306,
+                )
                 results["bind"] = True
             except services.Refused:
                 results["bind"] = False

@@ -39,9 +39,7 @@ def test_seeding_builds_the_demo_world_in_the_database_and_the_simulator(simulat
     assert not support.exists()  # staff, not a customer
     plans = set(Deployment.objects.values_list("plan", flat=True))
     assert plans == {"free_trial", "shared", "dedicated"}
-    regions = set(
-        Deployment.objects.filter(plan="dedicated").values_list("region", flat=True)
-    )
+    regions = set(Deployment.objects.filter(plan="dedicated").values_list("region", flat=True))
     assert regions == {"us-east-1", "eu-west-1"}
     for deployment in organization.deployments.all():
         ec2 = SandboxEc2(deployment.region, deployment.vendor_account_id)
@@ -66,8 +64,11 @@ def test_seeding_a_fresh_simulator_repoints_the_database_without_duplicates(simu
     deployment = Deployment.objects.get(name="orders-us-east")
     request = sandbox.create_customer_request(deployment)
     PeeringConnection.objects.create(
-        deployment=deployment, peering_id=request.peering_id, status="running",
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
+        deployment=deployment,
+        peering_id=request.peering_id,
+        status="running",
+        customer_account_id=request.account_id,
+        customer_vpc_id=request.vpc_id,
         customer_cidrs=[request.cidr],
     )
     old_vpc = deployment.vpc_id
@@ -90,13 +91,18 @@ def test_the_reset_is_a_status_change_like_any_other_announced_and_audited(simul
     deployment = Deployment.objects.get(name="orders-us-east")
     request = sandbox.create_customer_request(deployment)
     stale = PeeringConnection.objects.create(
-        deployment=deployment, peering_id=request.peering_id, status="running",
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
+        deployment=deployment,
+        peering_id=request.peering_id,
+        status="running",
+        customer_account_id=request.account_id,
+        customer_vpc_id=request.vpc_id,
         customer_cidrs=[request.cidr],
     )
     endpoint = WebhookEndpoint.objects.create(
-        organization=deployment.organization, url="https://hooks.example.com/",
-        event_types=["peering.deleted"], secret="whsec-test",
+        organization=deployment.organization,
+        url="https://hooks.example.com/",
+        event_types=["peering.deleted"],
+        secret="whsec-test",
     )
     announced = []
 
@@ -134,15 +140,14 @@ def test_the_seed_command_reports_what_it_did(simulator, demo_mode, capsys):
     assert "Demo world ready: 4 deployments created, 0 rebuilt" in capsys.readouterr().out
 
 
-def test_the_customer_command_creates_a_request_the_deployment_can_see(simulator, demo_mode,
-                                                                         capsys):
+def test_the_customer_command_creates_a_request_the_deployment_can_see(
+    simulator, demo_mode, capsys
+):
     world.seed()
     deployment = Deployment.objects.get(name="orders-us-east")
     call_command("create_customer_request", "orders-us-east", "--cidr", "172.31.5.0/24")
     out = capsys.readouterr().out
-    values = dict(
-        line.strip().split(": ", 1) for line in out.splitlines() if line.startswith("  ")
-    )
+    values = dict(line.strip().split(": ", 1) for line in out.splitlines() if line.startswith("  "))
     seen = aws.Ec2("us-east-1", "123456789012").describe_peering(values["Peering ID"])
     assert seen.status == "pending-acceptance"
     assert seen.accepter_vpc_id == deployment.vpc_id
@@ -160,6 +165,7 @@ def test_seeding_refuses_to_run_against_real_aws(monkeypatch, db):
 
 
 # --- installed only in demo mode; production needs neither it nor moto ---
+
 
 def test_production_has_no_demo_app_urls_or_commands(settings):
     assert not settings.DEMO_MODE  # the suite's settings are production's
@@ -190,11 +196,18 @@ PRODUCTION_PACKAGES = ("peering_portal", "peerings", "webhooks")
 
 def manage_without_moto(tmp_path, *args):
     return subprocess.run(
-        [sys.executable, "-c", WITHOUT_MOTO, *args], cwd=ROOT,
+        [sys.executable, "-c", WITHOUT_MOTO, *args],
+        cwd=ROOT,
         # `shell` opens the database: a throwaway one, not the checkout's db.sqlite3.
-        env=production_env(DEMO_MODE="false", SECURE_SSL_REDIRECT="true",
-                           SECURE_COOKIES="true", SQLITE_PATH=str(tmp_path / "db.sqlite3")),
-        capture_output=True, text=True, timeout=60,
+        env=production_env(
+            DEMO_MODE="false",
+            SECURE_SSL_REDIRECT="true",
+            SECURE_COOKIES="true",
+            SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -209,13 +222,18 @@ def test_production_runs_without_moto(tmp_path):
 
     # Beyond what `check` loads: every module of the production packages (tasks, commands,
     # admin...), and none of them pulls the demo app in.
-    imported = manage_without_moto(tmp_path, "shell", "-c", (
-        "import importlib, pkgutil, sys\n"
-        f"for name in {PRODUCTION_PACKAGES!r}:\n"
-        "    package = importlib.import_module(name)\n"
-        "    for module in pkgutil.walk_packages(package.__path__, name + '.'):\n"
-        "        importlib.import_module(module.name)\n"
-        "print(sorted(m for m in sys.modules if m == 'demo' or m.startswith('demo.')))\n"
-    ))
+    imported = manage_without_moto(
+        tmp_path,
+        "shell",
+        "-c",
+        (
+            "import importlib, pkgutil, sys\n"
+            f"for name in {PRODUCTION_PACKAGES!r}:\n"
+            "    package = importlib.import_module(name)\n"
+            "    for module in pkgutil.walk_packages(package.__path__, name + '.'):\n"
+            "        importlib.import_module(module.name)\n"
+            "print(sorted(m for m in sys.modules if m == 'demo' or m.startswith('demo.')))\n"
+        ),
+    )
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert imported.stdout.strip().splitlines()[-1] == "[]"

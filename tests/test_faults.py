@@ -29,8 +29,11 @@ def routes_per_table(deployment, peering):
 
 
 def rules(deployment, peering):
-    return sorted(p for c, p in aws.Ec2("us-east-1", VENDOR).ingress_rules(
-        deployment.security_group_id) if c in peering.customer_cidrs)
+    return sorted(
+        p
+        for c, p in aws.Ec2("us-east-1", VENDOR).ingress_rules(deployment.security_group_id)
+        if c in peering.customer_cidrs
+    )
 
 
 def assert_converged(deployment, peering, tables):
@@ -140,8 +143,9 @@ def _fail_calls(monkeypatch, operation, error, times):
                 calls["n"] += 1
                 raise error()
 
-        client.meta.events.register(f"before-call.ec2.{operation}", before_call,
-                                    unique_id=f"fault-{operation}")
+        client.meta.events.register(
+            f"before-call.ec2.{operation}", before_call, unique_id=f"fault-{operation}"
+        )
 
     monkeypatch.setattr(aws.Ec2, "__init__", init)
     return calls
@@ -154,20 +158,31 @@ def _timeout():
 def _throttled():
     from botocore.exceptions import ClientError
 
-    return ClientError({"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"},
-                        "ResponseMetadata": {"HTTPStatusCode": 503}}, "CreateRoute")
+    return ClientError(
+        {
+            "Error": {"Code": "RequestLimitExceeded", "Message": "slow down"},
+            "ResponseMetadata": {"HTTPStatusCode": 503},
+        },
+        "CreateRoute",
+    )
 
 
 def _server_error():
     from botocore.exceptions import ClientError
 
-    return ClientError({"Error": {"Code": "InternalError", "Message": "oops"},
-                        "ResponseMetadata": {"HTTPStatusCode": 500}}, "CreateRoute")
+    return ClientError(
+        {
+            "Error": {"Code": "InternalError", "Message": "oops"},
+            "ResponseMetadata": {"HTTPStatusCode": 500},
+        },
+        "CreateRoute",
+    )
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("fault", [_timeout, _throttled, _server_error],
-                         ids=["timeout", "throttling", "5xx"])
+@pytest.mark.parametrize(
+    "fault", [_timeout, _throttled, _server_error], ids=["timeout", "throttling", "5xx"]
+)
 def test_aws_faults_during_routing_are_retried_later_and_converge(
     aws_deployment, monkeypatch, settings, fault, django_capture_on_commit_callbacks
 ):

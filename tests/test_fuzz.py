@@ -22,10 +22,25 @@ from webhooks.models import WebhookEndpoint
 pytestmark = pytest.mark.django_db
 
 PAYLOADS = [
-    "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "javascript:alert(1)",
-    "{{ 7*7 }}", "{% debug %}", "' OR 1=1 --", "\x00", "pcx-0123456789abcdef0\n<b>x</b>",
-    "ＰＣＸ－１２３", "vpc-" + "f" * 10_000, "١٢٣٤٥٦٧٨٩٠١٢", "10.0.0.0/8<svg onload=alert(1)>",
-    "-1", "65536", "1e3", "0x50", " ", "", "𝕡𝕔𝕩-𝟙𝟚𝟛𝟜𝟝𝟞𝟟𝟠",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "javascript:alert(1)",
+    "{{ 7*7 }}",
+    "{% debug %}",
+    "' OR 1=1 --",
+    "\x00",
+    "pcx-0123456789abcdef0\n<b>x</b>",
+    "ＰＣＸ－１２３",
+    "vpc-" + "f" * 10_000,
+    "١٢٣٤٥٦٧٨٩٠١٢",
+    "10.0.0.0/8<svg onload=alert(1)>",
+    "-1",
+    "65536",
+    "1e3",
+    "0x50",
+    " ",
+    "",
+    "𝕡𝕔𝕩-𝟙𝟚𝟛𝟜𝟝𝟞𝟟𝟠",
 ]
 hostile_text = st.one_of(
     st.sampled_from(PAYLOADS),
@@ -35,9 +50,12 @@ hostile_text = st.one_of(
 )
 # On a developer's machine every run explores new inputs; in CI the same ones every time,
 # so that a red CI always means a change, never the luck of the draw.
-FUZZ = settings(max_examples=60, deadline=None, derandomize=bool(os.environ.get("CI")),
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def assert_no_raw_markup(page, *values):
@@ -61,15 +79,17 @@ def no_aws(settings, monkeypatch):
 
 
 @FUZZ
-@given(peering_id=hostile_text, account_id=hostile_text, vpc_id=hostile_text,
-       htmx=st.booleans())
-def test_the_peering_dialog_survives_anything(client, owner, deployment, no_aws, peering_id,
-                                              account_id, vpc_id, htmx):
+@given(peering_id=hostile_text, account_id=hostile_text, vpc_id=hostile_text, htmx=st.booleans())
+def test_the_peering_dialog_survives_anything(
+    client, owner, deployment, no_aws, peering_id, account_id, vpc_id, htmx
+):
     client.force_login(owner)
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
-    response = client.post(reverse("peering-new", args=[deployment.pk]),
-                           {"peering_id": peering_id, "account_id": account_id,
-                            "vpc_id": vpc_id}, **headers)
+    response = client.post(
+        reverse("peering-new", args=[deployment.pk]),
+        {"peering_id": peering_id, "account_id": account_id, "vpc_id": vpc_id},
+        **headers,
+    )
     assert response.status_code == 200
     assert_no_raw_markup(response.content.decode(), peering_id, account_id, vpc_id)
     assert not PeeringConnection.objects.exists()
@@ -78,25 +98,38 @@ def test_the_peering_dialog_survives_anything(client, owner, deployment, no_aws,
 @pytest.fixture
 def running(deployment):
     return PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/24"], status="running",
+        deployment=deployment,
+        peering_id="pcx-0000000000000000a",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/24"],
+        status="running",
     )
 
 
 @FUZZ
-@given(name=hostile_text, host=hostile_text,
-       port=st.one_of(hostile_text, st.integers().map(str)),
-       kind=st.one_of(st.sampled_from(["mysql", "kafka"]), hostile_text),
-       peering=st.one_of(st.just(None), hostile_text, st.integers().map(str)))
-def test_the_resource_dialog_survives_anything(client, owner, deployment, running, name, host,
-                                               port, kind, peering):
+@given(
+    name=hostile_text,
+    host=hostile_text,
+    port=st.one_of(hostile_text, st.integers().map(str)),
+    kind=st.one_of(st.sampled_from(["mysql", "kafka"]), hostile_text),
+    peering=st.one_of(st.just(None), hostile_text, st.integers().map(str)),
+)
+def test_the_resource_dialog_survives_anything(
+    client, owner, deployment, running, name, host, port, kind, peering
+):
     client.force_login(owner)
     before = Resource.objects.count()
-    response = client.post(reverse("resource-new", args=[deployment.pk]), {
-        "name": name, "host": host, "port": port, "kind": kind,
-        "peering": str(running.pk) if peering is None else peering,
-    })
+    response = client.post(
+        reverse("resource-new", args=[deployment.pk]),
+        {
+            "name": name,
+            "host": host,
+            "port": port,
+            "kind": kind,
+            "peering": str(running.pk) if peering is None else peering,
+        },
+    )
     assert response.status_code in (200, 302)
     if response.status_code == 200:
         assert Resource.objects.count() == before  # refused: nothing saved
@@ -110,9 +143,13 @@ def test_the_resource_dialog_survives_anything(client, owner, deployment, runnin
 
 
 @FUZZ
-@given(params=st.dictionaries(
-    st.sampled_from(["deployment", "actor", "action", "since", "until", "before", "q"]),
-    hostile_text, max_size=5))
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["deployment", "actor", "action", "since", "until", "before", "q"]),
+        hostile_text,
+        max_size=5,
+    )
+)
 def test_the_audit_filters_survive_anything(client, owner, params):
     client.force_login(owner)
     response = client.get(reverse("audit-log"), params)
@@ -126,8 +163,9 @@ def test_the_audit_filters_survive_anything(client, owner, params):
 @FUZZ
 @given(username=hostile_text, password=hostile_text)
 def test_the_login_form_survives_anything(client, username, password):
-    response = client.post(reverse("login"), {"username": username, "password": password},
-                           REMOTE_ADDR="192.0.2.77")
+    response = client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR="192.0.2.77"
+    )
     assert response.status_code == 200
     assert_no_raw_markup(response.content.decode(), username)
 
@@ -137,9 +175,14 @@ def test_the_login_form_survives_anything(client, username, password):
 def test_the_validators_refuse_cleanly_or_accept_valid_values(value):
     from django.core.exceptions import ValidationError
 
-    for validator in (validators.validate_peering_id, validators.validate_vpc_id,
-                      validators.validate_account_id, validators.validate_region,
-                      validators.validate_host, validators.validate_cidr):
+    for validator in (
+        validators.validate_peering_id,
+        validators.validate_vpc_id,
+        validators.validate_account_id,
+        validators.validate_region,
+        validators.validate_host,
+        validators.validate_cidr,
+    ):
         try:
             validator(value)
         except ValidationError:
@@ -156,8 +199,7 @@ def test_the_validators_refuse_cleanly_or_accept_valid_values(value):
 def test_deployment_names_are_escaped_everywhere(client, owner, organization, name):
     # Names come in through forms, which refuse NUL (PostgreSQL cannot store it in text).
     name = name.replace("\x00", "")[:100] or "x"
-    deployment = make_deployment(organization, name=name,
-                                 vpc_id="vpc-0a1b2c3d4e5f60719")
+    deployment = make_deployment(organization, name=name, vpc_id="vpc-0a1b2c3d4e5f60719")
     client.force_login(owner)
     for url in (reverse("deployment-list"), reverse("deployment-detail", args=[deployment.pk])):
         response = client.get(url)
@@ -192,12 +234,18 @@ webhook_url = st.one_of(
     hostile_text,
     hostile_text.map(lambda path: "https://hooks.example.com/" + path),
     hostile_text.map(lambda host: f"https://{host}/peering"),
-    st.sampled_from([
-        "https://hooks.example.com/peering", "https://internal.example.com/",
-        "http://hooks.example.com/", "https://169.254.169.254/latest/meta-data/",
-        "https://user:pw@hooks.example.com/", "https://hooks.example.com:99999/",
-        "https://[::1]/", "hooks.example.com/<b>x</b>",
-    ]),
+    st.sampled_from(
+        [
+            "https://hooks.example.com/peering",
+            "https://internal.example.com/",
+            "http://hooks.example.com/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://user:pw@hooks.example.com/",
+            "https://hooks.example.com:99999/",
+            "https://[::1]/",
+            "hooks.example.com/<b>x</b>",
+        ]
+    ),
 )
 # Each also valid often enough that some endpoints are saved, and shown on the list page.
 webhook_description = st.one_of(hostile_text, hostile_text.map(lambda text: text[:200]))
@@ -220,11 +268,18 @@ def assert_a_valid_endpoint(endpoint):
 
 
 # Every run tries at least one endpoint that must be saved, and one that must not.
-SAVED_WITH_MARKUP = example(url="https://hooks.example.com/<script>alert(1)</script>",
-                            description='"><img src=x onerror=alert(1)>',
-                            event_types=["peering.failed"], enabled=True)
-REFUSED_PRIVATE = example(url="https://internal.example.com/", description="<b>ours</b>",
-                          event_types=["peering.running"], enabled=True)
+SAVED_WITH_MARKUP = example(
+    url="https://hooks.example.com/<script>alert(1)</script>",
+    description='"><img src=x onerror=alert(1)>',
+    event_types=["peering.failed"],
+    enabled=True,
+)
+REFUSED_PRIVATE = example(
+    url="https://internal.example.com/",
+    description="<b>ours</b>",
+    event_types=["peering.running"],
+    enabled=True,
+)
 
 
 def assert_the_webhook_list_escapes(client, *values):
@@ -234,12 +289,17 @@ def assert_the_webhook_list_escapes(client, *values):
 
 
 @FUZZ
-@given(url=webhook_url, description=webhook_description, event_types=webhook_events,
-       enabled=st.booleans())
+@given(
+    url=webhook_url,
+    description=webhook_description,
+    event_types=webhook_events,
+    enabled=st.booleans(),
+)
 @SAVED_WITH_MARKUP
 @REFUSED_PRIVATE
-def test_the_new_webhook_form_survives_anything(client, owner, organization, closed_dns, url,
-                                                description, event_types, enabled):
+def test_the_new_webhook_form_survives_anything(
+    client, owner, organization, closed_dns, url, description, event_types, enabled
+):
     client.force_login(owner)
     before = set(WebhookEndpoint.objects.values_list("pk", flat=True))
     data = {"url": url, "description": description, "event_types": event_types}
@@ -262,15 +322,22 @@ def test_the_new_webhook_form_survives_anything(client, owner, organization, clo
 
 
 @FUZZ
-@given(url=webhook_url, description=webhook_description, event_types=webhook_events,
-       enabled=st.booleans())
+@given(
+    url=webhook_url,
+    description=webhook_description,
+    event_types=webhook_events,
+    enabled=st.booleans(),
+)
 @SAVED_WITH_MARKUP
 @REFUSED_PRIVATE
-def test_the_webhook_edit_form_survives_anything(client, owner, organization, closed_dns, url,
-                                                 description, event_types, enabled):
+def test_the_webhook_edit_form_survives_anything(
+    client, owner, organization, closed_dns, url, description, event_types, enabled
+):
     client.force_login(owner)
     endpoint = webhook_services.create_endpoint(
-        organization, url="https://hooks.example.com/ours", description="ours",
+        organization,
+        url="https://hooks.example.com/ours",
+        description="ours",
         event_types=["peering.running"],
     )
     unchanged = endpoint_values(endpoint)
@@ -297,15 +364,18 @@ def test_the_webhook_edit_form_survives_anything(client, owner, organization, cl
 
 @pytest.mark.parametrize("page", ["webhook-new", "webhook-edit"])
 @pytest.mark.parametrize("url", ["https://[::1/", "https://hooks.example.com]/"])
-def test_a_webhook_url_with_unbalanced_brackets_is_refused(client, owner, organization,
-                                                           closed_dns, page, url):
+def test_a_webhook_url_with_unbalanced_brackets_is_refused(
+    client, owner, organization, closed_dns, page, url
+):
     endpoint = webhook_services.create_endpoint(
-        organization, url="https://hooks.example.com/ours", event_types=["peering.running"])
+        organization, url="https://hooks.example.com/ours", event_types=["peering.running"]
+    )
     unchanged = endpoint_values(endpoint)
     client.force_login(owner)
     args = [organization.pk] if page == "webhook-new" else [endpoint.pk]
-    response = client.post(reverse(page, args=args),
-                           {"url": url, "event_types": ["peering.running"]})
+    response = client.post(
+        reverse(page, args=args), {"url": url, "event_types": ["peering.running"]}
+    )
     assert response.status_code == 200
     assert response.context["form"].errors["url"]
     assert list(WebhookEndpoint.objects.all()) == [endpoint]

@@ -12,8 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def modules(app):
     package = ROOT / app
-    return [path for path in sorted(package.rglob("*.py"))
-            if "migrations" not in path.relative_to(package).parts]
+    return [
+        path
+        for path in sorted(package.rglob("*.py"))
+        if "migrations" not in path.relative_to(package).parts
+    ]
 
 
 def references(source, app, *, strings):
@@ -30,19 +33,24 @@ def references(source, app, *, strings):
             names = [node.value]
         else:
             continue
-        found += [(node.lineno, name) for name in names
-                  if name == app or name.startswith(f"{app}.")]
+        found += [
+            (node.lineno, name) for name in names if name == app or name.startswith(f"{app}.")
+        ]
     return found
 
 
 def references_in(app, other, *, strings):
-    return {str(path.relative_to(ROOT)): found for path in modules(app)
-            if (found := references(path.read_text(), other, strings=strings))}
+    return {
+        str(path.relative_to(ROOT)): found
+        for path in modules(app)
+        if (found := references(path.read_text(), other, strings=strings))
+    }
 
 
 def test_the_check_reads_every_module_and_finds_each_kind_of_reference():
     assert {"peerings/models.py", "peerings/management/commands/reconcile.py"} <= {
-        str(path.relative_to(ROOT)) for path in modules("peerings")}
+        str(path.relative_to(ROOT)) for path in modules("peerings")
+    }
     assert not [path for path in modules("peerings") if "migrations" in path.parts]
     source = """
 import webhooks
@@ -55,9 +63,14 @@ schedule("webhooks.tasks.recover_stalled_deliveries")
 '''Tell the webhooks app.'''
 """
     assert [line for line, _name in references(source, "webhooks", strings=True)] == [
-        2, 3, 4, 5, 7, 8]
-    assert [line for line, _name in references(source, "webhooks", strings=False)] == [
-        2, 3, 4, 5]
+        2,
+        3,
+        4,
+        5,
+        7,
+        8,
+    ]
+    assert [line for line, _name in references(source, "webhooks", strings=False)] == [2, 3, 4, 5]
 
 
 def test_peerings_never_imports_or_names_webhooks():

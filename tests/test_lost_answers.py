@@ -31,6 +31,7 @@ def vendor():
 
 # --- losing one answer, after the simulator has applied the request ---
 
+
 class _Body:
     """A response body as urllib3 streams it."""
 
@@ -46,13 +47,14 @@ def _read_timeout(request):
 
 
 def _server_error(request):
-    body = (b"<Response><Errors><Error><Code>InternalError</Code><Message>An internal error "
-            b"has occurred</Message></Error></Errors><RequestID>lost</RequestID></Response>")
+    body = (
+        b"<Response><Errors><Error><Code>InternalError</Code><Message>An internal error "
+        b"has occurred</Message></Error></Errors><RequestID>lost</RequestID></Response>"
+    )
     return AWSResponse(request.url, 500, {"Content-Type": "text/xml"}, _Body(body))
 
 
-FAULTS = [pytest.param(_read_timeout, id="read-timeout"),
-          pytest.param(_server_error, id="5xx")]
+FAULTS = [pytest.param(_read_timeout, id="read-timeout"), pytest.param(_server_error, id="5xx")]
 
 
 @pytest.fixture
@@ -77,8 +79,9 @@ def lose_answer(settings):
             thrown_away.append(answer.status_code)
             return fault(request)
 
-        client.meta.events.register(f"before-call.ec2.{operation}",
-                                    lambda **_: calls.append(operation))
+        client.meta.events.register(
+            f"before-call.ec2.{operation}", lambda **_: calls.append(operation)
+        )
         client.meta.events.register(f"before-send.ec2.{operation}", applied_then_lost)
         return thrown_away
 
@@ -101,9 +104,11 @@ def vendor_side(deployment, peering):
     groups = vendor().ec2.describe_security_groups(GroupIds=[deployment.security_group_id])
     ports = sorted(
         permission["FromPort"]
-        for group in groups["SecurityGroups"] for permission in group["IpPermissions"]
+        for group in groups["SecurityGroups"]
+        for permission in group["IpPermissions"]
         if permission.get("IpProtocol") == "tcp"
-        for ip_range in permission.get("IpRanges", []) if ip_range["CidrIp"] == CIDR
+        for ip_range in permission.get("IpRanges", [])
+        if ip_range["CidrIp"] == CIDR
     )
     return (seen.status if seen else "missing", routes, ports)
 
@@ -113,15 +118,17 @@ DELETED = ("deleted", [0, 0], [])
 
 # (operation, the row's status after the round whose answer was lost, what AWS has then)
 PROVISIONING_STEPS = [
-    pytest.param("AcceptVpcPeeringConnection", "pending", ("active", [0, 0], []),
-                 id="accept"),
+    pytest.param("AcceptVpcPeeringConnection", "pending", ("active", [0, 0], []), id="accept"),
     pytest.param("CreateRoute", "provisioning", ("active", [0, 1], []), id="create-route"),
-    pytest.param("AuthorizeSecurityGroupIngress", "provisioning", ("active", [1, 1], [1883]),
-                 id="authorize-ingress"),
+    pytest.param(
+        "AuthorizeSecurityGroupIngress",
+        "provisioning",
+        ("active", [1, 1], [1883]),
+        id="authorize-ingress",
+    ),
 ]
 DELETE_STEPS = [
-    pytest.param("RevokeSecurityGroupIngress", ("active", [1, 1], [8883]),
-                 id="revoke-ingress"),
+    pytest.param("RevokeSecurityGroupIngress", ("active", [1, 1], [8883]), id="revoke-ingress"),
     pytest.param("DeleteRoute", ("active", [0, 1], []), id="delete-route"),
     pytest.param("DeleteVpcPeeringConnection", DELETED, id="delete-pcx"),
 ]
@@ -138,7 +145,12 @@ def run_the_scheduled_retry(func):
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize(("operation", "status_after", "applied"), PROVISIONING_STEPS)
 def test_a_provisioning_step_applied_but_unanswered_converges_in_the_next_round(
-    aws_deployment, lose_answer, operation, status_after, applied, fault,
+    aws_deployment,
+    lose_answer,
+    operation,
+    status_after,
+    applied,
+    fault,
     django_capture_on_commit_callbacks,
 ):
     peering = confirmed(aws_deployment)
@@ -158,7 +170,12 @@ def test_a_provisioning_step_applied_but_unanswered_converges_in_the_next_round(
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize(("operation", "applied"), DELETE_STEPS)
 def test_a_delete_step_applied_but_unanswered_converges_in_the_next_round(
-    aws_deployment, lose_answer, operation, applied, fault, django_capture_on_commit_callbacks,
+    aws_deployment,
+    lose_answer,
+    operation,
+    applied,
+    fault,
+    django_capture_on_commit_callbacks,
 ):
     peering = provisioned(aws_deployment)
     # (its on_commit never fires in the test's transaction: the rounds are run below)
@@ -176,11 +193,14 @@ def test_a_delete_step_applied_but_unanswered_converges_in_the_next_round(
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("operation", [
-    pytest.param(p.values[0], id=p.id) for p in PROVISIONING_STEPS
-])
+@pytest.mark.parametrize(
+    "operation", [pytest.param(p.values[0], id=p.id) for p in PROVISIONING_STEPS]
+)
 def test_botocore_resending_an_applied_provisioning_step_is_taken_as_done(
-    aws_deployment, lose_answer, operation, fault,
+    aws_deployment,
+    lose_answer,
+    operation,
+    fault,
 ):
     peering = confirmed(aws_deployment)
     thrown_away = lose_answer(operation, fault, attempts=3, whole_call=False)
@@ -193,7 +213,10 @@ def test_botocore_resending_an_applied_provisioning_step_is_taken_as_done(
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("operation", [pytest.param(p.values[0], id=p.id) for p in DELETE_STEPS])
 def test_botocore_resending_an_applied_delete_step_is_taken_as_done(
-    aws_deployment, lose_answer, operation, fault,
+    aws_deployment,
+    lose_answer,
+    operation,
+    fault,
 ):
     peering = provisioned(aws_deployment)
     services.request_delete(peering)
@@ -216,8 +239,13 @@ def stubbed(monkeypatch, settings):
     import boto3
 
     settings.AWS_MAX_ATTEMPTS = 1
-    ec2 = boto3.client("ec2", region_name=REGION, aws_access_key_id="x",
-                       aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
+    ec2 = boto3.client(
+        "ec2",
+        region_name=REGION,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        endpoint_url="http://127.0.0.1:9",
+    )
     monkeypatch.setattr(aws, "client", lambda *args, **kwargs: ec2)
     with Stubber(ec2) as stubber:
         yield stubber
@@ -225,8 +253,11 @@ def stubbed(monkeypatch, settings):
 
 def deleting_row(deployment):
     row = PeeringConnection.objects.create(
-        deployment=deployment, peering_id=PCX, customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000d", customer_cidrs=[STUB_CIDR],
+        deployment=deployment,
+        peering_id=PCX,
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000d",
+        customer_cidrs=[STUB_CIDR],
     )
     row.move("running", allowed_from=["pending"])
     services.request_delete(row)
@@ -234,13 +265,25 @@ def deleting_row(deployment):
 
 
 def described(deployment, status):
-    return {"VpcPeeringConnections": [{
-        "VpcPeeringConnectionId": PCX,
-        "Status": {"Code": status, "Message": status},
-        "RequesterVpcInfo": {"OwnerId": "210987654321", "VpcId": "vpc-0000000000000000d",
-                             "Region": REGION, "CidrBlock": STUB_CIDR},
-        "AccepterVpcInfo": {"OwnerId": VENDOR, "VpcId": deployment.vpc_id, "Region": REGION},
-    }]}
+    return {
+        "VpcPeeringConnections": [
+            {
+                "VpcPeeringConnectionId": PCX,
+                "Status": {"Code": status, "Message": status},
+                "RequesterVpcInfo": {
+                    "OwnerId": "210987654321",
+                    "VpcId": "vpc-0000000000000000d",
+                    "Region": REGION,
+                    "CidrBlock": STUB_CIDR,
+                },
+                "AccepterVpcInfo": {
+                    "OwnerId": VENDOR,
+                    "VpcId": deployment.vpc_id,
+                    "Region": REGION,
+                },
+            }
+        ]
+    }
 
 
 def expect_vendor_side_removed(stubber, deployment, routes_left):
@@ -248,35 +291,62 @@ def expect_vendor_side_removed(stubber, deployment, routes_left):
     where there is one. On the second pass AWS says the rules are gone already."""
     for port in deployment.service_ports:
         if routes_left:
-            stubber.add_response("revoke_security_group_ingress", {"Return": True},
-                                 {"GroupId": deployment.security_group_id,
-                                  "IpPermissions": [{"IpProtocol": "tcp", "FromPort": port,
-                                                     "ToPort": port,
-                                                     "IpRanges": [{"CidrIp": STUB_CIDR}]}]})
+            stubber.add_response(
+                "revoke_security_group_ingress",
+                {"Return": True},
+                {
+                    "GroupId": deployment.security_group_id,
+                    "IpPermissions": [
+                        {
+                            "IpProtocol": "tcp",
+                            "FromPort": port,
+                            "ToPort": port,
+                            "IpRanges": [{"CidrIp": STUB_CIDR}],
+                        }
+                    ],
+                },
+            )
         else:
-            stubber.add_client_error("revoke_security_group_ingress",
-                                     service_error_code="InvalidPermission.NotFound")
+            stubber.add_client_error(
+                "revoke_security_group_ingress", service_error_code="InvalidPermission.NotFound"
+            )
     route = {"DestinationCidrBlock": STUB_CIDR, "VpcPeeringConnectionId": PCX, "State": "active"}
-    stubber.add_response("describe_route_tables", {"RouteTables": [
-        {"RouteTableId": TABLE, "VpcId": deployment.vpc_id,
-         "Routes": [route] if routes_left else []},
-    ]})
+    stubber.add_response(
+        "describe_route_tables",
+        {
+            "RouteTables": [
+                {
+                    "RouteTableId": TABLE,
+                    "VpcId": deployment.vpc_id,
+                    "Routes": [route] if routes_left else [],
+                },
+            ]
+        },
+    )
     if routes_left:
-        stubber.add_response("delete_route", {},
-                             {"RouteTableId": TABLE, "DestinationCidrBlock": STUB_CIDR})
+        stubber.add_response(
+            "delete_route", {}, {"RouteTableId": TABLE, "DestinationCidrBlock": STUB_CIDR}
+        )
 
 
 def expect_delete_refused_then_described(stubber, deployment, answer):
-    stubber.add_client_error("delete_vpc_peering_connection",
-                             service_error_code="InvalidStateTransition",
-                             expected_params={"VpcPeeringConnectionId": PCX})
+    stubber.add_client_error(
+        "delete_vpc_peering_connection",
+        service_error_code="InvalidStateTransition",
+        expected_params={"VpcPeeringConnectionId": PCX},
+    )
     if answer == "not-found":
-        stubber.add_client_error("describe_vpc_peering_connections",
-                                 service_error_code="InvalidVpcPeeringConnectionID.NotFound",
-                                 expected_params={"VpcPeeringConnectionIds": [PCX]})
+        stubber.add_client_error(
+            "describe_vpc_peering_connections",
+            service_error_code="InvalidVpcPeeringConnectionID.NotFound",
+            expected_params={"VpcPeeringConnectionIds": [PCX]},
+        )
     else:
-        stubber.add_response("describe_vpc_peering_connections", described(deployment, answer),
-                             {"VpcPeeringConnectionIds": [PCX]})
+        stubber.add_response(
+            "describe_vpc_peering_connections",
+            described(deployment, answer),
+            {"VpcPeeringConnectionIds": [PCX]},
+        )
 
 
 @pytest.mark.parametrize("aws_says", ["deleted", "deleting", "not-found"])

@@ -60,32 +60,62 @@ def old_world(old):
     support.groups.add(old.get_model("auth", "Group").objects.get(name="Support"))
     organization = old.get_model("peerings", "Organization").objects.create(name="Acme")
     old.get_model("peerings", "Membership").objects.create(
-        user=user, organization=organization, role="owner")
+        user=user, organization=organization, role="owner"
+    )
     deployment = old.get_model("peerings", "Deployment").objects.create(
-        organization=organization, name="orders", plan="dedicated", region="us-east-1",
-        vendor_account_id="123456789012", vpc_id="vpc-0123456789abcdef0",
-        cidr="10.20.0.0/16", security_group_id="sg-0123456789abcdef0", service_ports=[1883])
+        organization=organization,
+        name="orders",
+        plan="dedicated",
+        region="us-east-1",
+        vendor_account_id="123456789012",
+        vpc_id="vpc-0123456789abcdef0",
+        cidr="10.20.0.0/16",
+        security_group_id="sg-0123456789abcdef0",
+        service_ports=[1883],
+    )
     old.get_model("webhooks", "WebhookEndpoint").objects.create(
-        organization=organization, url="https://hooks.example.com/x", secret="whsec_x")
+        organization=organization, url="https://hooks.example.com/x", secret="whsec_x"
+    )
     event_model = old.get_model("peerings", "AuditEvent")
     previous = ""
     for action in ("deployment.created", "peering.created"):
-        event = event_model(created_at=timezone.now(), actor=user, actor_name="olivia",
-                            source="web", organization=organization, deployment=deployment,
-                            action=action, target_type="Deployment",
-                            target_id=str(deployment.pk), target_repr="orders",
-                            prev_hash=previous)
+        event = event_model(
+            created_at=timezone.now(),
+            actor=user,
+            actor_name="olivia",
+            source="web",
+            organization=organization,
+            deployment=deployment,
+            action=action,
+            target_type="Deployment",
+            target_id=str(deployment.pk),
+            target_repr="orders",
+            prev_hash=previous,
+        )
         event.hash = previous = audit.event_hash(event)
         event.save()
     content_type = old.get_model("contenttypes", "ContentType").objects.get(
-        app_label="peerings", model="organization")
+        app_label="peerings", model="organization"
+    )
     old.get_model("admin", "LogEntry").objects.create(
-        user_id=support.pk, content_type_id=content_type.pk, object_id=str(organization.pk),
-        object_repr="Acme", action_flag=CHANGE, change_message="[]",
-        action_time=timezone.now())
-    return {"organization": organization.pk, "deployment": deployment.pk,
-            "content_types": {model: old.get_model("contenttypes", "ContentType").objects.get(
-                app_label="peerings", model=model).pk for model in MOVED}}
+        user_id=support.pk,
+        content_type_id=content_type.pk,
+        object_id=str(organization.pk),
+        object_repr="Acme",
+        action_flag=CHANGE,
+        change_message="[]",
+        action_time=timezone.now(),
+    )
+    return {
+        "organization": organization.pk,
+        "deployment": deployment.pk,
+        "content_types": {
+            model: old.get_model("contenttypes", "ContentType")
+            .objects.get(app_label="peerings", model=model)
+            .pk
+            for model in MOVED
+        },
+    }
 
 
 def assert_the_world_survived(before):
@@ -95,11 +125,15 @@ def assert_the_world_survived(before):
     assert WebhookEndpoint.objects.get().organization == organization
     membership = Membership.objects.get()
     assert (membership.user.username, membership.organization, membership.role) == (
-        "olivia", organization, "owner")
+        "olivia",
+        organization,
+        "owner",
+    )
     events = list(AuditEvent.objects.order_by("id"))
     assert [(e.action, e.organization, e.deployment_id) for e in events] == [
         ("deployment.created", organization, before["deployment"]),
-        ("peering.created", organization, before["deployment"])]
+        ("peering.created", organization, before["deployment"]),
+    ]
     assert audit.first_broken_link() is None
     # The chain goes on from where it was, and still verifies.
     audit.record("organization.checked", target=organization)
@@ -115,8 +149,9 @@ def assert_the_world_survived(before):
     group = Group.objects.get(name="Support")
     for model in MOVED:
         assert Permission.objects.filter(codename=f"view_{model}").count() == 1
-        assert group.permissions.filter(content_type__app_label="core",
-                                        codename=f"view_{model}").exists()
+        assert group.permissions.filter(
+            content_type__app_label="core", codename=f"view_{model}"
+        ).exists()
     entry = LogEntry.objects.get()
     assert entry.get_edited_object() == organization
     assert (entry.content_type.app_label, entry.content_type.model) == ("core", "organization")
@@ -127,8 +162,9 @@ def test_a_database_made_before_the_move_keeps_its_rows_permissions_and_chain(be
     migrate_to_the_end()
     assert_the_world_survived(before)
     # The content type rows themselves were moved, so whatever else held their ids follows.
-    assert {model: ContentType.objects.get(app_label="core", model=model).pk
-            for model in MOVED} == before["content_types"]
+    assert {
+        model: ContentType.objects.get(app_label="core", model=model).pk for model in MOVED
+    } == before["content_types"]
 
 
 def test_content_types_that_already_exist_under_core_are_merged(before_the_move):
@@ -140,8 +176,9 @@ def test_content_types_that_already_exist_under_core_are_merged(before_the_move)
     for model in MOVED:
         made = content_types.objects.create(app_label="core", model=model)
         for verb in ("view", "change"):
-            permissions.objects.create(content_type=made, codename=f"{verb}_{model}",
-                                       name=f"Can {verb} {model}")
+            permissions.objects.create(
+                content_type=made, codename=f"{verb}_{model}", name=f"Can {verb} {model}"
+            )
     migrate_to_the_end()
     assert_the_world_survived(before)
     assert not ContentType.objects.filter(pk__in=before["content_types"].values()).exists()

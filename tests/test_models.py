@@ -68,8 +68,9 @@ def test_it_refuses_an_unknown_plan_or_role(organization, owner):
 
 def test_it_refuses_deleting_a_peering_that_has_resources(deployment):
     bound = peering(deployment, status=PeeringConnection.Status.RUNNING)
-    Resource.objects.create(deployment=deployment, peering=bound, name="db", kind="mysql",
-                            host="172.16.0.10", port=3306)
+    Resource.objects.create(
+        deployment=deployment, peering=bound, name="db", kind="mysql", host="172.16.0.10", port=3306
+    )
     with pytest.raises(ProtectedError):
         bound.delete()
 
@@ -78,8 +79,9 @@ def test_it_refuses_deleting_a_peering_that_has_resources(deployment):
 def test_the_database_itself_refuses_deleting_a_peering_that_has_resources(organization):
     deployment = make_deployment(organization)
     bound = peering(deployment, status=PeeringConnection.Status.RUNNING)
-    Resource.objects.create(deployment=deployment, peering=bound, name="db", kind="mysql",
-                            host="172.16.0.10", port=3306)
+    Resource.objects.create(
+        deployment=deployment, peering=bound, name="db", kind="mysql", host="172.16.0.10", port=3306
+    )
     table = PeeringConnection._meta.db_table
     # Raw SQL, past the ORM's PROTECT: the foreign key refuses it when the transaction
     # commits (Django's foreign keys are deferred on SQLite and PostgreSQL alike).
@@ -91,8 +93,14 @@ def test_the_database_itself_refuses_deleting_a_peering_that_has_resources(organ
 def test_it_refuses_a_resource_port_out_of_range(deployment):
     bound = peering(deployment, status=PeeringConnection.Status.RUNNING)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Resource.objects.create(deployment=deployment, peering=bound, name="db", kind="mysql",
-                                host="172.16.0.10", port=70000)
+        Resource.objects.create(
+            deployment=deployment,
+            peering=bound,
+            name="db",
+            kind="mysql",
+            host="172.16.0.10",
+            port=70000,
+        )
 
 
 def test_move_is_compare_and_set(deployment):
@@ -105,20 +113,41 @@ def test_move_is_compare_and_set(deployment):
 
 
 def test_full_clean_names_each_bad_field(organization):
-    bad = Deployment(organization=organization, name="x", plan="dedicated", region="Mars",
-                     vendor_account_id="12", vpc_id="vpc-1", cidr="10.0.5.0/16",
-                     security_group_id="sg-1", service_ports=[0])
+    bad = Deployment(
+        organization=organization,
+        name="x",
+        plan="dedicated",
+        region="Mars",
+        vendor_account_id="12",
+        vpc_id="vpc-1",
+        cidr="10.0.5.0/16",
+        security_group_id="sg-1",
+        service_ports=[0],
+    )
     with pytest.raises(ValidationError) as caught:
         bad.full_clean()
     assert set(caught.value.message_dict) == {
-        "region", "vendor_account_id", "vpc_id", "cidr", "security_group_id", "service_ports",
+        "region",
+        "vendor_account_id",
+        "vpc_id",
+        "cidr",
+        "security_group_id",
+        "service_ports",
     }
 
 
 def test_deployment_normalises_its_cidr(organization):
-    d = Deployment(organization=organization, name="x", plan="dedicated", region="us-east-1",
-                   vendor_account_id="123456789012", vpc_id="vpc-1a2b3c4d",
-                   cidr=" 10.0.0.0/16 ", security_group_id="sg-1a2b3c4d", service_ports=[1883])
+    d = Deployment(
+        organization=organization,
+        name="x",
+        plan="dedicated",
+        region="us-east-1",
+        vendor_account_id="123456789012",
+        vpc_id="vpc-1a2b3c4d",
+        cidr=" 10.0.0.0/16 ",
+        security_group_id="sg-1a2b3c4d",
+        service_ports=[1883],
+    )
     d.full_clean()
     assert d.cidr == "10.0.0.0/16"
 

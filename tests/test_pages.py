@@ -53,8 +53,7 @@ def test_it_shows_the_deployment_network(client, viewer, deployment):
 
 
 @pytest.mark.parametrize("plan", ["free_trial", "shared"])
-def test_it_says_peering_is_unavailable_on_free_and_shared_plans(client, owner, organization,
-                                                                  plan):
+def test_it_says_peering_is_unavailable_on_free_and_shared_plans(client, owner, organization, plan):
     deployment = make_deployment(organization, name=plan, plan=plan)
     client.force_login(owner)
     page = client.get(reverse("deployment-detail", args=[deployment.pk])).content.decode()
@@ -82,12 +81,21 @@ def _add_peerings(deployment, count):
     start = deployment.peerings.count()
     for n in range(start, start + count):
         row = PeeringConnection.objects.create(
-            deployment=deployment, peering_id=f"pcx-{n:017x}", customer_account_id="210987654321",
-            customer_vpc_id=f"vpc-{n:017x}", customer_cidrs=[f"172.16.{n}.0/24"],
+            deployment=deployment,
+            peering_id=f"pcx-{n:017x}",
+            customer_account_id="210987654321",
+            customer_vpc_id=f"vpc-{n:017x}",
+            customer_cidrs=[f"172.16.{n}.0/24"],
             status=PeeringConnection.Status.RUNNING,
         )
-        Resource.objects.create(deployment=deployment, peering=row, name=f"db-{n}",
-                                kind="mysql", host=f"172.16.{n}.10", port=3306)
+        Resource.objects.create(
+            deployment=deployment,
+            peering=row,
+            name=f"db-{n}",
+            kind="mysql",
+            host=f"172.16.{n}.10",
+            port=3306,
+        )
 
 
 def _queries_for(client, url):

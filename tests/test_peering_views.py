@@ -62,8 +62,11 @@ def add_row(deployment, status, n=1, **fields):
 
 
 def form_data(request):
-    return {"peering_id": request.peering_id, "account_id": request.account_id,
-            "vpc_id": request.vpc_id}
+    return {
+        "peering_id": request.peering_id,
+        "account_id": request.account_id,
+        "vpc_id": request.vpc_id,
+    }
 
 
 def errors_of(page, field):
@@ -93,13 +96,18 @@ def aws_unreachable(monkeypatch, settings):
 
 # --- the dialog ---
 
+
 def test_it_shows_the_values_the_customer_needs_in_aws(client, owner, aws_deployment, settings):
     client.force_login(owner)
     response = client.get(new_url(aws_deployment))
     assert response.status_code == 200
     page = response.content.decode()
-    for label in ("Region of deployment", "VPC ID of deployment", "CIDR of deployment",
-                  f"Account ID of {settings.VENDOR_NAME}"):
+    for label in (
+        "Region of deployment",
+        "VPC ID of deployment",
+        "CIDR of deployment",
+        f"Account ID of {settings.VENDOR_NAME}",
+    ):
         assert f"<dt>{label}</dt>" in page
     values = ("us-east-1", aws_deployment.vpc_id, "10.20.0.0/16", "123456789012")
     for value in values:
@@ -112,15 +120,17 @@ def test_it_shows_the_values_the_customer_needs_in_aws(client, owner, aws_deploy
     )
     assert f'<pre id="cli-create">{command}</pre>' in page
     assert f'data-copy="{command}"' in page
-    for name, label in (("peering_id", "Peering ID"), ("account_id", "Account ID"),
-                        ("vpc_id", "VPC ID")):
+    for name, label in (
+        ("peering_id", "Peering ID"),
+        ("account_id", "Account ID"),
+        ("vpc_id", "VPC ID"),
+    ):
         assert f'<label for="id_{name}">{label}</label>' in page
         assert f'name="{name}"' in page
     assert '<button type="submit" class="primary">Confirm</button>' in page
 
 
-def test_it_serves_the_dialog_alone_to_htmx_and_a_full_page_without_js(client, owner,
-                                                                       deployment):
+def test_it_serves_the_dialog_alone_to_htmx_and_a_full_page_without_js(client, owner, deployment):
     client.force_login(owner)
     fragment = client.get(new_url(deployment), **HTMX)
     assert fragment.status_code == 200
@@ -140,10 +150,8 @@ def test_it_tells_caches_the_dialog_depends_on_the_htmx_header(client, owner, de
     assert "HX-Request" in response.get("Vary", "")
 
 
-@pytest.mark.parametrize(("role", "shown"), [("owner", True), ("member", True),
-                                             ("viewer", False)])
-def test_the_new_peering_button_is_for_those_who_may_act(client, request, deployment, role,
-                                                        shown):
+@pytest.mark.parametrize(("role", "shown"), [("owner", True), ("member", True), ("viewer", False)])
+def test_the_new_peering_button_is_for_those_who_may_act(client, request, deployment, role, shown):
     client.force_login(request.getfixturevalue(role))
     page = client.get(detail_url(deployment)).content.decode()
     assert ("+ VPC Peering Connection" in page) is shown
@@ -155,17 +163,20 @@ def test_a_member_may_open_the_dialog(client, member, deployment):
     assert client.get(new_url(deployment)).status_code == 200
 
 
-def test_the_demo_button_says_so_when_the_simulator_is_down(client, owner, deployment,
-                                                            demo_mode, aws_unreachable):
+def test_the_demo_button_says_so_when_the_simulator_is_down(
+    client, owner, deployment, demo_mode, aws_unreachable
+):
     client.force_login(owner)
     response = client.post(demo_url(deployment), **HTMX)
     assert response.status_code == 200
     assert '<ul class="errorlist" id="demo-errors"><li>The AWS simulator did not answer' in (
-        response.content.decode())
+        response.content.decode()
+    )
 
 
-def test_the_customer_command_says_so_when_the_simulator_is_down(deployment, demo_mode,
-                                                                 aws_unreachable):
+def test_the_customer_command_says_so_when_the_simulator_is_down(
+    deployment, demo_mode, aws_unreachable
+):
     from django.core.management import CommandError, call_command
 
     with pytest.raises(CommandError, match="simulator did not answer"):
@@ -174,14 +185,19 @@ def test_the_customer_command_says_so_when_the_simulator_is_down(deployment, dem
 
 # --- who and what may reach the views ---
 
+
 @pytest.mark.parametrize("plan", ["free_trial", "shared"])
-def test_peering_is_refused_on_free_trial_and_shared_plans(client, owner, organization, plan,
-                                                           demo_mode):
+def test_peering_is_refused_on_free_trial_and_shared_plans(
+    client, owner, organization, plan, demo_mode
+):
     deployment = make_deployment(organization, name=plan, plan=plan)
     client.force_login(owner)
     assert client.get(new_url(deployment)).status_code == 404
-    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
-            "vpc_id": "vpc-0123456789abcdef0"}
+    data = {
+        "peering_id": "pcx-0123456789abcdef0",
+        "account_id": CUSTOMER_ACCOUNT,
+        "vpc_id": "vpc-0123456789abcdef0",
+    }
     assert client.post(new_url(deployment), data).status_code == 404
     assert client.post(new_url(deployment), data, **HTMX).status_code == 404
     assert client.post(demo_url(deployment)).status_code == 404
@@ -191,8 +207,11 @@ def test_peering_is_refused_on_free_trial_and_shared_plans(client, owner, organi
 def test_a_viewer_may_not_act(client, viewer, deployment, demo_mode):
     failed = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
     client.force_login(viewer)
-    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
-            "vpc_id": "vpc-0123456789abcdef0"}
+    data = {
+        "peering_id": "pcx-0123456789abcdef0",
+        "account_id": CUSTOMER_ACCOUNT,
+        "vpc_id": "vpc-0123456789abcdef0",
+    }
     assert client.get(new_url(deployment)).status_code == 403
     assert client.post(new_url(deployment), data).status_code == 403
     assert client.post(demo_url(deployment)).status_code == 403
@@ -214,8 +233,11 @@ def test_a_viewer_may_watch_a_row(client, viewer, deployment):
 def test_an_outsider_gets_404_from_every_peering_view(client, outsider, deployment, demo_mode):
     failed = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
     client.force_login(outsider)
-    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
-            "vpc_id": "vpc-0123456789abcdef0"}
+    data = {
+        "peering_id": "pcx-0123456789abcdef0",
+        "account_id": CUSTOMER_ACCOUNT,
+        "vpc_id": "vpc-0123456789abcdef0",
+    }
     assert client.get(new_url(deployment)).status_code == 404
     assert client.post(new_url(deployment), data).status_code == 404
     assert client.post(demo_url(deployment)).status_code == 404
@@ -236,8 +258,11 @@ def test_a_row_of_another_deployment_is_not_found(client, owner, organization, d
 
 def test_anonymous_visitors_are_sent_to_log_in(client, deployment):
     row = add_row(deployment, "failed", retryable=True)
-    for response in (client.get(new_url(deployment)), client.get(row_url(row)),
-                     client.post(retry_url(row))):
+    for response in (
+        client.get(new_url(deployment)),
+        client.get(row_url(row)),
+        client.post(retry_url(row)),
+    ):
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
 
@@ -256,8 +281,11 @@ def test_posts_without_a_csrf_token_are_refused(owner, deployment):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     row = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
-    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
-            "vpc_id": "vpc-0123456789abcdef0"}
+    data = {
+        "peering_id": "pcx-0123456789abcdef0",
+        "account_id": CUSTOMER_ACCOUNT,
+        "vpc_id": "vpc-0123456789abcdef0",
+    }
     assert client.post(new_url(deployment), data).status_code == 403
     assert client.post(new_url(deployment), data, **HTMX).status_code == 403
     assert client.post(retry_url(row)).status_code == 403
@@ -268,6 +296,7 @@ def test_posts_without_a_csrf_token_are_refused(owner, deployment):
 
 
 # --- confirming a request ---
+
 
 @committing
 def test_it_creates_a_peering_and_runs_it(client, owner, aws_deployment):
@@ -311,8 +340,9 @@ def test_with_htmx_it_closes_the_dialog_and_replaces_the_table(client, owner, aw
     assert '<span class="status status-running">running</span>' in page
 
 
-def test_a_full_deployment_says_so_in_the_dialog_and_saves_nothing(client, owner,
-                                                                    aws_deployment, settings):
+def test_a_full_deployment_says_so_in_the_dialog_and_saves_nothing(
+    client, owner, aws_deployment, settings
+):
     settings.AWS_RULES_PER_SECURITY_GROUP = 1  # not even one CIDR on two ports fits
     request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
@@ -325,33 +355,44 @@ def test_a_full_deployment_says_so_in_the_dialog_and_saves_nothing(client, owner
 def test_it_accepts_ids_as_people_paste_them(client, owner, aws_deployment):
     request = sandbox.create_customer_request(aws_deployment)
     client.force_login(owner)
-    response = client.post(new_url(aws_deployment), {
-        "peering_id": f"  {request.peering_id.upper()} ",
-        "account_id": "2109-8765-4321",
-        "vpc_id": f" {request.vpc_id.upper()}\t",
-    })
+    response = client.post(
+        new_url(aws_deployment),
+        {
+            "peering_id": f"  {request.peering_id.upper()} ",
+            "account_id": "2109-8765-4321",
+            "vpc_id": f" {request.vpc_id.upper()}\t",
+        },
+    )
     assert response.status_code == 302
     peering = PeeringConnection.objects.get()
     assert (peering.peering_id, peering.customer_account_id, peering.customer_vpc_id) == (
-        request.peering_id, CUSTOMER_ACCOUNT, request.vpc_id
+        request.peering_id,
+        CUSTOMER_ACCOUNT,
+        request.vpc_id,
     )
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("peering_id", "pcx-123"),
-    ("peering_id", "vpc-0123456789abcdef0"),
-    ("peering_id", ""),
-    ("account_id", "21098765432"),
-    ("account_id", "21098765432a"),
-    ("account_id", ""),
-    ("vpc_id", "vpc-xyz"),
-    ("vpc_id", "sg-0123456789abcdef0"),
-    ("vpc_id", ""),
-])
-def test_a_badly_formed_value_is_refused_next_to_its_field(client, owner, deployment, field,
-                                                           value):
-    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
-            "vpc_id": "vpc-0123456789abcdef0", field: value}
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("peering_id", "pcx-123"),
+        ("peering_id", "vpc-0123456789abcdef0"),
+        ("peering_id", ""),
+        ("account_id", "21098765432"),
+        ("account_id", "21098765432a"),
+        ("account_id", ""),
+        ("vpc_id", "vpc-xyz"),
+        ("vpc_id", "sg-0123456789abcdef0"),
+        ("vpc_id", ""),
+    ],
+)
+def test_a_badly_formed_value_is_refused_next_to_its_field(client, owner, deployment, field, value):
+    data = {
+        "peering_id": "pcx-0123456789abcdef0",
+        "account_id": CUSTOMER_ACCOUNT,
+        "vpc_id": "vpc-0123456789abcdef0",
+        field: value,
+    }
     client.force_login(owner)
     response = client.post(new_url(deployment), data, **HTMX)
     assert response.status_code == 200
@@ -427,10 +468,10 @@ def test_a_second_request_from_a_peered_vpc_is_refused(client, owner, aws_deploy
     client.force_login(owner)
     assert client.post(new_url(aws_deployment), form_data(first)).status_code == 302
     customer = SandboxEc2(first.region, first.account_id)
-    second_id = customer.request_peering(first.vpc_id, aws_deployment.vpc_id,
-                                         aws_deployment.vendor_account_id, aws_deployment.region)
-    response = client.post(new_url(aws_deployment), {**form_data(first),
-                                                    "peering_id": second_id})
+    second_id = customer.request_peering(
+        first.vpc_id, aws_deployment.vpc_id, aws_deployment.vendor_account_id, aws_deployment.region
+    )
+    response = client.post(new_url(aws_deployment), {**form_data(first), "peering_id": second_id})
     assert response.status_code == 200
     page = response.content.decode()
     errors = errors_of(page, "vpc_id")
@@ -442,8 +483,11 @@ def test_a_second_request_from_a_peered_vpc_is_refused(client, owner, aws_deploy
 
 def test_it_says_so_when_aws_does_not_answer(client, owner, deployment, aws_unreachable):
     client.force_login(owner)
-    data = {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER_ACCOUNT,
-            "vpc_id": "vpc-0123456789abcdef0"}
+    data = {
+        "peering_id": "pcx-0123456789abcdef0",
+        "account_id": CUSTOMER_ACCOUNT,
+        "vpc_id": "vpc-0123456789abcdef0",
+    }
     response = client.post(new_url(deployment), data, **HTMX)
     assert response.status_code == 200
     assert "AWS did not answer in time" in form_errors(response.content.decode())
@@ -451,6 +495,7 @@ def test_it_says_so_when_aws_does_not_answer(client, owner, deployment, aws_unre
 
 
 # --- the live row ---
+
 
 @pytest.mark.parametrize("status", ["pending", "provisioning", "deleting"])
 def test_a_row_in_progress_polls_for_its_status(client, owner, deployment, status):
@@ -464,8 +509,7 @@ def test_a_row_in_progress_polls_for_its_status(client, owner, deployment, statu
     assert "<html" not in page
 
 
-def test_a_row_seen_reaching_deleted_offers_no_delete_and_stops_polling(client, owner,
-                                                                        deployment):
+def test_a_row_seen_reaching_deleted_offers_no_delete_and_stops_polling(client, owner, deployment):
     row = add_row(deployment, "deleted")
     client.force_login(owner)
     page = client.get(row_url(row), HTTP_HX_REQUEST="true").content.decode()
@@ -511,8 +555,12 @@ def test_an_outsider_cannot_read_the_customer_steps(client, outsider, deployment
 
 
 def test_a_failed_row_shows_why_and_offers_retry(client, owner, deployment):
-    row = add_row(deployment, "failed", retryable=True,
-                  status_reason="AWS refused a step of the set-up (UnauthorizedOperation).")
+    row = add_row(
+        deployment,
+        "failed",
+        retryable=True,
+        status_reason="AWS refused a step of the set-up (UnauthorizedOperation).",
+    )
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
     assert "every 2s" not in page
@@ -550,11 +598,16 @@ def test_it_escapes_the_status_reason(client, owner, deployment):
 
 # --- retry ---
 
+
 def failed_row_for(deployment, request, retryable=True):
     return PeeringConnection.objects.create(
-        deployment=deployment, peering_id=request.peering_id,
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr], status="failed", retryable=retryable,
+        deployment=deployment,
+        peering_id=request.peering_id,
+        customer_account_id=request.account_id,
+        customer_vpc_id=request.vpc_id,
+        customer_cidrs=[request.cidr],
+        status="failed",
+        retryable=retryable,
         status_reason="AWS did not answer for several minutes, so the set-up stopped.",
     )
 
@@ -585,8 +638,7 @@ def test_retry_with_htmx_returns_the_row(client, owner, deployment):
     assert f'id="peering-{row.pk}"' in response.content.decode()
 
 
-def test_retry_of_a_failure_that_cannot_be_retried_changes_nothing(client, owner,
-                                                                    aws_deployment):
+def test_retry_of_a_failure_that_cannot_be_retried_changes_nothing(client, owner, aws_deployment):
     request = sandbox.create_customer_request(aws_deployment)
     row = failed_row_for(aws_deployment, request, retryable=False)
     client.force_login(owner)
@@ -610,8 +662,10 @@ def test_retry_of_a_running_row_changes_nothing(client, owner, deployment):
 
 # --- demo mode ---
 
-def test_in_demo_mode_it_makes_a_request_and_fills_the_form_in(client, owner, aws_deployment,
-                                                               demo_mode):
+
+def test_in_demo_mode_it_makes_a_request_and_fills_the_form_in(
+    client, owner, aws_deployment, demo_mode
+):
     client.force_login(owner)
     dialog = client.get(new_url(aws_deployment), **HTMX).content.decode()
     assert "create this request from a sandbox customer account" in dialog

@@ -27,7 +27,8 @@ def routes_to(deployment, peering):
     """{route table: [destinations routed to this pcx]} in the simulator."""
     return {
         table: sorted(
-            r["DestinationCidrBlock"] for r in routes
+            r["DestinationCidrBlock"]
+            for r in routes
             if r.get("VpcPeeringConnectionId") == peering.peering_id
         )
         for table, routes in vendor_ec2().route_tables(deployment.vpc_id).items()
@@ -35,8 +36,9 @@ def routes_to(deployment, peering):
 
 
 def rules_for(deployment, cidr):
-    return sorted(p for c, p in vendor_ec2().ingress_rules(deployment.security_group_id)
-                  if c == cidr)
+    return sorted(
+        p for c, p in vendor_ec2().ingress_rules(deployment.security_group_id) if c == cidr
+    )
 
 
 def assert_fully_provisioned(deployment, peering):
@@ -55,11 +57,16 @@ def test_it_accepts_routes_authorises_and_runs(aws_deployment):
     assert_fully_provisioned(aws_deployment, peering)
 
 
-def test_confirming_in_the_web_queues_the_task_on_commit(aws_deployment, owner,
-                                                          django_capture_on_commit_callbacks):
+def test_confirming_in_the_web_queues_the_task_on_commit(
+    aws_deployment, owner, django_capture_on_commit_callbacks
+):
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    verified = services.check_new_peering(aws_deployment, peering_id=request.peering_id,
-                                          account_id=request.account_id, vpc_id=request.vpc_id)
+    verified = services.check_new_peering(
+        aws_deployment,
+        peering_id=request.peering_id,
+        account_id=request.account_id,
+        vpc_id=request.vpc_id,
+    )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         peering = services.create_peering(aws_deployment, verified=verified, user=owner)
     assert peering.status == "pending"
@@ -68,17 +75,24 @@ def test_confirming_in_the_web_queues_the_task_on_commit(aws_deployment, owner,
     assert_fully_provisioned(aws_deployment, peering)
 
 
-def test_each_transition_is_audited_with_the_actor_who_asked(aws_deployment, owner,
-                                                             django_capture_on_commit_callbacks):
+def test_each_transition_is_audited_with_the_actor_who_asked(
+    aws_deployment, owner, django_capture_on_commit_callbacks
+):
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    verified = services.check_new_peering(aws_deployment, peering_id=request.peering_id,
-                                          account_id=request.account_id, vpc_id=request.vpc_id)
+    verified = services.check_new_peering(
+        aws_deployment,
+        peering_id=request.peering_id,
+        account_id=request.account_id,
+        vpc_id=request.vpc_id,
+    )
     actor = audit.actor_for_user(owner, "web", "198.51.100.7", "req-123")
     with audit.acting_as(actor), django_capture_on_commit_callbacks(execute=True):
         peering = services.create_peering(aws_deployment, verified=verified, user=owner)
     events = AuditEvent.objects.filter(target_id=str(peering.pk)).order_by("id")
     assert [e.action for e in events] == [
-        "peering.created", "peering.provisioning", "peering.running"
+        "peering.created",
+        "peering.provisioning",
+        "peering.running",
     ]
     assert [e.source for e in events] == ["web", "task", "task"]
     assert {e.actor_id for e in events} == {owner.pk}
@@ -138,11 +152,11 @@ def test_it_fails_with_a_reason_when_the_request_vanished_since_confirm(aws_depl
     peering.refresh_from_db()
     assert "has been deleted in AWS" in peering.status_reason
     assert not peering.retryable
-    assert routes_to(aws_deployment, peering) == {t: [] for t in routes_to(aws_deployment,
-                                                                           peering)}
+    assert routes_to(aws_deployment, peering) == {t: [] for t in routes_to(aws_deployment, peering)}
 
 
 # --- failures moto cannot produce, with botocore's Stubber ---
+
 
 @pytest.fixture
 def stubbed(monkeypatch, settings, deployment):
@@ -150,8 +164,13 @@ def stubbed(monkeypatch, settings, deployment):
 
     settings.AWS_MAX_ATTEMPTS = 1
     settings.PEERING_ACTIVE_TIMEOUT = 5
-    ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
-                       aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
+    ec2 = boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        endpoint_url="http://127.0.0.1:9",
+    )
     stubber = Stubber(ec2)
     monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
     monkeypatch.setattr(aws.time, "sleep", lambda seconds: None)
@@ -161,21 +180,34 @@ def stubbed(monkeypatch, settings, deployment):
 
 def stub_row(deployment):
     return PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0000000000000000c",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000c",
+        deployment=deployment,
+        peering_id="pcx-0000000000000000c",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000c",
         customer_cidrs=["172.16.0.0/24"],
     )
 
 
 def described(deployment, status):
-    return {"VpcPeeringConnections": [{
-        "VpcPeeringConnectionId": "pcx-0000000000000000c",
-        "Status": {"Code": status, "Message": status},
-        "RequesterVpcInfo": {"OwnerId": "210987654321", "VpcId": "vpc-0000000000000000c",
-                             "Region": "us-east-1", "CidrBlock": "172.16.0.0/24"},
-        "AccepterVpcInfo": {"OwnerId": VENDOR, "VpcId": deployment.vpc_id,
-                            "Region": "us-east-1"},
-    }]}
+    return {
+        "VpcPeeringConnections": [
+            {
+                "VpcPeeringConnectionId": "pcx-0000000000000000c",
+                "Status": {"Code": status, "Message": status},
+                "RequesterVpcInfo": {
+                    "OwnerId": "210987654321",
+                    "VpcId": "vpc-0000000000000000c",
+                    "Region": "us-east-1",
+                    "CidrBlock": "172.16.0.0/24",
+                },
+                "AccepterVpcInfo": {
+                    "OwnerId": VENDOR,
+                    "VpcId": deployment.vpc_id,
+                    "Region": "us-east-1",
+                },
+            }
+        ]
+    }
 
 
 @pytest.mark.parametrize("final", ["failed", "rejected", "expired", "deleted"])
@@ -183,8 +215,9 @@ def test_it_fails_for_good_when_aws_ends_the_accepted_peering(stubbed, deploymen
     from django_q.models import Schedule
 
     row = stub_row(deployment)
-    stubbed.add_response("describe_vpc_peering_connections",
-                         described(deployment, "pending-acceptance"))
+    stubbed.add_response(
+        "describe_vpc_peering_connections", described(deployment, "pending-acceptance")
+    )
     stubbed.add_response("accept_vpc_peering_connection", {})
     stubbed.add_response("describe_vpc_peering_connections", described(deployment, final))
     assert services.provision(row.pk) == "failed"
@@ -196,31 +229,46 @@ def test_it_fails_for_good_when_aws_ends_the_accepted_peering(stubbed, deploymen
 
 def test_a_lost_accept_race_is_fine_when_aws_says_active(stubbed, deployment):
     row = stub_row(deployment)
-    stubbed.add_response("describe_vpc_peering_connections",
-                         described(deployment, "pending-acceptance"))
-    stubbed.add_client_error("accept_vpc_peering_connection",
-                             service_error_code="InvalidStateTransition")
+    stubbed.add_response(
+        "describe_vpc_peering_connections", described(deployment, "pending-acceptance")
+    )
+    stubbed.add_client_error(
+        "accept_vpc_peering_connection", service_error_code="InvalidStateTransition"
+    )
     stubbed.add_response("describe_vpc_peering_connections", described(deployment, "active"))
     stubbed.add_response("describe_vpc_peering_connections", described(deployment, "active"))
-    stubbed.add_response("describe_route_tables", {"RouteTables": [
-        {"RouteTableId": "rtb-0000000000000000a", "VpcId": deployment.vpc_id, "Routes": []}
-    ]})
+    stubbed.add_response(
+        "describe_route_tables",
+        {
+            "RouteTables": [
+                {"RouteTableId": "rtb-0000000000000000a", "VpcId": deployment.vpc_id, "Routes": []}
+            ]
+        },
+    )
     stubbed.add_client_error("create_route", service_error_code="RouteAlreadyExists")
     for _port in deployment.service_ports:
-        stubbed.add_client_error("authorize_security_group_ingress",
-                                 service_error_code="InvalidPermission.Duplicate")
+        stubbed.add_client_error(
+            "authorize_security_group_ingress", service_error_code="InvalidPermission.Duplicate"
+        )
     assert services.provision(row.pk) == "running"
 
 
-def test_a_refusal_fails_with_a_customer_reason_and_logs_the_detail(stubbed, deployment,
-                                                                    caplog):
+def test_a_refusal_fails_with_a_customer_reason_and_logs_the_detail(stubbed, deployment, caplog):
     row = stub_row(deployment)
     row.move("provisioning", allowed_from=["pending"])
-    stubbed.add_response("describe_route_tables", {"RouteTables": [
-        {"RouteTableId": "rtb-0000000000000000a", "VpcId": deployment.vpc_id, "Routes": []}
-    ]})
-    stubbed.add_client_error("create_route", service_error_code="UnauthorizedOperation",
-                             service_message="secret internal detail 42")
+    stubbed.add_response(
+        "describe_route_tables",
+        {
+            "RouteTables": [
+                {"RouteTableId": "rtb-0000000000000000a", "VpcId": deployment.vpc_id, "Routes": []}
+            ]
+        },
+    )
+    stubbed.add_client_error(
+        "create_route",
+        service_error_code="UnauthorizedOperation",
+        service_message="secret internal detail 42",
+    )
     with caplog.at_level(logging.ERROR, logger="peerings.services"):
         assert services.provision(row.pk) == "failed"
     row.refresh_from_db()
@@ -230,11 +278,15 @@ def test_a_refusal_fails_with_a_customer_reason_and_logs_the_detail(stubbed, dep
     assert "secret internal detail 42" in caplog.text
 
 
-def test_throttling_is_retried_later_not_a_failure(stubbed, deployment,
-                                                   django_capture_on_commit_callbacks):
+def test_throttling_is_retried_later_not_a_failure(
+    stubbed, deployment, django_capture_on_commit_callbacks
+):
     row = stub_row(deployment)
-    stubbed.add_client_error("describe_vpc_peering_connections",
-                             service_error_code="RequestLimitExceeded", http_status_code=400)
+    stubbed.add_client_error(
+        "describe_vpc_peering_connections",
+        service_error_code="RequestLimitExceeded",
+        http_status_code=400,
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert services.provision(row.pk) == "pending"
     schedule = Schedule.objects.get(func="peerings.tasks.provision_peering")
@@ -245,8 +297,11 @@ def test_throttling_is_retried_later_not_a_failure(stubbed, deployment,
 
 def test_it_gives_up_after_bounded_rounds_of_unavailability(stubbed, deployment):
     row = stub_row(deployment)
-    stubbed.add_client_error("describe_vpc_peering_connections",
-                             service_error_code="ServiceUnavailable", http_status_code=503)
+    stubbed.add_client_error(
+        "describe_vpc_peering_connections",
+        service_error_code="ServiceUnavailable",
+        http_status_code=503,
+    )
     last = services.MAX_UNAVAILABLE_ROUNDS - 1
     assert services.provision(row.pk, unavailable_rounds=last) == "failed"
     row.refresh_from_db()
@@ -254,30 +309,49 @@ def test_it_gives_up_after_bounded_rounds_of_unavailability(stubbed, deployment)
 
 
 def test_ensure_route_refuses_to_steal_a_live_route(stubbed, deployment):
-    routes = [{"DestinationCidrBlock": "172.16.0.0/24", "VpcPeeringConnectionId": "pcx-1a2b3c4d",
-               "State": "active"}]
+    routes = [
+        {
+            "DestinationCidrBlock": "172.16.0.0/24",
+            "VpcPeeringConnectionId": "pcx-1a2b3c4d",
+            "State": "active",
+        }
+    ]
     with pytest.raises(aws.RouteConflict):
-        aws.Ec2("us-east-1", VENDOR).ensure_route("rtb-0000000000000000a", "172.16.0.0/24",
-                                                  "pcx-0000000000000000c", routes)
+        aws.Ec2("us-east-1", VENDOR).ensure_route(
+            "rtb-0000000000000000a", "172.16.0.0/24", "pcx-0000000000000000c", routes
+        )
 
 
 def test_wait_until_active_gives_up_in_bounded_time(stubbed, deployment):
     for _ in range(12):
-        stubbed.add_response("describe_vpc_peering_connections",
-                             described(deployment, "provisioning"),
-                             {"VpcPeeringConnectionIds": ANY})
+        stubbed.add_response(
+            "describe_vpc_peering_connections",
+            described(deployment, "provisioning"),
+            {"VpcPeeringConnectionIds": ANY},
+        )
     with pytest.raises(aws.AwsUnavailable):
-        aws.Ec2("us-east-1", VENDOR).wait_until_active("pcx-0000000000000000c", timeout=3,
-                                                       sleep=lambda s: None)
+        aws.Ec2("us-east-1", VENDOR).wait_until_active(
+            "pcx-0000000000000000c", timeout=3, sleep=lambda s: None
+        )
 
 
 def test_it_takes_over_a_blackhole_route_left_by_a_peering_that_is_gone(stubbed, deployment):
-    routes = [{"DestinationCidrBlock": "172.16.0.0/24", "VpcPeeringConnectionId": "pcx-1a2b3c4d",
-               "State": "blackhole"}]
-    stubbed.add_response("replace_route", {}, {
-        "RouteTableId": "rtb-0000000000000000a", "DestinationCidrBlock": "172.16.0.0/24",
-        "VpcPeeringConnectionId": "pcx-0000000000000000c",
-    })
+    routes = [
+        {
+            "DestinationCidrBlock": "172.16.0.0/24",
+            "VpcPeeringConnectionId": "pcx-1a2b3c4d",
+            "State": "blackhole",
+        }
+    ]
+    stubbed.add_response(
+        "replace_route",
+        {},
+        {
+            "RouteTableId": "rtb-0000000000000000a",
+            "DestinationCidrBlock": "172.16.0.0/24",
+            "VpcPeeringConnectionId": "pcx-0000000000000000c",
+        },
+    )
     outcome = aws.Ec2("us-east-1", VENDOR).ensure_route(
         "rtb-0000000000000000a", "172.16.0.0/24", "pcx-0000000000000000c", routes
     )
@@ -288,8 +362,7 @@ def test_it_takes_over_a_blackhole_route_left_by_a_peering_that_is_gone(stubbed,
 def test_the_suite_refuses_aws_calls_inside_a_transaction(aws_deployment):
     from django.db import transaction
 
-    with pytest.raises(AssertionError, match="inside a database transaction"), \
-            transaction.atomic():
+    with pytest.raises(AssertionError, match="inside a database transaction"), transaction.atomic():
         vendor_ec2().describe_peering("pcx-0123456789abcdef0")
     assert vendor_ec2().describe_peering("pcx-0123456789abcdef0") is None
 

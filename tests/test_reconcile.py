@@ -26,13 +26,20 @@ def vendor():
 
 
 def our_routes(deployment, peering):
-    return [r for rs in vendor().route_tables(deployment.vpc_id).values() for r in rs
-            if r.get("VpcPeeringConnectionId") == peering.peering_id]
+    return [
+        r
+        for rs in vendor().route_tables(deployment.vpc_id).values()
+        for r in rs
+        if r.get("VpcPeeringConnectionId") == peering.peering_id
+    ]
 
 
 def our_rules(deployment, peering):
-    return {(c, p) for c, p in vendor().ingress_rules(deployment.security_group_id)
-            if c in peering.customer_cidrs}
+    return {
+        (c, p)
+        for c, p in vendor().ingress_rules(deployment.security_group_id)
+        if c in peering.customer_cidrs
+    }
 
 
 def reconcile(**kwargs):
@@ -42,11 +49,15 @@ def reconcile(**kwargs):
 
 def test_a_connection_the_customer_deleted_becomes_peer_deleted(aws_deployment):
     peering = provisioned(aws_deployment)
-    resource = Resource.objects.create(deployment=aws_deployment, peering=peering, name="db",
-                                       kind="mysql", host="172.16.8.10", port=3306)
-    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
-        peering.peering_id
+    resource = Resource.objects.create(
+        deployment=aws_deployment,
+        peering=peering,
+        name="db",
+        kind="mysql",
+        host="172.16.8.10",
+        port=3306,
     )
+    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
     report = reconcile()
     assert (report.checked, report.peer_deleted, report.repaired) == (1, 1, 0)
     peering.refresh_from_db()
@@ -59,14 +70,19 @@ def test_a_connection_the_customer_deleted_becomes_peer_deleted(aws_deployment):
     assert (event.source, event.actor_id, event.actor_name) == ("system", None, "system")
 
 
-def test_the_deployment_page_flags_resources_of_a_peer_deleted_peering(aws_deployment, client,
-                                                                       owner):
+def test_the_deployment_page_flags_resources_of_a_peer_deleted_peering(
+    aws_deployment, client, owner
+):
     peering = provisioned(aws_deployment)
-    Resource.objects.create(deployment=aws_deployment, peering=peering, name="db",
-                            kind="mysql", host="172.16.8.10", port=3306)
-    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
-        peering.peering_id
+    Resource.objects.create(
+        deployment=aws_deployment,
+        peering=peering,
+        name="db",
+        kind="mysql",
+        host="172.16.8.10",
+        port=3306,
     )
+    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
     reconcile()
     client.force_login(owner)
     page = client.get(f"/deployments/{aws_deployment.pk}/").content.decode()
@@ -82,20 +98,17 @@ def test_a_missing_vendor_route_and_rule_are_put_back(aws_deployment):
     report = reconcile()
     assert (report.repaired, report.peer_deleted) == (1, 0)
     assert len(our_routes(aws_deployment, peering)) == 2
-    assert our_rules(aws_deployment, peering) == {("172.16.8.0/24", 1883),
-                                                  ("172.16.8.0/24", 8883)}
+    assert our_rules(aws_deployment, peering) == {("172.16.8.0/24", 1883), ("172.16.8.0/24", 8883)}
     findings = AuditEvent.objects.get(action="peering.resynced").after["findings"]
     assert any(table_id in f for f in findings)
     assert any("port 8883" in f for f in findings)
 
 
-def test_a_route_aws_will_not_let_us_repair_is_reported_once_with_what_was_repaired(
-        aws_deployment):
+def test_a_route_aws_will_not_let_us_repair_is_reported_once_with_what_was_repaired(aws_deployment):
     peering = provisioned(aws_deployment)
     cidr = "172.16.8.0/24"
     ec2 = vendor()
-    (first, first_routes), (second, second_routes) = ec2.route_tables(
-        aws_deployment.vpc_id).items()
+    (first, first_routes), (second, second_routes) = ec2.route_tables(aws_deployment.vpc_id).items()
     ec2.delete_route(first, cidr, peering.peering_id, first_routes)
     ec2.delete_route(second, cidr, peering.peering_id, second_routes)
     # Someone sends the customer's CIDR elsewhere in the second table.
@@ -124,9 +137,11 @@ def test_a_refused_repair_is_recorded_without_awss_own_words(aws_deployment, mon
     vendor().revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 8883)
 
     def unauthorized(self, *args, **kwargs):
-        raise aws.AwsRefused("User: arn:aws:sts::123456789012:assumed-role/PeeringPortal/x is "
-                             "not authorized. Encoded authorization failure message: Zm9v",
-                             code="UnauthorizedOperation")
+        raise aws.AwsRefused(
+            "User: arn:aws:sts::123456789012:assumed-role/PeeringPortal/x is "
+            "not authorized. Encoded authorization failure message: Zm9v",
+            code="UnauthorizedOperation",
+        )
 
     monkeypatch.setattr(aws.Ec2, "ensure_ingress", unauthorized)
     assert reconcile().unrepaired == 1
@@ -161,12 +176,15 @@ def _age(peering, seconds):
     )
 
 
-def test_a_stuck_pending_peering_is_requeued_and_converges(aws_deployment,
-                                                           django_capture_on_commit_callbacks):
+def test_a_stuck_pending_peering_is_requeued_and_converges(
+    aws_deployment, django_capture_on_commit_callbacks
+):
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     peering = PeeringConnection.objects.create(
-        deployment=aws_deployment, peering_id=request.peering_id,
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
+        deployment=aws_deployment,
+        peering_id=request.peering_id,
+        customer_account_id=request.account_id,
+        customer_vpc_id=request.vpc_id,
         customer_cidrs=[request.cidr],
     )
     _age(peering, 3600)
@@ -178,12 +196,16 @@ def test_a_stuck_pending_peering_is_requeued_and_converges(aws_deployment,
     assert AuditEvent.objects.get(action="peering.requeued").source == "system"
 
 
-def test_a_recent_transitional_peering_is_left_alone(aws_deployment,
-                                                     django_capture_on_commit_callbacks):
+def test_a_recent_transitional_peering_is_left_alone(
+    aws_deployment, django_capture_on_commit_callbacks
+):
     peering = PeeringConnection.objects.create(
-        deployment=aws_deployment, peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/24"], status="provisioning",
+        deployment=aws_deployment,
+        peering_id="pcx-0000000000000000a",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/24"],
+        status="provisioning",
     )
     with django_capture_on_commit_callbacks(execute=False) as queued:
         report = reconcile(stuck_after=600)
@@ -191,8 +213,9 @@ def test_a_recent_transitional_peering_is_left_alone(aws_deployment,
     assert PeeringConnection.objects.get(pk=peering.pk).status == "provisioning"
 
 
-def test_a_stuck_deleting_peering_is_requeued_and_deleted(aws_deployment,
-                                                          django_capture_on_commit_callbacks):
+def test_a_stuck_deleting_peering_is_requeued_and_deleted(
+    aws_deployment, django_capture_on_commit_callbacks
+):
     peering = provisioned(aws_deployment)
     peering.move("deleting", allowed_from=["running"])
     _age(peering, 3600)
@@ -203,12 +226,16 @@ def test_a_stuck_deleting_peering_is_requeued_and_deleted(aws_deployment,
     assert our_routes(aws_deployment, peering) == []
 
 
-def test_a_requeued_peering_is_not_queued_again_by_the_next_run(aws_deployment,
-                                                                django_capture_on_commit_callbacks):
+def test_a_requeued_peering_is_not_queued_again_by_the_next_run(
+    aws_deployment, django_capture_on_commit_callbacks
+):
     peering = PeeringConnection.objects.create(
-        deployment=aws_deployment, peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/24"], status="provisioning",
+        deployment=aws_deployment,
+        peering_id="pcx-0000000000000000a",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/24"],
+        status="provisioning",
     )
     _age(peering, 3600)
     with django_capture_on_commit_callbacks(execute=False) as queued:
@@ -221,22 +248,38 @@ def test_a_requeued_peering_is_not_queued_again_by_the_next_run(aws_deployment,
 def test_a_connection_aws_reports_gone_becomes_peer_deleted(monkeypatch, deployment, state):
     import boto3
 
-    ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
-                       aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
+    ec2 = boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        endpoint_url="http://127.0.0.1:9",
+    )
     monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
     peering = PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0000000000000000c",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000c",
-        customer_cidrs=["172.16.0.0/24"], status="failed",
+        deployment=deployment,
+        peering_id="pcx-0000000000000000c",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000c",
+        customer_cidrs=["172.16.0.0/24"],
+        status="failed",
     )
     with Stubber(ec2) as stubber:
-        stubber.add_response("describe_vpc_peering_connections", {"VpcPeeringConnections": [{
-            "VpcPeeringConnectionId": peering.peering_id,
-            "Status": {"Code": state, "Message": state},
-        }]})
+        stubber.add_response(
+            "describe_vpc_peering_connections",
+            {
+                "VpcPeeringConnections": [
+                    {
+                        "VpcPeeringConnectionId": peering.peering_id,
+                        "Status": {"Code": state, "Message": state},
+                    }
+                ]
+            },
+        )
         for _port in deployment.service_ports:
-            stubber.add_client_error("revoke_security_group_ingress",
-                                     service_error_code="InvalidPermission.NotFound")
+            stubber.add_client_error(
+                "revoke_security_group_ingress", service_error_code="InvalidPermission.NotFound"
+            )
         stubber.add_response("describe_route_tables", {"RouteTables": []})
         report = reconcile()
         stubber.assert_no_pending_responses()
@@ -260,9 +303,7 @@ def test_an_unreachable_aws_is_counted_and_changes_nothing(aws_deployment, monke
 
 def test_the_command_prints_its_counts(aws_deployment, capsys):
     peering = provisioned(aws_deployment)
-    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(
-        peering.peering_id
-    )
+    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
     call_command("reconcile")
     out = capsys.readouterr().out
     assert "checked 1 peerings: 1 deleted on the customer side, 0 repaired" in out

@@ -42,8 +42,11 @@ def peering_delete_url(peering):
 def add_row(deployment, status, n=1, cidr=None):
     """A peering row that never touches AWS; `n` keeps its IDs and CIDR apart from others."""
     return PeeringConnection.objects.create(
-        deployment=deployment, peering_id=f"pcx-{n:017x}", customer_account_id=CUSTOMER_ACCOUNT,
-        customer_vpc_id=f"vpc-{n:017x}", customer_cidrs=[cidr or f"172.16.{n}.0/24"],
+        deployment=deployment,
+        peering_id=f"pcx-{n:017x}",
+        customer_account_id=CUSTOMER_ACCOUNT,
+        customer_vpc_id=f"vpc-{n:017x}",
+        customer_cidrs=[cidr or f"172.16.{n}.0/24"],
         status=status,
     )
 
@@ -51,13 +54,24 @@ def add_row(deployment, status, n=1, cidr=None):
 def bind(peering, name, host=None, port=3306):
     """A resource on a running peering, by default at .10 of its customer CIDR."""
     host = host or peering.customer_cidrs[0].rsplit(".", 1)[0] + ".10"
-    return Resource.objects.create(deployment=peering.deployment, peering=peering, name=name,
-                                   kind="mysql", host=host, port=port)
+    return Resource.objects.create(
+        deployment=peering.deployment,
+        peering=peering,
+        name=name,
+        kind="mysql",
+        host=host,
+        port=port,
+    )
 
 
 def resource_data(peering, **overrides):
-    data = {"name": "orders-db", "kind": "mysql", "host": "172.16.1.10", "port": "3306",
-            "peering": str(peering.pk)}
+    data = {
+        "name": "orders-db",
+        "kind": "mysql",
+        "host": "172.16.1.10",
+        "port": "3306",
+        "peering": str(peering.pk),
+    }
     data.update(overrides)
     return data
 
@@ -85,8 +99,10 @@ def deleted_history(page):
 
 # --- the resource dialog ---
 
-def test_the_dialog_offers_only_the_deployments_running_peerings(client, owner, organization,
-                                                                 deployment):
+
+def test_the_dialog_offers_only_the_deployments_running_peerings(
+    client, owner, organization, deployment
+):
     running = add_row(deployment, "running", n=1)
     pending = add_row(deployment, "pending", n=2)
     failed = add_row(deployment, "failed", n=3)
@@ -103,8 +119,7 @@ def test_the_dialog_offers_only_the_deployments_running_peerings(client, owner, 
         assert f'<option value="{absent.pk}"' not in page
 
 
-def test_without_a_running_peering_the_dialog_sends_to_create_one_first(client, owner,
-                                                                        deployment):
+def test_without_a_running_peering_the_dialog_sends_to_create_one_first(client, owner, deployment):
     add_row(deployment, "pending", n=2)
     add_row(deployment, "failed", n=3)
     client.force_login(owner)
@@ -146,6 +161,7 @@ def test_a_member_may_add_a_resource(client, member, deployment):
 
 # --- adding a resource ---
 
+
 def test_it_adds_a_resource_and_audits_it(client, owner, deployment):
     peering = add_row(deployment, "running")
     client.force_login(owner)
@@ -153,9 +169,14 @@ def test_it_adds_a_resource_and_audits_it(client, owner, deployment):
     assert response.status_code == 302
     assert response["Location"] == detail_url(deployment)
     resource = Resource.objects.get()
-    assert (resource.deployment, resource.peering, resource.name, resource.kind,
-            resource.host, resource.port) == (deployment, peering, "orders-db", "mysql",
-                                              "172.16.1.10", 3306)
+    assert (
+        resource.deployment,
+        resource.peering,
+        resource.name,
+        resource.kind,
+        resource.host,
+        resource.port,
+    ) == (deployment, peering, "orders-db", "mysql", "172.16.1.10", 3306)
     event = AuditEvent.objects.get(action="resource.created")
     assert event.actor == owner
     assert event.source == "web"
@@ -183,13 +204,13 @@ def test_with_htmx_adding_closes_the_dialog_and_redraws_the_tables(client, owner
 def test_a_host_name_is_accepted(client, owner, deployment):
     peering = add_row(deployment, "running")
     client.force_login(owner)
-    response = client.post(resource_new_url(deployment),
-                           resource_data(peering, host="db.internal"))
+    response = client.post(resource_new_url(deployment), resource_data(peering, host="db.internal"))
     assert response.status_code == 302
     assert Resource.objects.get().host == "db.internal"
 
 
 # --- refusals ---
+
 
 def assert_refused(response, field):
     """Refused with 200 (htmx swaps it), the message next to `field`, nothing saved."""
@@ -201,12 +222,10 @@ def assert_refused(response, field):
     return errors_of(page, field)
 
 
-def test_an_ip_outside_the_peerings_cidr_is_refused_naming_the_cidr(client, owner,
-                                                                    deployment):
+def test_an_ip_outside_the_peerings_cidr_is_refused_naming_the_cidr(client, owner, deployment):
     peering = add_row(deployment, "running")
     client.force_login(owner)
-    response = client.post(resource_new_url(deployment),
-                           resource_data(peering, host="172.16.9.10"))
+    response = client.post(resource_new_url(deployment), resource_data(peering, host="172.16.9.10"))
     errors = assert_refused(response, "host")
     assert "172.16.1.0/24" in errors
     assert "172.16.9.10" in errors
@@ -225,8 +244,7 @@ def test_a_peering_of_another_deployment_is_refused(client, owner, organization,
     other = make_deployment(organization, name="billing")
     foreign = add_row(other, "running", n=2)
     client.force_login(owner)
-    response = client.post(resource_new_url(deployment),
-                           resource_data(foreign, host="172.16.2.10"))
+    response = client.post(resource_new_url(deployment), resource_data(foreign, host="172.16.2.10"))
     assert_refused(response, "peering")
 
 
@@ -235,8 +253,7 @@ def test_a_peering_of_another_organization_is_refused(client, owner, outsider, d
     other = make_deployment(outsider.memberships.get().organization, name="theirs")
     foreign = add_row(other, "running", n=2)
     client.force_login(owner)
-    response = client.post(resource_new_url(deployment),
-                           resource_data(foreign, host="172.16.2.10"))
+    response = client.post(resource_new_url(deployment), resource_data(foreign, host="172.16.2.10"))
     assert_refused(response, "peering")
 
 
@@ -245,8 +262,7 @@ def test_a_peering_that_is_not_running_is_refused(client, owner, deployment, sta
     add_row(deployment, "running", n=1)
     idle = add_row(deployment, status, n=2)
     client.force_login(owner)
-    response = client.post(resource_new_url(deployment),
-                           resource_data(idle, host="172.16.2.10"))
+    response = client.post(resource_new_url(deployment), resource_data(idle, host="172.16.2.10"))
     assert_refused(response, "peering")
 
 
@@ -254,8 +270,7 @@ def test_a_duplicate_name_is_refused(client, owner, deployment):
     peering = add_row(deployment, "running")
     bind(peering, "orders-db")
     client.force_login(owner)
-    response = client.post(resource_new_url(deployment),
-                           resource_data(peering, host="172.16.1.20"))
+    response = client.post(resource_new_url(deployment), resource_data(peering, host="172.16.1.20"))
     assert response.status_code == 200
     assert "orders-db" in errors_of(response.content.decode(), "name")
     assert Resource.objects.get().host == "172.16.1.10"
@@ -274,6 +289,7 @@ def test_a_garbage_host_is_refused_and_shown_escaped(client, owner, deployment):
 
 
 # --- deleting a resource ---
+
 
 def test_the_resource_delete_dialog_names_the_resource(client, owner, deployment):
     resource = bind(add_row(deployment, "running"), "orders-db")
@@ -313,8 +329,7 @@ def test_with_htmx_deleting_a_resource_redraws_the_tables(client, owner, deploym
     assert not Resource.objects.exists()
 
 
-def test_a_resource_of_another_deployment_is_not_found(client, owner, organization,
-                                                       deployment):
+def test_a_resource_of_another_deployment_is_not_found(client, owner, organization, deployment):
     other = make_deployment(organization, name="billing")
     foreign = bind(add_row(other, "running"), "billing-db")
     url = reverse("resource-delete", args=[deployment.pk, foreign.pk])
@@ -327,9 +342,9 @@ def test_a_resource_of_another_deployment_is_not_found(client, owner, organizati
 
 # --- the peering delete dialog ---
 
+
 @pytest.mark.parametrize("status", ["running", "failed", "peer_deleted"])
-def test_the_delete_dialog_names_the_peering_and_asks_to_confirm(client, owner, deployment,
-                                                                 status):
+def test_the_delete_dialog_names_the_peering_and_asks_to_confirm(client, owner, deployment, status):
     peering = add_row(deployment, status, cidr="172.16.44.0/24")
     client.force_login(owner)
     response = client.get(peering_delete_url(peering))
@@ -410,13 +425,16 @@ def test_with_htmx_a_delete_closes_the_dialog_and_redraws_the_tables(client, own
 
 # --- deleting a peering against the simulator ---
 
+
 @pytest.fixture
 def running_peering(aws_deployment):
     """A peering accepted, routed and authorised in the simulator, as the worker leaves it."""
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     row = PeeringConnection.objects.create(
-        deployment=aws_deployment, peering_id=request.peering_id,
-        customer_account_id=request.account_id, customer_vpc_id=request.vpc_id,
+        deployment=aws_deployment,
+        peering_id=request.peering_id,
+        customer_account_id=request.account_id,
+        customer_vpc_id=request.vpc_id,
         customer_cidrs=[request.cidr],
     )
     assert services.provision(row.pk) == "running"
@@ -435,12 +453,12 @@ def routes_to(deployment, peering_id):
 
 def rules_for(deployment, cidr):
     ec2 = aws.Ec2("us-east-1", "123456789012")
-    return sorted(port for c, port in ec2.ingress_rules(deployment.security_group_id)
-                  if c == cidr)
+    return sorted(port for c, port in ec2.ingress_rules(deployment.security_group_id) if c == cidr)
 
 
 def test_deleting_takes_the_vendor_side_down_and_keeps_the_row_as_history(
-        client, owner, aws_deployment, running_peering, django_capture_on_commit_callbacks):
+    client, owner, aws_deployment, running_peering, django_capture_on_commit_callbacks
+):
     pcx = running_peering.peering_id
     # The simulator really holds what deleting has to remove.
     assert len(routes_to(aws_deployment, pcx)) == 2
@@ -474,6 +492,7 @@ def test_deleting_takes_the_vendor_side_down_and_keeps_the_row_as_history(
 
 
 # --- who and what may reach the views ---
+
 
 @pytest.fixture
 def world(deployment):
@@ -532,8 +551,11 @@ def test_anonymous_visitors_are_sent_to_log_in(client, world, index):
 
 def test_wrong_methods_get_405(client, owner, world):
     client.force_login(owner)
-    for url in (resource_new_url(world["deployment"]), resource_delete_url(world["resource"]),
-                peering_delete_url(world["free"])):
+    for url in (
+        resource_new_url(world["deployment"]),
+        resource_delete_url(world["resource"]),
+        peering_delete_url(world["free"]),
+    ):
         assert client.put(url).status_code == 405
         assert client.delete(url).status_code == 405
         assert client.patch(url).status_code == 405
@@ -553,8 +575,9 @@ def test_posts_without_a_csrf_token_are_refused(owner, world):
 def test_the_owner_passes_the_same_requests(client, owner, world):
     """The counterpart of the refusals above: the same requests do work for an owner."""
     client.force_login(owner)
-    codes = [getattr(client, method)(url, data).status_code
-             for method, url, data in _requests(world)]
+    codes = [
+        getattr(client, method)(url, data).status_code for method, url, data in _requests(world)
+    ]
     assert codes == [200, 302, 200, 302, 200, 302]
     assert list(Resource.objects.values_list("name", flat=True)) == ["new-db"]
     world["free"].refresh_from_db()
@@ -562,6 +585,7 @@ def test_the_owner_passes_the_same_requests(client, owner, world):
 
 
 # --- query count ---
+
 
 def _add_peerings_with_resources(deployment, count):
     start = deployment.peerings.count()
@@ -576,8 +600,9 @@ def _queries_for(client, url):
     return len(queries), response.content.decode()
 
 
-def test_the_deployment_page_queries_do_not_grow_with_peerings_and_resources(client, owner,
-                                                                            deployment):
+def test_the_deployment_page_queries_do_not_grow_with_peerings_and_resources(
+    client, owner, deployment
+):
     client.force_login(owner)
     url = detail_url(deployment)
     _add_peerings_with_resources(deployment, 1)

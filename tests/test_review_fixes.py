@@ -18,16 +18,18 @@ VENDOR = "123456789012"
 
 
 def rules(deployment, cidr):
-    return sorted(p for c, p in aws.Ec2("us-east-1", VENDOR).ingress_rules(
-        deployment.security_group_id) if c == cidr)
+    return sorted(
+        p
+        for c, p in aws.Ec2("us-east-1", VENDOR).ingress_rules(deployment.security_group_id)
+        if c == cidr
+    )
 
 
 def customer():
     return aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID)
 
 
-def test_deleting_an_ended_peering_keeps_the_rules_a_live_one_with_its_cidr_needs(
-        aws_deployment):
+def test_deleting_an_ended_peering_keeps_the_rules_a_live_one_with_its_cidr_needs(aws_deployment):
     old = provisioned(aws_deployment)
     customer().delete_peering(old.peering_id)
     services.resync(old)
@@ -41,8 +43,7 @@ def test_deleting_an_ended_peering_keeps_the_rules_a_live_one_with_its_cidr_need
     assert PeeringConnection.objects.get(pk=new.pk).status == "running"
 
 
-def test_a_resync_working_from_a_stale_row_does_not_put_back_what_a_delete_removed(
-        aws_deployment):
+def test_a_resync_working_from_a_stale_row_does_not_put_back_what_a_delete_removed(aws_deployment):
     peering = provisioned(aws_deployment)
     stale = PeeringConnection.objects.get(pk=peering.pk)  # reconcile read it as running
     peering.move("deleting", allowed_from=["running"])
@@ -67,7 +68,8 @@ def test_the_delete_task_removes_what_a_racing_repair_put_back(aws_deployment, m
 
 
 def test_throttling_during_a_delete_is_retried_later_not_a_failure(
-        aws_deployment, monkeypatch, django_capture_on_commit_callbacks):
+    aws_deployment, monkeypatch, django_capture_on_commit_callbacks
+):
     peering = provisioned(aws_deployment)
     peering.move("deleting", allowed_from=["running"])
 
@@ -82,21 +84,33 @@ def test_throttling_during_a_delete_is_retried_later_not_a_failure(
     assert services.deprovision(peering.pk, unavailable_rounds=1) == "deleted"
 
 
-def test_the_dialog_shows_an_aws_refusal_instead_of_failing(client, owner, deployment,
-                                                            monkeypatch):
+def test_the_dialog_shows_an_aws_refusal_instead_of_failing(client, owner, deployment, monkeypatch):
     import boto3
 
-    ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
-                       aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
+    ec2 = boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        endpoint_url="http://127.0.0.1:9",
+    )
     monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
     client.force_login(owner)
     with Stubber(ec2) as stubber:
-        stubber.add_client_error("describe_vpc_peering_connections",
-                                 service_error_code="UnauthorizedOperation",
-                                 service_message="arn:aws:iam::123456789012:role/secret-detail")
-        response = client.post(reverse("peering-new", args=[deployment.pk]), {
-            "peering_id": "pcx-0123456789abcdef0", "account_id": "210987654321",
-            "vpc_id": "vpc-0123456789abcdef0"}, HTTP_HX_REQUEST="true")
+        stubber.add_client_error(
+            "describe_vpc_peering_connections",
+            service_error_code="UnauthorizedOperation",
+            service_message="arn:aws:iam::123456789012:role/secret-detail",
+        )
+        response = client.post(
+            reverse("peering-new", args=[deployment.pk]),
+            {
+                "peering_id": "pcx-0123456789abcdef0",
+                "account_id": "210987654321",
+                "vpc_id": "vpc-0123456789abcdef0",
+            },
+            HTTP_HX_REQUEST="true",
+        )
     page = response.content.decode()
     assert response.status_code == 200
     assert "AWS refused our check of your request (UnauthorizedOperation)" in page
@@ -106,9 +120,13 @@ def test_the_dialog_shows_an_aws_refusal_instead_of_failing(client, owner, deplo
 
 def test_retry_of_a_row_made_unretryable_meanwhile_does_nothing(deployment):
     row = PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/24"], status="failed", retryable=True,
+        deployment=deployment,
+        peering_id="pcx-0000000000000000a",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/24"],
+        status="failed",
+        retryable=True,
     )
     stale = PeeringConnection.objects.get(pk=row.pk)
     PeeringConnection.objects.filter(pk=row.pk).update(retryable=False)
@@ -118,12 +136,21 @@ def test_retry_of_a_row_made_unretryable_meanwhile_does_nothing(deployment):
 
 def test_a_resource_deleted_twice_is_audited_once(deployment):
     peering = PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/24"], status="running",
+        deployment=deployment,
+        peering_id="pcx-0000000000000000a",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/24"],
+        status="running",
     )
-    resource = Resource.objects.create(deployment=deployment, peering=peering, name="db",
-                                       kind="mysql", host="172.16.0.9", port=3306)
+    resource = Resource.objects.create(
+        deployment=deployment,
+        peering=peering,
+        name="db",
+        kind="mysql",
+        host="172.16.0.9",
+        port=3306,
+    )
     second_click = Resource.objects.get(pk=resource.pk)
     services.delete_resource(resource)
     services.delete_resource(second_click)
@@ -133,14 +160,25 @@ def test_a_resource_deleted_twice_is_audited_once(deployment):
 def test_the_admin_applies_the_resource_rules(client, deployment, django_user_model):
     superuser = django_user_model.objects.create_superuser("root", password="x")
     peering = PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321", customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.1.0/24"], status="running",
+        deployment=deployment,
+        peering_id="pcx-0000000000000000a",
+        customer_account_id="210987654321",
+        customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.1.0/24"],
+        status="running",
     )
     client.force_login(superuser)
-    response = client.post("/admin/peerings/resource/add/", {
-        "deployment": deployment.pk, "peering": peering.pk, "name": "dns", "kind": "http",
-        "host": "8.8.8.8", "port": 53})
+    response = client.post(
+        "/admin/peerings/resource/add/",
+        {
+            "deployment": deployment.pk,
+            "peering": peering.pk,
+            "name": "dns",
+            "kind": "http",
+            "host": "8.8.8.8",
+            "port": 53,
+        },
+    )
     assert response.status_code == 200
     assert "outside 172.16.1.0/24" in response.content.decode()
     assert not Resource.objects.exists()
@@ -150,8 +188,10 @@ def test_a_bulk_delete_of_groups_in_the_admin_is_audited(client, django_user_mod
     superuser = django_user_model.objects.create_superuser("root", password="x")
     first, second = Group.objects.create(name="a"), Group.objects.create(name="b")
     client.force_login(superuser)
-    client.post("/admin/auth/group/", {"action": "delete_selected", "post": "yes",
-                                       "_selected_action": [first.pk, second.pk]})
+    client.post(
+        "/admin/auth/group/",
+        {"action": "delete_selected", "post": "yes", "_selected_action": [first.pk, second.pk]},
+    )
     assert not Group.objects.filter(pk__in=[first.pk, second.pk]).exists()
     events = AuditEvent.objects.filter(action="admin.group.deleted")
     assert sorted(e.after["object"] for e in events) == ["a", "b"]

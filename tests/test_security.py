@@ -53,25 +53,44 @@ def world(organization, owner):
     for org, tag in ((organization, 1), (other_org, 2)):
         deployment = make_deployment(org, name=f"d{tag}")
         peering = PeeringConnection.objects.create(
-            deployment=deployment, peering_id=f"pcx-{tag:017x}",
-            customer_account_id="210987654321", customer_vpc_id=f"vpc-{tag:017x}",
-            customer_cidrs=[f"172.16.{tag}.0/24"], status="failed", retryable=True,
+            deployment=deployment,
+            peering_id=f"pcx-{tag:017x}",
+            customer_account_id="210987654321",
+            customer_vpc_id=f"vpc-{tag:017x}",
+            customer_cidrs=[f"172.16.{tag}.0/24"],
+            status="failed",
+            retryable=True,
         )
         running = PeeringConnection.objects.create(
-            deployment=deployment, peering_id=f"pcx-{tag + 10:017x}",
-            customer_account_id="210987654321", customer_vpc_id=f"vpc-{tag + 10:017x}",
-            customer_cidrs=[f"172.17.{tag}.0/24"], status="running",
+            deployment=deployment,
+            peering_id=f"pcx-{tag + 10:017x}",
+            customer_account_id="210987654321",
+            customer_vpc_id=f"vpc-{tag + 10:017x}",
+            customer_cidrs=[f"172.17.{tag}.0/24"],
+            status="running",
         )
-        resource = Resource.objects.create(deployment=deployment, peering=running, name="db",
-                                           kind="mysql", host=f"172.17.{tag}.9", port=3306)
+        resource = Resource.objects.create(
+            deployment=deployment,
+            peering=running,
+            name="db",
+            kind="mysql",
+            host=f"172.17.{tag}.9",
+            port=3306,
+        )
         endpoint = webhook_services.create_endpoint(
             org, url="https://hooks.example.com/", event_types=["peering.running"]
         )
-        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                                  body="{}", status="failed")
-        rows[tag] = {"pk": deployment.pk, "peering_pk": peering.pk,
-                     "resource_pk": resource.pk, "organization_pk": org.pk,
-                     "endpoint_pk": endpoint.pk, "delivery_pk": delivery.pk}
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint, event_type="webhook.test", body="{}", status="failed"
+        )
+        rows[tag] = {
+            "pk": deployment.pk,
+            "peering_pk": peering.pk,
+            "resource_pk": resource.pk,
+            "organization_pk": org.pk,
+            "endpoint_pk": endpoint.pk,
+            "delivery_pk": delivery.pk,
+        }
     return rows
 
 
@@ -90,25 +109,39 @@ def scoped_routes():
 
 def test_the_sweep_sees_the_routes_it_must(demo_mode):
     names = {name for name, _ in scoped_routes()}
-    assert {"deployment-detail", "peering-new", "peering-row", "peering-retry",
-            "peering-delete", "resource-new", "resource-delete",
-            "peering-demo-request"} <= names
+    assert {
+        "deployment-detail",
+        "peering-new",
+        "peering-row",
+        "peering-retry",
+        "peering-delete",
+        "resource-new",
+        "resource-delete",
+        "peering-demo-request",
+    } <= names
 
 
 # The sweeps run in demo mode, so that the demo's own route is swept with the others.
 
+
 def test_every_route_gives_404_for_another_organizations_ids(client, owner, world, demo_mode):
     client.force_login(owner)
     theirs = world[2]
-    mixed = {**world[1], "peering_pk": theirs["peering_pk"],
-             "resource_pk": theirs["resource_pk"], "endpoint_pk": theirs["endpoint_pk"],
-             "delivery_pk": theirs["delivery_pk"]}
+    mixed = {
+        **world[1],
+        "peering_pk": theirs["peering_pk"],
+        "resource_pk": theirs["resource_pk"],
+        "endpoint_pk": theirs["endpoint_pk"],
+        "delivery_pk": theirs["delivery_pk"],
+    }
 
     def state():
-        return (list(PeeringConnection.objects.order_by("pk").values_list("pk", "status")),
-                Resource.objects.count(),
-                list(WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret")),
-                list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status")))
+        return (
+            list(PeeringConnection.objects.order_by("pk").values_list("pk", "status")),
+            Resource.objects.count(),
+            list(WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret")),
+            list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status")),
+        )
 
     before = state()
     answers = {}  # (route name, URL): {method: status}, across GET and POST
@@ -123,8 +156,7 @@ def test_every_route_gives_404_for_another_organizations_ids(client, owner, worl
                 assert status in (404, 405), f"{method.upper()} {url} ({name}) gave {status}"
                 answers.setdefault((name, url), {})[method.upper()] = status
     # A URL that refuses every method it is asked with has not had its IDs checked at all.
-    unchecked = {route: found for route, found in answers.items()
-                 if 404 not in found.values()}
+    unchecked = {route: found for route, found in answers.items() if 404 not in found.values()}
     assert not unchecked, f"no method gave 404, so the IDs went unchecked: {unchecked}"
     assert {name for name, _url in answers} == {name for name, _ in scoped_routes()}
     assert before == state()
@@ -144,6 +176,7 @@ def test_every_post_requires_a_csrf_token(owner, world, demo_mode):
 
 
 # --- CSRF on what the sweep leaves out: login, logout and the admin ---
+
 
 def with_token(client, data=None):
     """`data` with the token a page of ours would have put in its form."""
@@ -203,6 +236,7 @@ def test_an_admin_action_without_a_csrf_token_is_refused(support, aws_deployment
 
 # --- login lockout ---
 
+
 def forget_failures(username, *ips):
     # Never cache.clear(): with REDIS_URL the cache shares Redis with the task broker.
     for ip in ips:
@@ -220,8 +254,9 @@ def fresh_cache():
 
 
 def attempt(client, username, password, ip="198.51.100.7"):
-    return client.post(reverse("login"), {"username": username, "password": password},
-                       REMOTE_ADDR=ip)
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
 
 
 def test_repeated_failures_lock_the_login_and_are_audited(client, owner, settings, fresh_cache):
@@ -236,8 +271,9 @@ def test_repeated_failures_lock_the_login_and_are_audited(client, owner, setting
     assert AuditEvent.objects.filter(action="user.login_failed").count() == 3
 
 
-def test_a_lockout_from_one_address_does_not_lock_the_user_out_elsewhere(client, owner,
-                                                                         settings, fresh_cache):
+def test_a_lockout_from_one_address_does_not_lock_the_user_out_elsewhere(
+    client, owner, settings, fresh_cache
+):
     settings.LOGIN_MAX_FAILURES = 3
     for _ in range(3):
         attempt(client, "olivia", "wrong", ip="203.0.113.66")
@@ -276,8 +312,9 @@ def test_failures_counted_past_the_limit_record_the_lockout_once(owner, settings
     assert "after 2 failed attempts" in locks[0].message
 
 
-def test_an_address_trying_many_usernames_is_locked_and_audited_once(client, owner, settings,
-                                                                    fresh_cache):
+def test_an_address_trying_many_usernames_is_locked_and_audited_once(
+    client, owner, settings, fresh_cache
+):
     settings.LOGIN_MAX_FAILURES = 1
     per_address = settings.LOGIN_MAX_FAILURES * login_guard.PER_IP_FACTOR
     names = [f"guess{n}" for n in range(per_address + 2)]
@@ -285,8 +322,11 @@ def test_an_address_trying_many_usernames_is_locked_and_audited_once(client, own
         for name in names:
             attempt(client, name, "wrong", ip="203.0.113.66")
         assert attempt(client, "olivia", "pw-olivia", ip="203.0.113.66").status_code == 200
-        address_locks = [e for e in AuditEvent.objects.filter(action="user.login_locked")
-                         if e.after["scope"] == "address"]
+        address_locks = [
+            e
+            for e in AuditEvent.objects.filter(action="user.login_locked")
+            if e.after["scope"] == "address"
+        ]
         assert len(address_locks) == 1
         assert "203.0.113.66" in address_locks[0].message
     finally:
@@ -294,19 +334,21 @@ def test_an_address_trying_many_usernames_is_locked_and_audited_once(client, own
             forget_failures(name, "203.0.113.66")
 
 
-def test_the_admin_login_is_locked_the_same_way(client, settings, fresh_cache,
-                                                django_user_model):
+def test_the_admin_login_is_locked_the_same_way(client, settings, fresh_cache, django_user_model):
     django_user_model.objects.create_user("staff", password="pw-staff", is_staff=True)
     settings.LOGIN_MAX_FAILURES = 2
     for _ in range(2):
-        client.post("/admin/login/", {"username": "staff", "password": "bad"},
-                    REMOTE_ADDR="198.51.100.7")
-    response = client.post("/admin/login/", {"username": "staff", "password": "pw-staff"},
-                           REMOTE_ADDR="198.51.100.7")
+        client.post(
+            "/admin/login/", {"username": "staff", "password": "bad"}, REMOTE_ADDR="198.51.100.7"
+        )
+    response = client.post(
+        "/admin/login/", {"username": "staff", "password": "pw-staff"}, REMOTE_ADDR="198.51.100.7"
+    )
     assert "Too many failed attempts" in response.content.decode()
 
 
 # --- headers and production settings ---
+
 
 def test_pages_carry_the_security_headers(client, owner, world):
     client.force_login(owner)
@@ -330,17 +372,30 @@ def test_hsts_is_sent_over_https_when_not_in_debug(client, owner, settings):
 
 
 def production_env(**extra):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DEBUG", "SECURE_", "DATABASE_URL", "REDIS_URL"))}
-    env.update({"DEBUG": "false", "SECRET_KEY": "p" * 20 + "r0duct10n-s3cr3t-k3y-" + "x" * 20,
-                "ALLOWED_HOSTS": "portal.example.com"}, **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DEBUG", "SECURE_", "DATABASE_URL", "REDIS_URL"))
+    }
+    env.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": "p" * 20 + "r0duct10n-s3cr3t-k3y-" + "x" * 20,
+            "ALLOWED_HOSTS": "portal.example.com",
+        },
+        **extra,
+    )
     return env
 
 
 def test_check_deploy_is_clean_under_production_settings():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=production_env(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -359,8 +414,9 @@ def test_production_cookies_are_secure(monkeypatch):
     assert loaded["SECURE_HSTS_SECONDS"] >= 31536000
 
 
-def test_a_viewer_is_refused_every_state_change(client, organization, world, django_user_model,
-                                                demo_mode):
+def test_a_viewer_is_refused_every_state_change(
+    client, organization, world, django_user_model, demo_mode
+):
     viewer = django_user_model.objects.create_user("vic", password="x")
     Membership.objects.create(user=viewer, organization=organization, role="viewer")
     client.force_login(viewer)

@@ -9,9 +9,20 @@ CLEAN = {"SECRET_KEY": "s3cret", "DEBUG": "false"}
 
 
 def load(monkeypatch, **env):
-    for name in ("DATABASE_URL", "REDIS_URL", "RESERVED_CIDRS", "Q_WORKERS", "DEBUG",
-                 "SECRET_KEY", "VENDOR_ROLE_ARN_TEMPLATE", "Q_TIMEOUT", "LOG_LEVEL",
-                 "PEERING_PLANS", "VENDOR_HOME_ACCOUNT_ID", "DEMO_MODE"):
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "RESERVED_CIDRS",
+        "Q_WORKERS",
+        "DEBUG",
+        "SECRET_KEY",
+        "VENDOR_ROLE_ARN_TEMPLATE",
+        "Q_TIMEOUT",
+        "LOG_LEVEL",
+        "PEERING_PLANS",
+        "VENDOR_HOME_ACCOUNT_ID",
+        "DEMO_MODE",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in {**CLEAN, **env}.items():
         if value is None:
@@ -126,8 +137,12 @@ def test_it_lists_every_variable_settings_read_in_env_example(monkeypatch):
     for env in (
         {**CLEAN},
         {"SECRET_KEY": "s3cret", "DEBUG": "true", "DEMO_MODE": "true"},
-        {**CLEAN, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/portal",
-         "REDIS_URL": "redis://127.0.0.1:6379/0", "BEHIND_TLS_PROXY": "true"},
+        {
+            **CLEAN,
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/portal",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "BEHIND_TLS_PROXY": "true",
+        },
     ):
         monkeypatch.setattr("os.environ", _RecordingEnviron(env, read))
         runpy.run_path(str(SETTINGS_FILE))

@@ -4,25 +4,45 @@ from django.core.exceptions import ValidationError
 from peerings import validators
 
 GOOD_AND_BAD = [
-    (validators.validate_peering_id,
-     ["pcx-1a2b3c4d", "pcx-0123456789abcdef0"],
-     ["pcx-", "pcx-1a2b3c4", "pcx-0123456789ABCDEF0", "vpc-0123456789abcdef0",
-      "pcx-0123456789abcdef", " pcx-1a2b3c4d", "pcx-1a2b3c4d\n", "pcx-1a2b3c4g"]),
-    (validators.validate_vpc_id,
-     ["vpc-1a2b3c4d", "vpc-0123456789abcdef0"],
-     ["vpc-123", "pcx-0123456789abcdef0", "vpc-0123456789abcdef00", "VPC-1a2b3c4d"]),
-    (validators.validate_security_group_id,
-     ["sg-1a2b3c4d", "sg-0123456789abcdef0"],
-     ["sg-1a2b3c4", "sg-zzzzzzzz", "sec-1a2b3c4d"]),
-    (validators.validate_account_id,
-     ["123456789012", "000000000001"],
-     ["12345678901", "1234567890123", "12345678901a", "1234-5678-9012", "١٢٣٤٥٦٧٨٩٠١٢"]),
-    (validators.validate_region,
-     ["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "eu-central-2"],
-     ["us-east", "US-EAST-1", "useast1", "us-east-1a", "moon-1"]),
-    (validators.validate_host,
-     ["10.1.2.3", "db.internal", "kafka-1.example.com", "localhost"],
-     ["10.1.2.300", "-bad.example", "a" * 64 + ".com", "has space", "<script>", "1.2.3"]),
+    (
+        validators.validate_peering_id,
+        ["pcx-1a2b3c4d", "pcx-0123456789abcdef0"],
+        [
+            "pcx-",
+            "pcx-1a2b3c4",
+            "pcx-0123456789ABCDEF0",
+            "vpc-0123456789abcdef0",
+            "pcx-0123456789abcdef",
+            " pcx-1a2b3c4d",
+            "pcx-1a2b3c4d\n",
+            "pcx-1a2b3c4g",
+        ],
+    ),
+    (
+        validators.validate_vpc_id,
+        ["vpc-1a2b3c4d", "vpc-0123456789abcdef0"],
+        ["vpc-123", "pcx-0123456789abcdef0", "vpc-0123456789abcdef00", "VPC-1a2b3c4d"],
+    ),
+    (
+        validators.validate_security_group_id,
+        ["sg-1a2b3c4d", "sg-0123456789abcdef0"],
+        ["sg-1a2b3c4", "sg-zzzzzzzz", "sec-1a2b3c4d"],
+    ),
+    (
+        validators.validate_account_id,
+        ["123456789012", "000000000001"],
+        ["12345678901", "1234567890123", "12345678901a", "1234-5678-9012", "١٢٣٤٥٦٧٨٩٠١٢"],
+    ),
+    (
+        validators.validate_region,
+        ["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1", "eu-central-2"],
+        ["us-east", "US-EAST-1", "useast1", "us-east-1a", "moon-1"],
+    ),
+    (
+        validators.validate_host,
+        ["10.1.2.3", "db.internal", "kafka-1.example.com", "localhost"],
+        ["10.1.2.300", "-bad.example", "a" * 64 + ".com", "has space", "<script>", "1.2.3"],
+    ),
 ]
 
 
@@ -45,8 +65,11 @@ def test_it_rejects_bad_values(validator, value):
 
 @pytest.mark.parametrize(
     ("given", "canonical"),
-    [("10.0.0.0/16", "10.0.0.0/16"), (" 172.16.4.0/24 ", "172.16.4.0/24"),
-     ("192.168.0.0/255.255.0.0", "192.168.0.0/16")],
+    [
+        ("10.0.0.0/16", "10.0.0.0/16"),
+        (" 172.16.4.0/24 ", "172.16.4.0/24"),
+        ("192.168.0.0/255.255.0.0", "192.168.0.0/16"),
+    ],
 )
 def test_it_normalises_cidrs(given, canonical):
     assert validators.normalize_cidr(given) == canonical

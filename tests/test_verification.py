@@ -24,11 +24,18 @@ CUSTOMER = "210987654321"
 
 
 def check(deployment, request, **typed):
-    values = {"peering_id": request.peering_id, "account_id": request.account_id,
-              "vpc_id": request.vpc_id}
+    values = {
+        "peering_id": request.peering_id,
+        "account_id": request.account_id,
+        "vpc_id": request.vpc_id,
+    }
     values.update(typed)
-    return services.check_new_peering(deployment, peering_id=values["peering_id"],
-                                      account_id=values["account_id"], vpc_id=values["vpc_id"])
+    return services.check_new_peering(
+        deployment,
+        peering_id=values["peering_id"],
+        account_id=values["account_id"],
+        vpc_id=values["vpc_id"],
+    )
 
 
 def refusal(deployment, request, **typed):
@@ -47,17 +54,20 @@ def test_it_accepts_a_good_request_and_learns_the_customer_cidr(aws_deployment):
 def test_it_refuses_a_request_that_does_not_exist(aws_deployment):
     request = sandbox.create_customer_request(aws_deployment)
     errors = refusal(aws_deployment, request, peering_id="pcx-0123456789abcdef0")
-    assert "No VPC peering connection pcx-0123456789abcdef0 exists in us-east-1" in (
-        errors["peering_id"][0]
+    assert (
+        "No VPC peering connection pcx-0123456789abcdef0 exists in us-east-1"
+        in (errors["peering_id"][0])
     )
 
 
 def test_it_refuses_the_wrong_account(aws_deployment):
     request = sandbox.create_customer_request(aws_deployment)
     errors = refusal(aws_deployment, request, account_id="999988887777")
-    assert errors == {"account_id": [
-        f"The request in AWS comes from account {CUSTOMER}, not 999988887777 that you entered."
-    ]}
+    assert errors == {
+        "account_id": [
+            f"The request in AWS comes from account {CUSTOMER}, not 999988887777 that you entered."
+        ]
+    }
 
 
 def test_it_refuses_the_wrong_vpc(aws_deployment):
@@ -72,12 +82,18 @@ def test_it_refuses_a_request_for_another_vpc_of_ours(aws_deployment, organizati
 
     ec2 = SandboxEc2("us-east-1", "123456789012")
     other_vpc, _, other_group = ec2.create_network("10.40.0.0/16", "other")
-    other = make_deployment(organization, name="other", vpc_id=other_vpc,
-                            security_group_id=other_group, cidr="10.40.0.0/16")
+    other = make_deployment(
+        organization,
+        name="other",
+        vpc_id=other_vpc,
+        security_group_id=other_group,
+        cidr="10.40.0.0/16",
+    )
     request = sandbox.create_customer_request(other)
     errors = refusal(aws_deployment, request)
-    assert f"asks to peer with VPC {other_vpc}, not with this deployment's VPC" in (
-        errors["peering_id"][0]
+    assert (
+        f"asks to peer with VPC {other_vpc}, not with this deployment's VPC"
+        in (errors["peering_id"][0])
     )
 
 
@@ -113,9 +129,12 @@ def test_it_refuses_a_customer_vpc_overlapping_the_deployment(aws_deployment):
 
 def test_it_refuses_a_customer_vpc_overlapping_a_live_peering(aws_deployment):
     PeeringConnection.objects.create(
-        deployment=aws_deployment, peering_id="pcx-0000000000000000a",
-        customer_account_id=CUSTOMER, customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/16"], status="running",
+        deployment=aws_deployment,
+        peering_id="pcx-0000000000000000a",
+        customer_account_id=CUSTOMER,
+        customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/16"],
+        status="running",
     )
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
     errors = refusal(aws_deployment, request)
@@ -125,8 +144,11 @@ def test_it_refuses_a_customer_vpc_overlapping_a_live_peering(aws_deployment):
 def live_rows(deployment, count, status="running"):
     for n in range(count):
         PeeringConnection.objects.create(
-            deployment=deployment, peering_id=f"pcx-{n + 1:017x}", customer_account_id=CUSTOMER,
-            customer_vpc_id=f"vpc-{n + 1:017x}", customer_cidrs=[f"192.168.{n}.0/24"],
+            deployment=deployment,
+            peering_id=f"pcx-{n + 1:017x}",
+            customer_account_id=CUSTOMER,
+            customer_vpc_id=f"vpc-{n + 1:017x}",
+            customer_cidrs=[f"192.168.{n}.0/24"],
             status=status,
         )
 
@@ -138,14 +160,19 @@ def test_it_refuses_a_peering_the_security_group_has_no_room_for(aws_deployment,
     assert check(aws_deployment, request)  # the fourth fits
 
     one_more = PeeringConnection.objects.create(
-        deployment=aws_deployment, peering_id="pcx-00000000000000aaa",
-        customer_account_id=CUSTOMER, customer_vpc_id="vpc-00000000000000aaa",
-        customer_cidrs=["192.168.100.0/24"], status="pending",
+        deployment=aws_deployment,
+        peering_id="pcx-00000000000000aaa",
+        customer_account_id=CUSTOMER,
+        customer_vpc_id="vpc-00000000000000aaa",
+        customer_cidrs=["192.168.100.0/24"],
+        status="pending",
     )
     errors = refusal(aws_deployment, request)
     assert list(errors) == [None]
-    assert ("its security group would need 10 rules (5 customer CIDRs × 2 service ports), "
-            "over AWS's limit of 8") in errors[None][0]
+    assert (
+        "its security group would need 10 rules (5 customer CIDRs × 2 service ports), "
+        "over AWS's limit of 8"
+    ) in errors[None][0]
     assert "ask our support team to raise the limit" in errors[None][1]
     one_more.status = "deleted"
     one_more.save()
@@ -169,15 +196,20 @@ def test_it_refuses_a_peering_the_route_tables_have_no_room_for(aws_deployment, 
     live_rows(aws_deployment, 3)
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     errors = refusal(aws_deployment, request)
-    assert "its route tables would need 4 routes to customer CIDRs, over AWS's limit of 3" in (
-        errors[None][0])
+    assert (
+        "its route tables would need 4 routes to customer CIDRs, over AWS's limit of 3"
+        in (errors[None][0])
+    )
 
 
 def test_an_ended_peering_does_not_block_its_cidr(aws_deployment):
     PeeringConnection.objects.create(
-        deployment=aws_deployment, peering_id="pcx-0000000000000000a",
-        customer_account_id=CUSTOMER, customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/16"], status="deleted",
+        deployment=aws_deployment,
+        peering_id="pcx-0000000000000000a",
+        customer_account_id=CUSTOMER,
+        customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/16"],
+        status="deleted",
     )
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
     assert check(aws_deployment, request)
@@ -187,31 +219,45 @@ def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aw
     deployment, monkeypatch
 ):
     PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0000000000000000a",
-        customer_account_id=CUSTOMER, customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/16"], status="failed",
+        deployment=deployment,
+        peering_id="pcx-0000000000000000a",
+        customer_account_id=CUSTOMER,
+        customer_vpc_id="vpc-0000000000000000a",
+        customer_cidrs=["172.16.0.0/16"],
+        status="failed",
     )
     monkeypatch.setattr(aws, "client", lambda *a: pytest.fail("AWS must not be asked"))
     with pytest.raises(services.Refused) as caught:
-        services.check_new_peering(deployment, peering_id="pcx-0000000000000000a",
-                                   account_id=CUSTOMER, vpc_id="vpc-0000000000000000a")
+        services.check_new_peering(
+            deployment,
+            peering_id="pcx-0000000000000000a",
+            account_id=CUSTOMER,
+            vpc_id="vpc-0000000000000000a",
+        )
     assert "already in use" in caught.value.errors["peering_id"][0]
     assert "already peered with this deployment" in caught.value.errors["vpc_id"][0]
 
 
 # --- only what the checks verified becomes a peering ---
 
-def test_it_refuses_to_create_from_an_unverified_request(aws_deployment, organization, owner,
-                                                          django_capture_on_commit_callbacks):
+
+def test_it_refuses_to_create_from_an_unverified_request(
+    aws_deployment, organization, owner, django_capture_on_commit_callbacks
+):
     from tests.conftest import make_deployment
 
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     in_aws = aws.Ec2("us-east-1", "123456789012").describe_peering(request.peering_id)
     # What a caller could hand over without the checks: the values as typed, or AWS's own
     # answer that nobody compared with the deployment.
-    typed = SimpleNamespace(deployment_pk=aws_deployment.pk, in_aws=in_aws,
-                            peering_id=request.peering_id, account_id=request.account_id,
-                            vpc_id=request.vpc_id, cidrs=[request.cidr])
+    typed = SimpleNamespace(
+        deployment_pk=aws_deployment.pk,
+        in_aws=in_aws,
+        peering_id=request.peering_id,
+        account_id=request.account_id,
+        vpc_id=request.vpc_id,
+        cidrs=[request.cidr],
+    )
     with pytest.raises(services.UnverifiedRequest):
         services.VerifiedRequest(deployment_pk=aws_deployment.pk, in_aws=in_aws)
     verified = check(aws_deployment, request)
@@ -231,17 +277,31 @@ def test_it_refuses_to_create_from_an_unverified_request(aws_deployment, organiz
 
 # --- what moto cannot show: botocore's Stubber plays AWS ---
 
+
 def described(status="pending-acceptance", message="", deployment=None, **requester):
-    info = {"OwnerId": CUSTOMER, "VpcId": "vpc-0000000000000000c", "Region": "us-east-1",
-            "CidrBlock": "172.16.0.0/24", "CidrBlockSet": [{"CidrBlock": "172.16.0.0/24"}]}
+    info = {
+        "OwnerId": CUSTOMER,
+        "VpcId": "vpc-0000000000000000c",
+        "Region": "us-east-1",
+        "CidrBlock": "172.16.0.0/24",
+        "CidrBlockSet": [{"CidrBlock": "172.16.0.0/24"}],
+    }
     info.update(requester)
-    return {"VpcPeeringConnections": [{
-        "VpcPeeringConnectionId": "pcx-0000000000000000c",
-        "Status": {"Code": status, "Message": message},
-        "RequesterVpcInfo": info,
-        "AccepterVpcInfo": {"OwnerId": "123456789012", "VpcId": deployment.vpc_id,
-                            "Region": "us-east-1", "CidrBlock": deployment.cidr},
-    }]}
+    return {
+        "VpcPeeringConnections": [
+            {
+                "VpcPeeringConnectionId": "pcx-0000000000000000c",
+                "Status": {"Code": status, "Message": message},
+                "RequesterVpcInfo": info,
+                "AccepterVpcInfo": {
+                    "OwnerId": "123456789012",
+                    "VpcId": deployment.vpc_id,
+                    "Region": "us-east-1",
+                    "CidrBlock": deployment.cidr,
+                },
+            }
+        ]
+    }
 
 
 @pytest.fixture
@@ -250,8 +310,13 @@ def stubbed(monkeypatch, settings):
     import boto3
 
     settings.AWS_MAX_ATTEMPTS = 1
-    ec2 = boto3.client("ec2", region_name="us-east-1", aws_access_key_id="x",
-                       aws_secret_access_key="x", endpoint_url="http://127.0.0.1:9")
+    ec2 = boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        endpoint_url="http://127.0.0.1:9",
+    )
     stubber = Stubber(ec2)
     monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
     with stubber:
@@ -260,8 +325,12 @@ def stubbed(monkeypatch, settings):
 
 
 def stubbed_check(deployment):
-    return services.check_new_peering(deployment, peering_id="pcx-0000000000000000c",
-                                      account_id=CUSTOMER, vpc_id="vpc-0000000000000000c")
+    return services.check_new_peering(
+        deployment,
+        peering_id="pcx-0000000000000000c",
+        account_id=CUSTOMER,
+        vpc_id="vpc-0000000000000000c",
+    )
 
 
 def test_it_passes_a_good_stubbed_request(stubbed, deployment):
@@ -270,13 +339,16 @@ def test_it_passes_a_good_stubbed_request(stubbed, deployment):
 
 
 def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
-    stubbed.add_client_error("describe_vpc_peering_connections",
-                             service_error_code="InvalidVpcPeeringConnectionID.NotFound",
-                             http_status_code=400)
+    stubbed.add_client_error(
+        "describe_vpc_peering_connections",
+        service_error_code="InvalidVpcPeeringConnectionID.NotFound",
+        http_status_code=400,
+    )
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert "No VPC peering connection pcx-0000000000000000c exists" in (
-        caught.value.errors["peering_id"][0]
+    assert (
+        "No VPC peering connection pcx-0000000000000000c exists"
+        in (caught.value.errors["peering_id"][0])
     )
 
 
@@ -286,31 +358,41 @@ def test_it_refuses_a_request_addressed_to_another_account(stubbed, deployment):
     stubbed.add_response("describe_vpc_peering_connections", answer)
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert caught.value.errors == {"peering_id": [
-        f"pcx-0000000000000000c is addressed to account 999999999999, not to "
-        f"{settings.VENDOR_NAME}'s account 123456789012."
-    ]}
+    assert caught.value.errors == {
+        "peering_id": [
+            f"pcx-0000000000000000c is addressed to account 999999999999, not to "
+            f"{settings.VENDOR_NAME}'s account 123456789012."
+        ]
+    }
 
 
 @pytest.mark.parametrize(
     ("state", "words"),
-    [("expired", "has expired"), ("failed", "failed in AWS. AWS says: boom"),
-     ("rejected", "was rejected"), ("deleted", "has been deleted"),
-     ("active", "already been accepted")],
+    [
+        ("expired", "has expired"),
+        ("failed", "failed in AWS. AWS says: boom"),
+        ("rejected", "was rejected"),
+        ("deleted", "has been deleted"),
+        ("active", "already been accepted"),
+    ],
 )
 def test_it_refuses_a_request_not_waiting_for_acceptance(stubbed, deployment, state, words):
-    stubbed.add_response("describe_vpc_peering_connections",
-                         described(state, "boom", deployment=deployment))
+    stubbed.add_response(
+        "describe_vpc_peering_connections", described(state, "boom", deployment=deployment)
+    )
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
     assert words in caught.value.errors["peering_id"][0]
 
 
 def test_it_checks_every_cidr_of_a_vpc_with_several(stubbed, deployment):
-    stubbed.add_response("describe_vpc_peering_connections", described(
-        deployment=deployment,
-        CidrBlockSet=[{"CidrBlock": "172.16.0.0/24"}, {"CidrBlock": "100.64.0.0/24"}],
-    ))
+    stubbed.add_response(
+        "describe_vpc_peering_connections",
+        described(
+            deployment=deployment,
+            CidrBlockSet=[{"CidrBlock": "172.16.0.0/24"}, {"CidrBlock": "100.64.0.0/24"}],
+        ),
+    )
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
     assert "100.64.0.0/24" in caught.value.errors["vpc_id"][0]
@@ -318,13 +400,17 @@ def test_it_checks_every_cidr_of_a_vpc_with_several(stubbed, deployment):
 
 @pytest.mark.parametrize("code", ["RequestLimitExceeded", "InternalError", "ServiceUnavailable"])
 def test_throttling_and_server_errors_are_unavailable_not_refusals(stubbed, deployment, code):
-    stubbed.add_client_error("describe_vpc_peering_connections", service_error_code=code,
-                             http_status_code=503 if code != "RequestLimitExceeded" else 400)
+    stubbed.add_client_error(
+        "describe_vpc_peering_connections",
+        service_error_code=code,
+        http_status_code=503 if code != "RequestLimitExceeded" else 400,
+    )
     with pytest.raises(aws.AwsUnavailable):
         stubbed_check(deployment)
 
 
 # --- how long a customer can be kept waiting, and what is not an outage ---
+
 
 @contextmanager
 def silent_aws():
@@ -359,15 +445,20 @@ def fresh_clients():
 
 
 def test_the_dialogs_check_gives_up_on_a_silent_aws_within_its_own_budget(
-        deployment, settings, monkeypatch, fresh_clients):
+    deployment, settings, monkeypatch, fresh_clients
+):
     # The workers' budget, were it used, would keep the customer waiting for minutes.
     settings.AWS_MAX_ATTEMPTS, settings.AWS_READ_TIMEOUT = 5, 60
     settings.AWS_CHECK_MAX_ATTEMPTS, settings.AWS_CHECK_READ_TIMEOUT = 2, 1
     with silent_aws() as (url, accepted):
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         with pytest.raises(aws.AwsUnavailable):
-            services.check_new_peering(deployment, peering_id="pcx-0123456789abcdef0",
-                                       account_id=CUSTOMER, vpc_id="vpc-0123456789abcdef0")
+            services.check_new_peering(
+                deployment,
+                peering_id="pcx-0123456789abcdef0",
+                account_id=CUSTOMER,
+                vpc_id="vpc-0123456789abcdef0",
+            )
         # One try and one retry, each cut off after a second; the workers' budget is 5.
         assert len(accepted) == 2
     assert PeeringConnection.objects.count() == 0
@@ -381,8 +472,7 @@ def test_the_workers_keep_their_longer_budget(settings, fresh_clients):
 
 
 def without_credentials(monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_PROFILE"):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
@@ -390,15 +480,19 @@ def without_credentials(monkeypatch, tmp_path):
 
 
 def test_missing_credentials_are_retried_like_an_outage_and_logged_as_an_error(
-        deployment, monkeypatch, tmp_path, fresh_clients, caplog,
-        django_capture_on_commit_callbacks):
+    deployment, monkeypatch, tmp_path, fresh_clients, caplog, django_capture_on_commit_callbacks
+):
     from django_q.models import Schedule
 
     # An instance role's credentials can be out of reach for a moment: retry, but loudly.
     without_credentials(monkeypatch, tmp_path)
     peering = PeeringConnection.objects.create(
-        deployment=deployment, peering_id="pcx-0123456789abcdef0", customer_account_id=CUSTOMER,
-        customer_vpc_id="vpc-0123456789abcdef0", customer_cidrs=["172.16.8.0/24"])
+        deployment=deployment,
+        peering_id="pcx-0123456789abcdef0",
+        customer_account_id=CUSTOMER,
+        customer_vpc_id="vpc-0123456789abcdef0",
+        customer_cidrs=["172.16.8.0/24"],
+    )
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         assert services.provision(peering.pk) == "pending"
     assert Schedule.objects.filter(func="peerings.tasks.provision_peering").count() == 1
@@ -413,12 +507,18 @@ def test_missing_credentials_are_retried_like_an_outage_and_logged_as_an_error(
 
 
 def test_missing_credentials_are_not_called_an_outage_in_the_dialog(
-        client, owner, deployment, monkeypatch, tmp_path, fresh_clients):
+    client, owner, deployment, monkeypatch, tmp_path, fresh_clients
+):
     without_credentials(monkeypatch, tmp_path)
     client.force_login(owner)
-    response = client.post(reverse("peering-new", args=[deployment.pk]),
-                           {"peering_id": "pcx-0123456789abcdef0", "account_id": CUSTOMER,
-                            "vpc_id": "vpc-0123456789abcdef0"})
+    response = client.post(
+        reverse("peering-new", args=[deployment.pk]),
+        {
+            "peering_id": "pcx-0123456789abcdef0",
+            "account_id": CUSTOMER,
+            "vpc_id": "vpc-0123456789abcdef0",
+        },
+    )
     page = response.content.decode()
     assert "the portal&#x27;s own AWS set-up has a problem (NoCredentialsError)" in page
     assert "did not answer in time" not in page

@@ -53,6 +53,7 @@ SETTINGS_FILE = Path(__file__).resolve().parent.parent / "peering_portal" / "set
 
 # --- a real HTTP server, in a thread ---
 
+
 @dataclass
 class Received:
     method: str
@@ -65,8 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (the name http.server calls)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.received.append(
-            Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                     body)
+            Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         )
         answer = self.server.answers.pop(0) if self.server.answers else (200, {}, b"")
         if answer == "hang":
@@ -133,7 +133,8 @@ def fake_dns(monkeypatch, answers):
         if callable(addresses):
             addresses = addresses(lookups.count(host))
         return [
-            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0)) if ":" in a
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0))
+            if ":" in a
             else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
             for a in addresses
         ]
@@ -144,8 +145,10 @@ def fake_dns(monkeypatch, answers):
 
 @pytest.fixture
 def public_dns(monkeypatch):
-    return fake_dns(monkeypatch, {"hooks.example.com": [PUBLIC_IPV4, PUBLIC_IPV6],
-                                  "other.example.com": [PUBLIC_IPV4]})
+    return fake_dns(
+        monkeypatch,
+        {"hooks.example.com": [PUBLIC_IPV4, PUBLIC_IPV6], "other.example.com": [PUBLIC_IPV4]},
+    )
 
 
 def tls_for(directory, host_name):
@@ -154,37 +157,64 @@ def tls_for(directory, host_name):
     now = datetime.now(UTC)
 
     def certificate(subject, issuer, key, signing_key, extensions):
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - timedelta(minutes=5))
-                   .not_valid_after(now + timedelta(hours=1)))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+        )
         for extension, critical in extensions:
             builder = builder.add_extension(extension, critical=critical)
         return builder.sign(signing_key, hashes.SHA256())
 
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Webhook test CA")])
-    ca = certificate(ca_name, ca_name, ca_key, ca_key, [
-        (x509.BasicConstraints(ca=True, path_length=None), True),
-        (x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                       content_commitment=False, key_encipherment=False,
-                       data_encipherment=False, key_agreement=False, encipher_only=False,
-                       decipher_only=False), True),
-        (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False),
-    ])
-    leaf = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host_name)]),
-                       ca_name, key, ca_key, [
-        (x509.SubjectAlternativeName([x509.DNSName(host_name)]), False),
-        (x509.BasicConstraints(ca=False, path_length=None), True),
-        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
-        (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
-    ])
+    ca = certificate(
+        ca_name,
+        ca_name,
+        ca_key,
+        ca_key,
+        [
+            (x509.BasicConstraints(ca=True, path_length=None), True),
+            (
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                True,
+            ),
+            (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False),
+        ],
+    )
+    leaf = certificate(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host_name)]),
+        ca_name,
+        key,
+        ca_key,
+        [
+            (x509.SubjectAlternativeName([x509.DNSName(host_name)]), False),
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
+        ],
+    )
     pem = serialization.Encoding.PEM
     ca_file, chain_file, key_file = (directory / n for n in ("ca.pem", "chain.pem", "key.pem"))
     ca_file.write_bytes(ca.public_bytes(pem))
     chain_file.write_bytes(leaf.public_bytes(pem))
-    key_file.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(chain_file, key_file)
     context.server_names = []
@@ -194,28 +224,46 @@ def tls_for(directory, host_name):
 
 # --- helpers ---
 
-def make_endpoint(organization, url="https://hooks.example.com/peering", *,
-                  event_types=("peering.running",), enabled=True, description=""):
-    return services.create_endpoint(organization, url=url, event_types=list(event_types),
-                                    enabled=enabled, description=description)
+
+def make_endpoint(
+    organization,
+    url="https://hooks.example.com/peering",
+    *,
+    event_types=("peering.running",),
+    enabled=True,
+    description="",
+):
+    return services.create_endpoint(
+        organization,
+        url=url,
+        event_types=list(event_types),
+        enabled=enabled,
+        description=description,
+    )
 
 
 def make_peering(deployment, status=Status.PROVISIONING, n=1):
     return PeeringConnection.objects.create(
-        deployment=deployment, peering_id=f"pcx-{n:017x}", customer_account_id="210987654321",
-        customer_vpc_id=f"vpc-{n:017x}", customer_cidrs=["172.16.0.0/24"], status=status,
+        deployment=deployment,
+        peering_id=f"pcx-{n:017x}",
+        customer_account_id="210987654321",
+        customer_vpc_id=f"vpc-{n:017x}",
+        customer_cidrs=["172.16.0.0/24"],
+        status=status,
     )
 
 
 def become_running(peering):
-    return transitions.transition(peering, to=Status.RUNNING,
-                                  allowed_from=[Status.PROVISIONING], action="peering.running")
+    return transitions.transition(
+        peering, to=Status.RUNNING, allowed_from=[Status.PROVISIONING], action="peering.running"
+    )
 
 
 def expected_signature(secret, timestamp, body):
     """Independent of webhooks.client: what a customer's receiver computes."""
-    return hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body,
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256
+    ).hexdigest()
 
 
 def send_test(endpoint, capture):
@@ -260,9 +308,10 @@ def url_of(name, endpoint):
 
 # --- 1. delivery over real HTTP, signed ---
 
-def test_it_delivers_a_signed_event_to_a_real_server(receiver, local_network, organization,
-                                                      deployment,
-                                                      django_capture_on_commit_callbacks):
+
+def test_it_delivers_a_signed_event_to_a_real_server(
+    receiver, local_network, organization, deployment, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization, receiver.url)
     peering = make_peering(deployment)
     with django_capture_on_commit_callbacks(execute=True):
@@ -278,10 +327,10 @@ def test_it_delivers_a_signed_event_to_a_real_server(receiver, local_network, or
     signature = request.headers["webhook-signature"]
     assert signature == "v1=" + expected_signature(endpoint.secret, timestamp, request.body)
     # The signature covers the timestamp and every byte of the body.
-    assert signature != "v1=" + expected_signature(endpoint.secret, str(int(timestamp) + 1),
-                                                   request.body)
-    assert signature != "v1=" + expected_signature(endpoint.secret, timestamp,
-                                                   request.body + b" ")
+    assert signature != "v1=" + expected_signature(
+        endpoint.secret, str(int(timestamp) + 1), request.body
+    )
+    assert signature != "v1=" + expected_signature(endpoint.secret, timestamp, request.body + b" ")
 
     event = json.loads(request.body)
     assert event == {
@@ -308,18 +357,24 @@ def test_it_delivers_a_signed_event_to_a_real_server(receiver, local_network, or
     assert str(delivery.event_id) == event["id"]
     attempt = delivery.attempts.get()
     assert (attempt.number, attempt.status_code, attempt.outcome, attempt.error) == (
-        1, 200, "succeeded", "")
+        1,
+        200,
+        "succeeded",
+        "",
+    )
     assert attempt.duration_ms >= 0
     assert not Schedule.objects.filter(func=queue.DELIVER).exists()
 
 
-def test_a_failure_event_carries_the_reason(receiver, local_network, organization, deployment,
-                                            django_capture_on_commit_callbacks):
+def test_a_failure_event_carries_the_reason(
+    receiver, local_network, organization, deployment, django_capture_on_commit_callbacks
+):
     make_endpoint(organization, receiver.url, event_types=["peering.failed"])
     peering = make_peering(deployment, Status.PENDING)
     with django_capture_on_commit_callbacks(execute=True):
-        assert peering_services.fail(peering, reason="The request comes from another VPC.",
-                                     retryable=False)
+        assert peering_services.fail(
+            peering, reason="The request comes from another VPC.", retryable=False
+        )
     event = json.loads(receiver.received[0].body)
     assert event["type"] == "peering.failed"
     assert event["peering"]["status"] == "failed"
@@ -329,15 +384,20 @@ def test_a_failure_event_carries_the_reason(receiver, local_network, organizatio
 
 # --- 2. which endpoints get which events ---
 
+
 def test_a_status_change_makes_one_delivery_per_subscribed_enabled_endpoint_of_the_org(
-        organization, deployment, outsider, django_capture_on_commit_callbacks):
+    organization, deployment, outsider, django_capture_on_commit_callbacks
+):
     other_organization = outsider.memberships.get().organization
     subscribed = [
         make_endpoint(organization, "https://a.example.com/"),
         make_endpoint(organization, "https://b.example.com/", event_types=ALL_EVENTS),
     ]
-    make_endpoint(organization, "https://unsubscribed.example.com/",
-                  event_types=["peering.failed", "peering.deleted"])
+    make_endpoint(
+        organization,
+        "https://unsubscribed.example.com/",
+        event_types=["peering.failed", "peering.deleted"],
+    )
     make_endpoint(organization, "https://disabled.example.com/", enabled=False)
     make_endpoint(other_organization, "https://other-org.example.com/")
     peering = make_peering(deployment)
@@ -356,23 +416,27 @@ def test_a_status_change_makes_one_delivery_per_subscribed_enabled_endpoint_of_t
     assert len(queued) == 2
 
 
-@pytest.mark.parametrize(("previous", "to", "event_type"), [
-    (Status.PROVISIONING, Status.RUNNING, "peering.running"),
-    (Status.PENDING, Status.FAILED, "peering.failed"),
-    (Status.DELETING, Status.DELETED, "peering.deleted"),
-    (Status.RUNNING, Status.PEER_DELETED, "peering.peer_deleted"),
-    (Status.PENDING, Status.PROVISIONING, None),
-    (Status.RUNNING, Status.DELETING, None),
-    (Status.FAILED, Status.PENDING, None),
-])
+@pytest.mark.parametrize(
+    ("previous", "to", "event_type"),
+    [
+        (Status.PROVISIONING, Status.RUNNING, "peering.running"),
+        (Status.PENDING, Status.FAILED, "peering.failed"),
+        (Status.DELETING, Status.DELETED, "peering.deleted"),
+        (Status.RUNNING, Status.PEER_DELETED, "peering.peer_deleted"),
+        (Status.PENDING, Status.PROVISIONING, None),
+        (Status.RUNNING, Status.DELETING, None),
+        (Status.FAILED, Status.PENDING, None),
+    ],
+)
 def test_each_settled_status_is_an_event_and_no_transitional_one_is(
-        organization, deployment, previous, to, event_type,
-        django_capture_on_commit_callbacks):
+    organization, deployment, previous, to, event_type, django_capture_on_commit_callbacks
+):
     make_endpoint(organization, event_types=ALL_EVENTS)
     peering = make_peering(deployment, previous)
     with django_capture_on_commit_callbacks() as queued:
-        assert transitions.transition(peering, to=to, allowed_from=[previous],
-                                      action=f"peering.{to}")
+        assert transitions.transition(
+            peering, to=to, allowed_from=[previous], action=f"peering.{to}"
+        )
     deliveries = list(WebhookDelivery.objects.all())
     if event_type is None:
         assert deliveries == [] and queued == []
@@ -383,20 +447,25 @@ def test_each_settled_status_is_an_event_and_no_transitional_one_is(
     assert body["peering"]["previous_status"] == previous
 
 
-def test_a_rolled_back_change_notifies_nobody(organization, deployment,
-                                              django_capture_on_commit_callbacks):
+def test_a_rolled_back_change_notifies_nobody(
+    organization, deployment, django_capture_on_commit_callbacks
+):
     make_endpoint(organization)
     peering = make_peering(deployment)
-    with (django_capture_on_commit_callbacks() as queued, pytest.raises(RuntimeError),
-          transaction.atomic()):
+    with (
+        django_capture_on_commit_callbacks() as queued,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
         assert become_running(peering)
         raise RuntimeError("the rest of the change failed")
     assert not WebhookDelivery.objects.exists()
     assert queued == []
 
 
-def test_a_webhook_failure_never_blocks_a_peering_change(organization, deployment, monkeypatch,
-                                                         caplog):
+def test_a_webhook_failure_never_blocks_a_peering_change(
+    organization, deployment, monkeypatch, caplog
+):
     make_endpoint(organization)
     peering = make_peering(deployment)
 
@@ -417,8 +486,10 @@ def test_a_webhook_failure_never_blocks_a_peering_change(organization, deploymen
 
 # --- 3. retries ---
 
-def test_it_retries_a_503_later_and_then_succeeds(receiver, local_network, organization,
-                                                  django_capture_on_commit_callbacks):
+
+def test_it_retries_a_503_later_and_then_succeeds(
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     receiver.answers = [(503, {}, b"down for maintenance"), (200, {}, b"")]
     endpoint = make_endpoint(organization, receiver.url)
     delivery = send_test(endpoint, django_capture_on_commit_callbacks)
@@ -438,7 +509,9 @@ def test_it_retries_a_503_later_and_then_succeeds(receiver, local_network, organ
     assert (delivery.status, delivery.attempt_count) == ("succeeded", 2)
     assert delivery.next_attempt_at is None
     assert [(a.number, a.status_code, a.outcome) for a in delivery.attempts.all()] == [
-        (1, 503, "retrying"), (2, 200, "succeeded")]
+        (1, 503, "retrying"),
+        (2, 200, "succeeded"),
+    ]
     assert len(receiver.received) == 2
     # The same event, byte for byte, signed again for its new timestamp.
     first_request, second_request = receiver.received
@@ -446,23 +519,23 @@ def test_it_retries_a_503_later_and_then_succeeds(receiver, local_network, organ
     assert first_request.headers["webhook-id"] == second_request.headers["webhook-id"]
     timestamp = second_request.headers["webhook-timestamp"]
     assert second_request.headers["webhook-signature"] == "v1=" + expected_signature(
-        endpoint.secret, timestamp, second_request.body)
+        endpoint.secret, timestamp, second_request.body
+    )
 
 
-def test_a_429_is_retried_no_sooner_than_retry_after(receiver, local_network, organization,
-                                                     django_capture_on_commit_callbacks):
+def test_a_429_is_retried_no_sooner_than_retry_after(
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     receiver.answers = [(429, {"Retry-After": "120"}, b"slow down")]
     endpoint = make_endpoint(organization, receiver.url)
     delivery = send_test(endpoint, django_capture_on_commit_callbacks)
     attempt = delivery.attempts.get()
-    assert (delivery.status, attempt.status_code, attempt.outcome) == (
-        "pending", 429, "retrying")
+    assert (delivery.status, attempt.status_code, attempt.outcome) == ("pending", 429, "retrying")
     schedule = Schedule.objects.get(func=queue.DELIVER)
     assert 119 <= (schedule.next_run - attempt.started_at).total_seconds() <= 135
 
 
-def test_a_400_is_final(receiver, local_network, organization,
-                        django_capture_on_commit_callbacks):
+def test_a_400_is_final(receiver, local_network, organization, django_capture_on_commit_callbacks):
     receiver.answers = [(400, {}, b'{"error": "bad signature"}')]
     endpoint = make_endpoint(organization, receiver.url)
     delivery = send_test(endpoint, django_capture_on_commit_callbacks)
@@ -477,8 +550,9 @@ def test_a_400_is_final(receiver, local_network, organization,
     assert len(receiver.received) == 1
 
 
-def test_attempts_are_bounded(receiver, local_network, organization, settings,
-                              django_capture_on_commit_callbacks):
+def test_attempts_are_bounded(
+    receiver, local_network, organization, settings, django_capture_on_commit_callbacks
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 3
     receiver.answers = [(500, {}, b"")] * 5
     endpoint = make_endpoint(organization, receiver.url)
@@ -503,21 +577,21 @@ def test_the_backoff_doubles_up_to_a_cap_and_honours_a_longer_retry_after():
     assert services.backoff_seconds(1, retry_after=10**6) == 3600
 
 
-def test_a_connection_error_is_retried(local_network, organization,
-                                       django_capture_on_commit_callbacks):
+def test_a_connection_error_is_retried(
+    local_network, organization, django_capture_on_commit_callbacks
+):
     with closed_port() as port:
         endpoint = make_endpoint(organization, f"http://127.0.0.1:{port}/hooks")
         delivery = send_test(endpoint, django_capture_on_commit_callbacks)
     attempt = delivery.attempts.get()
-    assert (delivery.status, attempt.status_code, attempt.outcome) == (
-        "pending", None, "retrying")
+    assert (delivery.status, attempt.status_code, attempt.outcome) == ("pending", None, "retrying")
     assert attempt.error.startswith("Network error")
     assert Schedule.objects.filter(func=queue.DELIVER).count() == 1
 
 
-def test_a_slow_endpoint_times_out_and_is_retried(receiver, local_network, organization,
-                                                  settings,
-                                                  django_capture_on_commit_callbacks):
+def test_a_slow_endpoint_times_out_and_is_retried(
+    receiver, local_network, organization, settings, django_capture_on_commit_callbacks
+):
     settings.WEBHOOK_TIMEOUT = 0.2
     receiver.answers = ["hang"]
     endpoint = make_endpoint(organization, receiver.url)
@@ -529,9 +603,9 @@ def test_a_slow_endpoint_times_out_and_is_retried(receiver, local_network, organ
     assert "No answer within 0.2 s" in attempt.error
 
 
-def test_a_redirect_is_a_final_failure_and_is_not_followed(receiver, local_network,
-                                                           organization,
-                                                           django_capture_on_commit_callbacks):
+def test_a_redirect_is_a_final_failure_and_is_not_followed(
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     with http_server() as target:
         receiver.answers = [(302, {"Location": target.url}, b"")]
         endpoint = make_endpoint(organization, receiver.url)
@@ -548,8 +622,10 @@ def test_a_redirect_is_a_final_failure_and_is_not_followed(receiver, local_netwo
 
 # --- 4. the task's bookkeeping ---
 
+
 def test_a_delivery_whose_endpoint_was_disabled_meanwhile_is_cancelled(
-        receiver, local_network, organization, deployment, django_capture_on_commit_callbacks):
+    receiver, local_network, organization, deployment, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization, receiver.url)
     with django_capture_on_commit_callbacks() as queued:
         assert become_running(make_peering(deployment))
@@ -561,8 +637,9 @@ def test_a_delivery_whose_endpoint_was_disabled_meanwhile_is_cancelled(
     assert receiver.received == []
 
 
-def test_a_test_event_goes_to_a_disabled_endpoint(receiver, local_network, organization,
-                                                  django_capture_on_commit_callbacks):
+def test_a_test_event_goes_to_a_disabled_endpoint(
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization, receiver.url, enabled=False)
     delivery = send_test(endpoint, django_capture_on_commit_callbacks)
     assert delivery.status == "succeeded"
@@ -572,8 +649,9 @@ def test_a_test_event_goes_to_a_disabled_endpoint(receiver, local_network, organ
     assert (event["deployment"], event["peering"]) == (None, None)
 
 
-def test_a_task_for_a_deleted_endpoint_does_nothing(organization,
-                                                    django_capture_on_commit_callbacks):
+def test_a_task_for_a_deleted_endpoint_does_nothing(
+    organization, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization)
     with django_capture_on_commit_callbacks() as queued:
         delivery = services.send_test_event(endpoint)
@@ -585,8 +663,9 @@ def test_a_task_for_a_deleted_endpoint_does_nothing(organization,
 
 def test_of_two_workers_holding_the_same_delivery_one_makes_the_attempt(organization):
     endpoint = make_endpoint(organization)
-    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                              body="{}")
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="webhook.test", body="{}"
+    )
     first = WebhookDelivery.objects.get(pk=delivery.pk)
     second = WebhookDelivery.objects.get(pk=delivery.pk)
     assert services.claim_next_attempt(first) == 1
@@ -597,6 +676,7 @@ def test_of_two_workers_holding_the_same_delivery_one_makes_the_attempt(organiza
 
 # --- 4b. work lost with a worker or a broker is taken over ---
 
+
 def overdue(delivery):
     """A moment after the delivery's next step counts as lost."""
     delivery.refresh_from_db()
@@ -604,7 +684,8 @@ def overdue(delivery):
 
 
 def test_an_attempt_lost_with_its_worker_is_recorded_as_such_and_retried(
-        receiver, local_network, organization, django_capture_on_commit_callbacks):
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization, receiver.url)
     with django_capture_on_commit_callbacks(execute=False):  # the queued send: see below
         delivery = services.send_test_event(endpoint)
@@ -634,8 +715,9 @@ def settings_q_timeout():
     return settings.Q_TIMEOUT
 
 
-def test_a_queued_send_that_never_ran_is_queued_again(receiver, local_network, organization,
-                                                      django_capture_on_commit_callbacks):
+def test_a_queued_send_that_never_ran_is_queued_again(
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization, receiver.url)
     with django_capture_on_commit_callbacks(execute=False):  # the broker lost the task
         delivery = services.send_test_event(endpoint)
@@ -650,7 +732,8 @@ def test_a_queued_send_that_never_ran_is_queued_again(receiver, local_network, o
 
 
 def test_a_retry_whose_schedule_was_lost_is_made_and_a_late_duplicate_then_does_nothing(
-        receiver, local_network, organization, django_capture_on_commit_callbacks):
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     receiver.answers = [(503, {}, b""), (503, {}, b"")]
     endpoint = make_endpoint(organization, receiver.url)
     delivery = send_test(endpoint, django_capture_on_commit_callbacks)
@@ -671,9 +754,9 @@ def test_a_retry_whose_schedule_was_lost_is_made_and_a_late_duplicate_then_does_
     assert len(receiver.received) == 2
 
 
-def test_a_stale_copy_of_a_task_never_makes_its_attempt_twice(receiver, local_network,
-                                                              organization,
-                                                              django_capture_on_commit_callbacks):
+def test_a_stale_copy_of_a_task_never_makes_its_attempt_twice(
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     receiver.answers = [(503, {}, b"")]
     endpoint = make_endpoint(organization, receiver.url)
     delivery = send_test(endpoint, django_capture_on_commit_callbacks)
@@ -683,8 +766,9 @@ def test_a_stale_copy_of_a_task_never_makes_its_attempt_twice(receiver, local_ne
     assert len(receiver.received) == 1
 
 
-def test_the_last_attempt_lost_with_its_worker_fails_the_delivery(organization, settings,
-                                                                  django_capture_on_commit_callbacks):
+def test_the_last_attempt_lost_with_its_worker_fails_the_delivery(
+    organization, settings, django_capture_on_commit_callbacks
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     endpoint = make_endpoint(organization)
     with django_capture_on_commit_callbacks(execute=False):
@@ -699,9 +783,9 @@ def test_the_last_attempt_lost_with_its_worker_fails_the_delivery(organization, 
     assert [(a.number, a.outcome) for a in delivery.attempts.all()] == [(1, "failed")]
 
 
-def test_the_sweep_leaves_alone_what_is_on_time_or_finished(receiver, local_network,
-                                                            organization,
-                                                            django_capture_on_commit_callbacks):
+def test_the_sweep_leaves_alone_what_is_on_time_or_finished(
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization, receiver.url)
     done = send_test(endpoint, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=False):
@@ -709,14 +793,16 @@ def test_the_sweep_leaves_alone_what_is_on_time_or_finished(receiver, local_netw
     waiting.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True) as queued:
         found = services.recover_stalled_deliveries(
-            now=waiting.presumed_lost_at - timedelta(seconds=1))
+            now=waiting.presumed_lost_at - timedelta(seconds=1)
+        )
     assert found == {} and queued == []
     done.refresh_from_db()
     assert done.status == "succeeded" and done.attempts.count() == 1
 
 
-def test_of_the_sweep_and_a_late_worker_only_one_takes_a_delivery_over(organization,
-                                                                      django_capture_on_commit_callbacks):
+def test_of_the_sweep_and_a_late_worker_only_one_takes_a_delivery_over(
+    organization, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization)
     with django_capture_on_commit_callbacks(execute=False):
         delivery = services.send_test_event(endpoint)
@@ -729,7 +815,8 @@ def test_of_the_sweep_and_a_late_worker_only_one_takes_a_delivery_over(organizat
 
 
 def test_the_sweep_keeps_off_a_delivery_whose_deadline_moved_meanwhile(
-        organization, django_capture_on_commit_callbacks):
+    organization, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization)
     with django_capture_on_commit_callbacks(execute=False):
         delivery = services.send_test_event(endpoint)
@@ -737,23 +824,37 @@ def test_the_sweep_keeps_off_a_delivery_whose_deadline_moved_meanwhile(
     later = stale.presumed_lost_at + timedelta(seconds=1)
     # Another sweep took it over first: same attempt count, a new deadline.
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        presumed_lost_at=later + timedelta(minutes=10))
+        presumed_lost_at=later + timedelta(minutes=10)
+    )
     with django_capture_on_commit_callbacks(execute=True) as queued:
         assert services._take_over(stale, later) == "moved on meanwhile"
     assert queued == []
 
 
 def test_a_delivery_made_before_deadlines_existed_is_swept_once_long_overdue(
-        receiver, local_network, organization, settings, django_capture_on_commit_callbacks):
+    receiver, local_network, organization, settings, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization, receiver.url)
     created = timezone.now() - timedelta(seconds=settings.RECONCILE_STUCK_AFTER + 5)
-    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                              body="{}", created_at=created)
-    retrying = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                              body="{}", created_at=created, attempt_count=1,
-                                              next_attempt_at=timezone.now())
-    WebhookAttempt.objects.create(delivery=retrying, number=1, started_at=created,
-                                  duration_ms=5, status_code=503, outcome="retrying")
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="webhook.test", body="{}", created_at=created
+    )
+    retrying = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event_type="webhook.test",
+        body="{}",
+        created_at=created,
+        attempt_count=1,
+        next_attempt_at=timezone.now(),
+    )
+    WebhookAttempt.objects.create(
+        delivery=retrying,
+        number=1,
+        started_at=created,
+        duration_ms=5,
+        status_code=503,
+        outcome="retrying",
+    )
     with django_capture_on_commit_callbacks(execute=True):
         found = services.recover_stalled_deliveries()
     assert found == {"re-queued": 1}  # not the one whose retry is still to come
@@ -762,7 +863,8 @@ def test_a_delivery_made_before_deadlines_existed_is_swept_once_long_overdue(
 
 
 def test_one_delivery_that_cannot_be_taken_over_does_not_keep_the_others_waiting(
-        organization, monkeypatch, django_capture_on_commit_callbacks):
+    organization, monkeypatch, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization)
     with django_capture_on_commit_callbacks(execute=False):
         broken = services.send_test_event(endpoint)
@@ -802,13 +904,14 @@ def test_the_recovery_schedule_exists_and_its_task_reports_what_it_did(db):
 
 # --- 4c. sending a failed delivery again ---
 
+
 def resend_url(delivery):
     return reverse("webhook-resend", args=[delivery.endpoint_id, delivery.pk])
 
 
 def test_an_owner_sends_a_failed_delivery_again_as_the_same_event(
-        receiver, local_network, organization, owner, client,
-        django_capture_on_commit_callbacks):
+    receiver, local_network, organization, owner, client, django_capture_on_commit_callbacks
+):
     receiver.answers = [(410, {}, b"gone for a deploy"), (200, {}, b"")]
     endpoint = make_endpoint(organization, receiver.url)
     delivery = send_test(endpoint, django_capture_on_commit_callbacks)
@@ -831,19 +934,22 @@ def test_an_owner_sends_a_failed_delivery_again_as_the_same_event(
 
 
 def test_only_a_failed_or_cancelled_delivery_of_an_enabled_endpoint_is_sent_again(
-        organization, owner, client, django_capture_on_commit_callbacks):
+    organization, owner, client, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization)
     client.force_login(owner)
     for status in ("pending", "succeeded"):
-        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                                  body="{}", status=status)
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint, event_type="webhook.test", body="{}", status=status
+        )
         with django_capture_on_commit_callbacks(execute=False) as queued:
             page = client.post(resend_url(delivery), HTTP_HX_REQUEST="true").content.decode()
         assert "Only a delivery that failed or was cancelled" in page and not queued
         delivery.refresh_from_db()
         assert delivery.status == status
-    failed = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                            body="{}", status="failed")
+    failed = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="webhook.test", body="{}", status="failed"
+    )
     services.update_endpoint(endpoint, enabled=False)
     assert resend_url(failed) not in client.get(url_of("detail", endpoint)).content.decode()
     response = client.post(resend_url(failed), follow=True)
@@ -854,11 +960,12 @@ def test_only_a_failed_or_cancelled_delivery_of_an_enabled_endpoint_is_sent_agai
 
 
 def test_a_cancelled_delivery_is_sent_again_and_a_second_click_is_refused(
-        receiver, local_network, organization, owner, client,
-        django_capture_on_commit_callbacks):
+    receiver, local_network, organization, owner, client, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization, receiver.url)
-    cancelled = WebhookDelivery.objects.create(endpoint=endpoint, event_type="peering.running",
-                                               body="{}", status="cancelled")
+    cancelled = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="peering.running", body="{}", status="cancelled"
+    )
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         client.post(resend_url(cancelled))
@@ -874,8 +981,9 @@ def test_a_cancelled_delivery_is_sent_again_and_a_second_click_is_refused(
 
 def test_a_delivery_of_another_endpoint_is_not_found(organization, owner, client):
     mine, other = make_endpoint(organization), make_endpoint(organization)
-    theirs = WebhookDelivery.objects.create(endpoint=other, event_type="webhook.test",
-                                            body="{}", status="failed")
+    theirs = WebhookDelivery.objects.create(
+        endpoint=other, event_type="webhook.test", body="{}", status="failed"
+    )
     client.force_login(owner)
     url = reverse("webhook-resend", args=[mine.pk, theirs.pk])
     assert client.post(url).status_code == 404
@@ -938,8 +1046,7 @@ def test_it_refuses_a_host_when_any_of_its_addresses_is_private(monkeypatch):
 
 def test_it_accepts_a_host_with_only_public_addresses(public_dns):
     target = validators.vet_url("https://hooks.example.com:8443/peering?x=1")
-    assert (target.host, target.port, target.host_is_address) == (
-        "hooks.example.com", 8443, False)
+    assert (target.host, target.port, target.host_is_address) == ("hooks.example.com", 8443, False)
     assert [str(a) for a in target.addresses] == [PUBLIC_IPV4, PUBLIC_IPV6]
 
 
@@ -957,8 +1064,12 @@ def test_private_addresses_need_the_setting_and_metadata_is_refused_even_with_it
     settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
     assert validators.vet_url("https://10.0.0.1/").host == "10.0.0.1"
     assert validators.vet_url("https://[::1]/").host == "::1"
-    for metadata in ("169.254.169.254", "[::ffff:169.254.169.254]", "[fd00:ec2::254]",
-                     "169.254.170.2"):
+    for metadata in (
+        "169.254.169.254",
+        "[::ffff:169.254.169.254]",
+        "[fd00:ec2::254]",
+        "169.254.170.2",
+    ):
         with pytest.raises(validators.UnsafeUrl, match="the cloud metadata address"):
             validators.vet_url(f"https://{metadata}/latest/meta-data/")
 
@@ -975,8 +1086,7 @@ def test_it_refuses_credentials_in_the_url_and_says_when_a_host_does_not_resolve
         validators.vet_url("https://nowhere.example.com/")
 
 
-def test_the_form_refuses_an_unsafe_url_and_saves_nothing(client, owner, organization,
-                                                          monkeypatch):
+def test_the_form_refuses_an_unsafe_url_and_saves_nothing(client, owner, organization, monkeypatch):
     fake_dns(monkeypatch, {"internal.example.com": ["192.168.0.7"]})
     client.force_login(owner)
     for url, message in (
@@ -984,15 +1094,17 @@ def test_the_form_refuses_an_unsafe_url_and_saves_nothing(client, owner, organiz
         ("https://169.254.169.254/latest/", "169.254.169.254 is the cloud metadata address"),
         ("http://internal.example.com/hook", "must start with https://"),
     ):
-        response = client.post(new_url(organization),
-                               {"url": url, "event_types": ["peering.running"]})
+        response = client.post(
+            new_url(organization), {"url": url, "event_types": ["peering.running"]}
+        )
         assert response.status_code == 200
         assert message in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_it_checks_the_address_again_when_sending(receiver, organization, settings, monkeypatch,
-                                                  django_capture_on_commit_callbacks):
+def test_it_checks_the_address_again_when_sending(
+    receiver, organization, settings, monkeypatch, django_capture_on_commit_callbacks
+):
     """Saved while the name pointed somewhere public; by the time we send, it points at
     loopback, where a server really listens. Nothing reaches it, and no retry is made."""
     settings.WEBHOOK_ALLOW_HTTP = True
@@ -1003,13 +1115,15 @@ def test_it_checks_the_address_again_when_sending(receiver, organization, settin
     assert delivery.status == "failed"
     attempt = delivery.attempts.get()
     assert (attempt.status_code, attempt.outcome) == (None, "failed")
-    assert attempt.error.startswith("Not sent: hooks.example.test resolves to 127.0.0.1, "
-                                    "a loopback address.")
+    assert attempt.error.startswith(
+        "Not sent: hooks.example.test resolves to 127.0.0.1, a loopback address."
+    )
     assert not Schedule.objects.filter(func=queue.DELIVER).exists()
 
 
 def test_it_connects_to_the_address_it_checked_without_resolving_again(
-        receiver, local_network, organization, monkeypatch, django_capture_on_commit_callbacks):
+    receiver, local_network, organization, monkeypatch, django_capture_on_commit_callbacks
+):
     """DNS rebinding: the first answer passes the check, a second lookup would give another
     address. There is no second lookup: the connection goes to the checked address, with
     the original Host header."""
@@ -1028,7 +1142,8 @@ def test_it_connects_to_the_address_it_checked_without_resolving_again(
 
 
 def test_it_tries_the_next_checked_address_when_one_does_not_connect(
-        receiver, local_network, organization, monkeypatch, django_capture_on_commit_callbacks):
+    receiver, local_network, organization, monkeypatch, django_capture_on_commit_callbacks
+):
     # The server listens on IPv4 only; the name's first answer is IPv6.
     fake_dns(monkeypatch, {"hooks.example.test": ["::1", "127.0.0.1"]})
     endpoint = make_endpoint(organization, f"http://hooks.example.test:{receiver.port}/hooks")
@@ -1038,22 +1153,22 @@ def test_it_tries_the_next_checked_address_when_one_does_not_connect(
 
 
 def test_a_pinned_https_connection_still_checks_the_certificate_for_the_host_name(
-        tmp_path, local_network, organization, monkeypatch,
-        django_capture_on_commit_callbacks):
+    tmp_path, local_network, organization, monkeypatch, django_capture_on_commit_callbacks
+):
     """Connecting to the checked IP must not weaken TLS: SNI and the certificate check use
     the host name of the URL, so the right certificate passes and a wrong one fails."""
     ca_file, tls = tls_for(tmp_path, "hooks.example.test")
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # httpx trusts this CA only
-    fake_dns(monkeypatch, {"hooks.example.test": ["127.0.0.1"],
-                           "impostor.example.test": ["127.0.0.1"]})
+    fake_dns(
+        monkeypatch, {"hooks.example.test": ["127.0.0.1"], "impostor.example.test": ["127.0.0.1"]}
+    )
     with http_server(tls) as server:
         endpoint = make_endpoint(organization, f"https://hooks.example.test:{server.port}/h")
         assert send_test(endpoint, django_capture_on_commit_callbacks).status == "succeeded"
         assert tls.server_names == ["hooks.example.test"]
         assert server.received[0].headers["host"] == f"hooks.example.test:{server.port}"
 
-        impostor = make_endpoint(organization,
-                                 f"https://impostor.example.test:{server.port}/h")
+        impostor = make_endpoint(organization, f"https://impostor.example.test:{server.port}/h")
         delivery = send_test(impostor, django_capture_on_commit_callbacks)
         attempt = delivery.attempts.get()
         assert (attempt.status_code, attempt.outcome) == (None, "retrying")
@@ -1063,14 +1178,19 @@ def test_a_pinned_https_connection_still_checks_the_certificate_for_the_host_nam
 
 # --- 6. the secret: shown once, then never again ---
 
-def test_the_secret_is_shown_once_and_never_again(client, owner, organization, public_dns,
-                                                  caplog):
+
+def test_the_secret_is_shown_once_and_never_again(client, owner, organization, public_dns, caplog):
     caplog.set_level(logging.DEBUG)
     client.force_login(owner)
-    response = client.post(new_url(organization), {
-        "url": "https://hooks.example.com/peering", "description": "Ops alerts",
-        "event_types": ["peering.running", "peering.failed"], "enabled": "on",
-    })
+    response = client.post(
+        new_url(organization),
+        {
+            "url": "https://hooks.example.com/peering",
+            "description": "Ops alerts",
+            "event_types": ["peering.running", "peering.failed"],
+            "enabled": "on",
+        },
+    )
     assert response.status_code == 200
     endpoint = WebhookEndpoint.objects.get()
     first = endpoint.secret
@@ -1080,15 +1200,21 @@ def test_the_secret_is_shown_once_and_never_again(client, owner, organization, p
 
     def pages():
         """Every page an owner can open afterwards, as text."""
-        responses = [client.get(list_url()), client.get(url_of("detail", endpoint)),
-                     client.get(url_of("detail", endpoint), **HTMX),
-                     client.get(url_of("edit", endpoint)),
-                     client.get(url_of("rotate", endpoint)),
-                     client.get(url_of("delete", endpoint)), client.get(reverse("audit-log")),
-                     client.get(reverse("audit-export"))]
+        responses = [
+            client.get(list_url()),
+            client.get(url_of("detail", endpoint)),
+            client.get(url_of("detail", endpoint), **HTMX),
+            client.get(url_of("edit", endpoint)),
+            client.get(url_of("rotate", endpoint)),
+            client.get(url_of("delete", endpoint)),
+            client.get(reverse("audit-log")),
+            client.get(reverse("audit-export")),
+        ]
         assert [r.status_code for r in responses] == [200] * len(responses)
-        return [(b"".join(r.streaming_content) if r.streaming else r.content).decode()
-                for r in responses]
+        return [
+            (b"".join(r.streaming_content) if r.streaming else r.content).decode()
+            for r in responses
+        ]
 
     for text in pages():
         assert first not in text
@@ -1118,35 +1244,48 @@ def signatures_of(request):
 
 
 def test_during_a_rotations_overlap_each_event_is_signed_with_both_secrets(
-        receiver, local_network, organization, client, owner, public_dns,
-        django_capture_on_commit_callbacks):
+    receiver,
+    local_network,
+    organization,
+    client,
+    owner,
+    public_dns,
+    django_capture_on_commit_callbacks,
+):
     endpoint = make_endpoint(organization, receiver.url)
     old = endpoint.secret
     client.force_login(owner)
     assert client.post(url_of("rotate", endpoint), {"keep_previous": "1h"}).status_code == 200
     endpoint.refresh_from_db()
-    assert "the previous one also signs until" in client.get(
-        url_of("detail", endpoint)).content.decode()
+    assert (
+        "the previous one also signs until"
+        in client.get(url_of("detail", endpoint)).content.decode()
+    )
     # Rotating again meanwhile would end that overlap: the page says so first.
     assert 'id="overlap-ends"' in client.get(url_of("rotate", endpoint)).content.decode()
     send_test(endpoint, django_capture_on_commit_callbacks)
     request = receiver.received[-1]
     timestamp = request.headers["webhook-timestamp"]
-    assert signatures_of(request) == [expected_signature(endpoint.secret, timestamp, request.body),
-                                      expected_signature(old, timestamp, request.body)]
+    assert signatures_of(request) == [
+        expected_signature(endpoint.secret, timestamp, request.body),
+        expected_signature(old, timestamp, request.body),
+    ]
 
     # Once the overlap is over, the new secret alone.
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        previous_secret_expires_at=timezone.now() - timedelta(seconds=1))
+        previous_secret_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     endpoint.refresh_from_db()
     send_test(endpoint, django_capture_on_commit_callbacks)
     request = receiver.received[-1]
-    assert signatures_of(request) == [expected_signature(
-        endpoint.secret, request.headers["webhook-timestamp"], request.body)]
+    assert signatures_of(request) == [
+        expected_signature(endpoint.secret, request.headers["webhook-timestamp"], request.body)
+    ]
 
 
-def test_a_leaked_secret_stops_signing_at_once(receiver, local_network, organization,
-                                               django_capture_on_commit_callbacks):
+def test_a_leaked_secret_stops_signing_at_once(
+    receiver, local_network, organization, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization, receiver.url)
     services.rotate_secret(endpoint)  # no overlap
     endpoint.refresh_from_db()
@@ -1166,7 +1305,8 @@ def test_rotating_needs_a_choice_of_overlap(client, owner, organization, public_
 
 
 def test_the_secret_stays_out_of_logs_and_records_when_delivering(
-        receiver, local_network, organization, caplog, django_capture_on_commit_callbacks):
+    receiver, local_network, organization, caplog, django_capture_on_commit_callbacks
+):
     caplog.set_level(logging.DEBUG)
     receiver.answers = [(503, {}, b"busy"), (400, {}, b"nope")]
     endpoint = make_endpoint(organization, receiver.url)
@@ -1185,56 +1325,78 @@ def test_the_secret_stays_out_of_logs_and_records_when_delivering(
 def test_the_admin_never_shows_the_secret_and_changes_nothing(client, organization):
     superuser = get_user_model().objects.create_superuser("root", password="pw-root")
     endpoint = make_endpoint(organization)
-    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                              body="{}")
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="webhook.test", body="{}"
+    )
     client.force_login(superuser)
-    for url in ("/admin/webhooks/webhookendpoint/",
-                f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/",
-                "/admin/webhooks/webhookdelivery/",
-                f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/"):
+    for url in (
+        "/admin/webhooks/webhookendpoint/",
+        f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/",
+        "/admin/webhooks/webhookdelivery/",
+        f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/",
+    ):
         response = client.get(url)
         assert response.status_code == 200
         assert endpoint.secret not in response.content.decode()
-    response = client.post(f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/",
-                           {"url": "https://other.example.com/"})
+    response = client.post(
+        f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/",
+        {"url": "https://other.example.com/"},
+    )
     assert response.status_code == 403
     assert client.get("/admin/webhooks/webhookendpoint/add/").status_code == 403
     endpoint.refresh_from_db()
     assert endpoint.url == "https://hooks.example.com/peering"
 
 
-def test_support_reads_deliveries_and_their_attempts_but_never_the_secret(client,
-                                                                          organization):
+def test_support_reads_deliveries_and_their_attempts_but_never_the_secret(client, organization):
     from django.contrib.auth.models import Group
 
     sam = get_user_model().objects.create_user("sam", password="pw-sam", is_staff=True)
     sam.groups.add(Group.objects.get(name="Support"))
     endpoint = make_endpoint(organization)
-    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                              body="{}", attempt_count=1)
-    WebhookAttempt.objects.create(delivery=delivery, number=1, started_at=timezone.now(),
-                                  duration_ms=12, status_code=503,
-                                  error="HTTP 503 from the endpoint", outcome="retrying")
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="webhook.test", body="{}", attempt_count=1
+    )
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=1,
+        started_at=timezone.now(),
+        duration_ms=12,
+        status_code=503,
+        error="HTTP 503 from the endpoint",
+        outcome="retrying",
+    )
     client.force_login(sam)
     page = client.get(f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/")
     assert page.status_code == 200
     assert "HTTP 503 from the endpoint" in page.content.decode()
-    for url in ("/admin/webhooks/webhookendpoint/",
-                f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/"):
+    for url in (
+        "/admin/webhooks/webhookendpoint/",
+        f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/",
+    ):
         response = client.get(url)
         assert response.status_code == 200
         assert endpoint.secret not in response.content.decode()
-    assert client.post(f"/admin/webhooks/webhookendpoint/{endpoint.pk}/delete/",
-                       {"post": "yes"}).status_code == 403
+    assert (
+        client.post(
+            f"/admin/webhooks/webhookendpoint/{endpoint.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert WebhookEndpoint.objects.filter(pk=endpoint.pk).exists()
 
 
 # --- 7. who may do what ---
 
+
 def management_requests(organization, endpoint, delivery=None):
-    resend = [] if delivery is None else [
-        ("post", reverse("webhook-resend", args=[endpoint.pk, delivery.pk]))]
-    return [*resend,
+    resend = (
+        []
+        if delivery is None
+        else [("post", reverse("webhook-resend", args=[endpoint.pk, delivery.pk]))]
+    )
+    return [
+        *resend,
         ("get", new_url(organization)),
         ("post", new_url(organization)),
         ("get", url_of("detail", endpoint)),
@@ -1248,14 +1410,15 @@ def management_requests(organization, endpoint, delivery=None):
     ]
 
 
-@pytest.mark.parametrize(("role", "expected"), [("outsider", 404), ("viewer", 403),
-                                                ("member", 403)])
-def test_only_owners_manage_webhooks(client, request, organization, role, expected,
-                                     public_dns):
+@pytest.mark.parametrize(
+    ("role", "expected"), [("outsider", 404), ("viewer", 403), ("member", 403)]
+)
+def test_only_owners_manage_webhooks(client, request, organization, role, expected, public_dns):
     endpoint = make_endpoint(organization)
     secret = endpoint.secret
-    failed = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                            body="{}", status="failed")
+    failed = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_type="webhook.test", body="{}", status="failed"
+    )
     webhook_events = AuditEvent.objects.filter(action__startswith="webhook.")
     events_before = webhook_events.count()
     client.force_login(request.getfixturevalue(role))
@@ -1287,8 +1450,9 @@ def test_anonymous_visitors_are_sent_to_log_in(client, organization):
 
 
 @pytest.mark.parametrize("role", ["viewer", "member"])
-def test_viewers_and_members_read_the_list_without_management_links(client, request,
-                                                                    organization, role):
+def test_viewers_and_members_read_the_list_without_management_links(
+    client, request, organization, role
+):
     endpoint = make_endpoint(organization, description="Chat alerts")
     client.force_login(request.getfixturevalue(role))
     page = client.get(list_url()).content.decode()
@@ -1301,7 +1465,8 @@ def test_viewers_and_members_read_the_list_without_management_links(client, requ
 
 
 def test_the_list_shows_owners_their_links_and_outsiders_nothing_of_others(
-        client, owner, organization, outsider):
+    client, owner, organization, outsider
+):
     endpoint = make_endpoint(organization)
     client.force_login(owner)
     page = client.get(list_url()).content.decode()
@@ -1340,26 +1505,39 @@ def test_the_wrong_method_gets_405(client, owner, organization):
 
 # --- 8. managing endpoints, audited ---
 
-def test_a_url_change_is_audited_without_the_paths_but_told_apart(client, owner, organization,
-                                                                 public_dns):
+
+def test_a_url_change_is_audited_without_the_paths_but_told_apart(
+    client, owner, organization, public_dns
+):
     token_url = "https://hooks.example.com/services/T000/B000/s3cr3tT0ken"
     endpoint = make_endpoint(organization, token_url)
     client.force_login(owner)
-    client.post(url_of("edit", endpoint), {
-        "url": "https://hooks.example.com/services/T000/B000/n3wT0ken",
-        "event_types": ["peering.running"], "enabled": "on"})
+    client.post(
+        url_of("edit", endpoint),
+        {
+            "url": "https://hooks.example.com/services/T000/B000/n3wT0ken",
+            "event_types": ["peering.running"],
+            "enabled": "on",
+        },
+    )
     changed = AuditEvent.objects.get(action="webhook.changed")
     assert changed.before["url"] != changed.after["url"]
     assert "T0ken" not in event_text(changed) and "services" not in event_text(changed)
     assert "T0ken" not in str(AuditEvent.objects.get(action="webhook.created").after)
 
 
-def test_creating_changing_rotating_and_deleting_are_audited(client, owner, organization,
-                                                             public_dns):
+def test_creating_changing_rotating_and_deleting_are_audited(
+    client, owner, organization, public_dns
+):
     client.force_login(owner)
-    client.post(new_url(organization), {"url": "https://hooks.example.com/peering",
-                                        "event_types": ["peering.failed", "peering.running"],
-                                        "enabled": "on"})
+    client.post(
+        new_url(organization),
+        {
+            "url": "https://hooks.example.com/peering",
+            "event_types": ["peering.failed", "peering.running"],
+            "enabled": "on",
+        },
+    )
     endpoint = WebhookEndpoint.objects.get()
     # Kept in the order of the list of events, whatever order the browser sent.
     assert endpoint.event_types == ["peering.running", "peering.failed"]
@@ -1367,29 +1545,44 @@ def test_creating_changing_rotating_and_deleting_are_audited(client, owner, orga
     assert (created.organization, created.actor, created.source) == (organization, owner, "web")
     hidden_url = redacted_url("https://hooks.example.com/peering")
     assert hidden_url.startswith("https://hooks.example.com/… (#")
-    assert created.after == {"url": hidden_url, "description": "", "enabled": True,
-                             "event_types": ["peering.running", "peering.failed"]}
+    assert created.after == {
+        "url": hidden_url,
+        "description": "",
+        "enabled": True,
+        "event_types": ["peering.running", "peering.failed"],
+    }
 
-    response = client.post(url_of("edit", endpoint), {
-        "url": "https://hooks.example.com/peering", "description": "Ops",
-        "event_types": ["peering.running", "peering.failed"],  # enabled unticked
-    })
+    response = client.post(
+        url_of("edit", endpoint),
+        {
+            "url": "https://hooks.example.com/peering",
+            "description": "Ops",
+            "event_types": ["peering.running", "peering.failed"],  # enabled unticked
+        },
+    )
     assert response.status_code == 302
     changed = AuditEvent.objects.get(action="webhook.changed")
     assert changed.organization == organization
     assert changed.before == {"description": "", "enabled": True}
     assert changed.after == {"description": "Ops", "enabled": False}
     # Saving without a change records nothing.
-    client.post(url_of("edit", endpoint), {"url": "https://hooks.example.com/peering",
-                                           "description": "Ops",
-                                           "event_types": ["peering.running",
-                                                           "peering.failed"]})
+    client.post(
+        url_of("edit", endpoint),
+        {
+            "url": "https://hooks.example.com/peering",
+            "description": "Ops",
+            "event_types": ["peering.running", "peering.failed"],
+        },
+    )
     assert AuditEvent.objects.filter(action="webhook.changed").count() == 1
 
     client.post(url_of("rotate", endpoint), {"keep_previous": "none"})
     rotated = AuditEvent.objects.get(action="webhook.secret_rotated")
     assert (rotated.organization, rotated.before, rotated.after) == (
-        organization, {}, {"previous_signs_until": None})
+        organization,
+        {},
+        {"previous_signs_until": None},
+    )
 
     client.post(url_of("test", endpoint))
     assert AuditEvent.objects.get(action="webhook.test_sent").organization == organization
@@ -1404,14 +1597,18 @@ def test_creating_changing_rotating_and_deleting_are_audited(client, owner, orga
     assert deleted.target_id == str(endpoint.pk)
 
 
-def test_the_form_needs_an_event_and_knows_only_peering_events(client, owner, organization,
-                                                               public_dns):
+def test_the_form_needs_an_event_and_knows_only_peering_events(
+    client, owner, organization, public_dns
+):
     client.force_login(owner)
-    page = client.post(new_url(organization),
-                       {"url": "https://hooks.example.com/", "event_types": []})
+    page = client.post(
+        new_url(organization), {"url": "https://hooks.example.com/", "event_types": []}
+    )
     assert "Choose at least one event." in page.content.decode()
-    page = client.post(new_url(organization),
-                       {"url": "https://hooks.example.com/", "event_types": ["webhook.test"]})
+    page = client.post(
+        new_url(organization),
+        {"url": "https://hooks.example.com/", "event_types": ["webhook.test"]},
+    )
     assert page.status_code == 200 and 'id="errors-event_types"' in page.content.decode()
     assert not WebhookEndpoint.objects.exists()
 
@@ -1429,7 +1626,8 @@ def test_update_endpoint_refuses_to_touch_the_secret(organization):
 
 
 def test_the_send_test_event_button_queues_a_test_and_redraws_the_deliveries(
-        client, owner, organization, django_capture_on_commit_callbacks):
+    client, owner, organization, django_capture_on_commit_callbacks
+):
     endpoint = make_endpoint(organization)
     client.force_login(owner)
     with django_capture_on_commit_callbacks() as queued:
@@ -1442,14 +1640,18 @@ def test_the_send_test_event_button_queues_a_test_and_redraws_the_deliveries(
     assert len(queued) == 1
     delivery = WebhookDelivery.objects.get()
     assert (delivery.endpoint, delivery.event_type, delivery.status) == (
-        endpoint, "webhook.test", "pending")
+        endpoint,
+        "webhook.test",
+        "pending",
+    )
     response = client.post(url_of("test", endpoint))
     assert response.status_code == 302
     assert response["Location"] == url_of("detail", endpoint)
 
 
-def test_the_detail_page_shows_every_attempt(receiver, local_network, client, owner,
-                                             organization, django_capture_on_commit_callbacks):
+def test_the_detail_page_shows_every_attempt(
+    receiver, local_network, client, owner, organization, django_capture_on_commit_callbacks
+):
     receiver.answers = [(503, {}, b"maintenance window"), (200, {}, b"")]
     endpoint = make_endpoint(organization, receiver.url)
     delivery = send_test(endpoint, django_capture_on_commit_callbacks)
@@ -1477,10 +1679,17 @@ def test_pages_run_a_fixed_number_of_queries(client, owner, organization):
     list_few, detail_few = queries(list_url()), queries(url_of("detail", endpoint))
     for n in range(4):
         make_endpoint(organization, f"https://hooks{n}.example.com/")
-        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
-                                                  body="{}")
-        WebhookAttempt.objects.create(delivery=delivery, number=1, started_at=delivery.created_at,
-                                      duration_ms=5, status_code=500, outcome="failed")
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint, event_type="webhook.test", body="{}"
+        )
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=1,
+            started_at=delivery.created_at,
+            duration_ms=5,
+            status_code=500,
+            outcome="failed",
+        )
     assert queries(list_url()) == list_few
     assert queries(url_of("detail", endpoint)) == detail_few
 
@@ -1493,9 +1702,16 @@ def test_the_nav_links_to_webhooks(client, viewer):
 
 # --- 9. settings ---
 
+
 def load_settings(monkeypatch, **env):
-    names = ("WEBHOOK_ALLOW_HTTP", "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "WEBHOOK_TIMEOUT",
-             "WEBHOOK_MAX_ATTEMPTS", "DATABASE_URL", "REDIS_URL")
+    names = (
+        "WEBHOOK_ALLOW_HTTP",
+        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
+        "WEBHOOK_TIMEOUT",
+        "WEBHOOK_MAX_ATTEMPTS",
+        "DATABASE_URL",
+        "REDIS_URL",
+    )
     for name in names:
         monkeypatch.delenv(name, raising=False)
     for name, value in {"SECRET_KEY": "s3cret", "DEBUG": "false", **env}.items():
@@ -1508,20 +1724,31 @@ def test_the_webhook_settings_default_to_closed(monkeypatch):
     assert loaded["WEBHOOK_ALLOW_HTTP"] is False
     assert loaded["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] is False
     assert (loaded["WEBHOOK_TIMEOUT"], loaded["WEBHOOK_MAX_ATTEMPTS"]) == (10, 12)
-    opened = load_settings(monkeypatch, WEBHOOK_ALLOW_HTTP="yes",
-                           WEBHOOK_ALLOW_PRIVATE_ADDRESSES="1", WEBHOOK_TIMEOUT="3",
-                           WEBHOOK_MAX_ATTEMPTS="2")
-    assert (opened["WEBHOOK_ALLOW_HTTP"], opened["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"],
-            opened["WEBHOOK_TIMEOUT"], opened["WEBHOOK_MAX_ATTEMPTS"]) == (True, True, 3, 2)
+    opened = load_settings(
+        monkeypatch,
+        WEBHOOK_ALLOW_HTTP="yes",
+        WEBHOOK_ALLOW_PRIVATE_ADDRESSES="1",
+        WEBHOOK_TIMEOUT="3",
+        WEBHOOK_MAX_ATTEMPTS="2",
+    )
+    assert (
+        opened["WEBHOOK_ALLOW_HTTP"],
+        opened["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"],
+        opened["WEBHOOK_TIMEOUT"],
+        opened["WEBHOOK_MAX_ATTEMPTS"],
+    ) == (True, True, 3, 2)
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("WEBHOOK_ALLOW_HTTP", "sometimes"),
-    ("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "maybe"),
-    ("WEBHOOK_TIMEOUT", "ten"),
-    ("WEBHOOK_TIMEOUT", "0"),
-    ("WEBHOOK_MAX_ATTEMPTS", "0"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEBHOOK_ALLOW_HTTP", "sometimes"),
+        ("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "maybe"),
+        ("WEBHOOK_TIMEOUT", "ten"),
+        ("WEBHOOK_TIMEOUT", "0"),
+        ("WEBHOOK_MAX_ATTEMPTS", "0"),
+    ],
+)
 def test_a_bad_webhook_setting_stops_start_up_naming_it(monkeypatch, name, value):
     with pytest.raises(ImproperlyConfigured, match=name):
         load_settings(monkeypatch, **{name: value})

@@ -38,7 +38,8 @@ def use_private_queue(monkeypatch):
     monkeypatch.setattr(Conf, "PREFIX", QUEUE)
     get_broker().purge_queue()
     Schedule.objects.filter(repeats=-1, schedule_type=Schedule.MINUTES).update(
-        next_run=timezone.now() + timedelta(days=1))
+        next_run=timezone.now() + timedelta(days=1)
+    )
 
 
 def worker_env():
@@ -64,9 +65,14 @@ STARTED_CLUSTERS = ROOT / ".test-clusters"
 def start_cluster(log):
     """A real `manage.py qcluster` on this process's queue and database, in a session of its
     own, so that stopping it stops its workers too."""
-    process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT,
-                               env=worker_env(), stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=worker_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     STARTED_CLUSTERS.mkdir(exist_ok=True)
     # Written whole or not at all: a half-written record must never read as a dead run's.
     draft = STARTED_CLUSTERS / f".{process.pid}.tmp"
@@ -145,12 +151,15 @@ def cluster(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_cluster_takes_a_confirmed_peering_to_running(aws_deployment, owner,
-                                                                     cluster):
+def test_a_real_worker_cluster_takes_a_confirmed_peering_to_running(aws_deployment, owner, cluster):
     process, log = cluster
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    verified = services.check_new_peering(aws_deployment, peering_id=request.peering_id,
-                                          account_id=request.account_id, vpc_id=request.vpc_id)
+    verified = services.check_new_peering(
+        aws_deployment,
+        peering_id=request.peering_id,
+        account_id=request.account_id,
+        vpc_id=request.vpc_id,
+    )
     peering = services.create_peering(aws_deployment, verified=verified, user=owner)
 
     wait_until_settled(peering, process, log)
@@ -160,8 +169,7 @@ def test_a_real_worker_cluster_takes_a_confirmed_peering_to_running(aws_deployme
 def test_a_cluster_left_by_a_dead_run_is_killed_and_nothing_else():
     def spawn(name):
         # `exec -a` names the process as a qcluster would be named in its command line.
-        return subprocess.Popen(["bash", "-c", f"exec -a {name} sleep 60"],
-                                start_new_session=True)
+        return subprocess.Popen(["bash", "-c", f"exec -a {name} sleep 60"], start_new_session=True)
 
     dead_run = subprocess.Popen(["true"])
     dead_run.wait()

@@ -14,8 +14,15 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_filter = ["enabled"]
     list_select_related = ["organization"]
     search_fields = ["url", "description", "organization__name"]
-    fields = ["organization", "url", "description", "enabled", "event_types",
-              "secret_created_at", "created_at"]
+    fields = [
+        "organization",
+        "url",
+        "description",
+        "enabled",
+        "event_types",
+        "secret_created_at",
+        "created_at",
+    ]
     readonly_fields = ["secret_created_at"]
 
 
@@ -27,8 +34,15 @@ class WebhookAttemptInline(NoWrites, admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["event_type", "event_id", "endpoint", "status", "attempt_count",
-                    "created_at", "next_attempt_at"]
+    list_display = [
+        "event_type",
+        "event_id",
+        "endpoint",
+        "status",
+        "attempt_count",
+        "created_at",
+        "next_attempt_at",
+    ]
     list_filter = ["status", "event_type"]
     list_select_related = ["endpoint"]
     search_fields = ["event_id", "endpoint__url", "endpoint__organization__name"]

@@ -20,6 +20,7 @@ class WebhooksConfig(AppConfig):
         from peerings.services import peering_status_changed
         from webhooks import signals
 
-        peering_status_changed.connect(signals.notify_webhooks,
-                                       dispatch_uid="webhooks.notify_webhooks")
+        peering_status_changed.connect(
+            signals.notify_webhooks, dispatch_uid="webhooks.notify_webhooks"
+        )
         post_migrate.connect(signals.keep_bootstrap_rows, sender=self)

@@ -18,5 +18,6 @@ WEBHOOK_RECOVERY_SCHEDULE = "Recover stalled webhook deliveries"
 
 
 def ensure_webhook_recovery_schedule(schedule_model):
-    return every_few_minutes(schedule_model, WEBHOOK_RECOVERY_SCHEDULE,
-                             "webhooks.tasks.recover_stalled_deliveries")
+    return every_few_minutes(
+        schedule_model, WEBHOOK_RECOVERY_SCHEDULE, "webhooks.tasks.recover_stalled_deliveries"
+    )

@@ -93,14 +93,18 @@ def post_event(url, body, *, secrets, event_id):
         "Webhook-Id": str(event_id),
         "Webhook-Timestamp": timestamp,
         "Webhook-Signature": " ".join(
-            f"v1={signature(secret, timestamp, payload)}" for secret in secrets),
+            f"v1={signature(secret, timestamp, payload)}" for secret in secrets
+        ),
     }
     started = time.monotonic()
     try:
         with (
-            httpx.Client(transport=VettedTransport(),
-                         timeout=httpx.Timeout(settings.WEBHOOK_TIMEOUT),
-                         follow_redirects=False, trust_env=False) as http,
+            httpx.Client(
+                transport=VettedTransport(),
+                timeout=httpx.Timeout(settings.WEBHOOK_TIMEOUT),
+                follow_redirects=False,
+                trust_env=False,
+            ) as http,
             http.stream("POST", url, content=payload, headers=headers) as response,
         ):
             return _result(response, _ms_since(started))
@@ -109,12 +113,16 @@ def post_event(url, body, *, secrets, event_id):
     except validators.Unresolvable as exc:
         return Result(None, _ms_since(started), str(exc), retryable=True)
     except httpx.TimeoutException as exc:
-        return Result(None, _ms_since(started),
-                      f"No answer within {settings.WEBHOOK_TIMEOUT} s ({type(exc).__name__}).",
-                      retryable=True)
+        return Result(
+            None,
+            _ms_since(started),
+            f"No answer within {settings.WEBHOOK_TIMEOUT} s ({type(exc).__name__}).",
+            retryable=True,
+        )
     except httpx.TransportError as exc:
-        return Result(None, _ms_since(started),
-                      f"Network error: {exc or type(exc).__name__}.", retryable=True)
+        return Result(
+            None, _ms_since(started), f"Network error: {exc or type(exc).__name__}.", retryable=True
+        )
 
 
 def _result(response, duration_ms):
@@ -123,9 +131,12 @@ def _result(response, duration_ms):
         return Result(code, duration_ms)
     if 300 <= code < 400:
         location = response.headers.get("Location", "")[:EXCERPT_CHARS] or "nowhere"
-        return Result(code, duration_ms,
-                      f"The endpoint answered {code} and redirects to {location}. Webhooks do "
-                      "not follow redirects: enter the final URL.")
+        return Result(
+            code,
+            duration_ms,
+            f"The endpoint answered {code} and redirects to {location}. Webhooks do "
+            "not follow redirects: enter the final URL.",
+        )
     error = f"The endpoint answered {code} {response.reason_phrase}."
     excerpt = _excerpt(response)
     if excerpt:

@@ -8,15 +8,20 @@ from webhooks.events import EVENT_TYPES
 
 class EndpointForm(forms.Form):
     url = forms.URLField(
-        label="URL", max_length=2000, validators=[validators.validate_webhook_url],
+        label="URL",
+        max_length=2000,
+        validators=[validators.validate_webhook_url],
         # type=text, not url: the browser's own check would hide our clearer messages.
-        widget=forms.TextInput(attrs={"placeholder": "https://hooks.example.com/peering",
-                                      "inputmode": "url"}),
+        widget=forms.TextInput(
+            attrs={"placeholder": "https://hooks.example.com/peering", "inputmode": "url"}
+        ),
         help_text="Where we POST events. It must be https and reach a public address.",
     )
     description = forms.CharField(label="Description", max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
-        label="Events", choices=EVENT_TYPES, widget=forms.CheckboxSelectMultiple,
+        label="Events",
+        choices=EVENT_TYPES,
+        widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one event."},
     )
     enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
@@ -32,11 +37,16 @@ class RotateForm(forms.Form):
 
     keep_previous = forms.ChoiceField(
         label="The current secret",
-        choices=[("24h", "keeps signing beside the new one for 24 hours (update your "
-                         "receiver meanwhile)"),
-                 ("1h", "keeps signing beside the new one for 1 hour"),
-                 ("none", "stops signing at once (it has leaked)")],
-        initial="24h", widget=forms.RadioSelect,
+        choices=[
+            (
+                "24h",
+                "keeps signing beside the new one for 24 hours (update your receiver meanwhile)",
+            ),
+            ("1h", "keeps signing beside the new one for 1 hour"),
+            ("none", "stops signing at once (it has leaked)"),
+        ],
+        initial="24h",
+        widget=forms.RadioSelect,
     )
 
     def overlap(self):

@@ -64,8 +64,11 @@ class WebhookEndpoint(models.Model):
         """The secrets each event is signed with: the current one, and the previous one
         while its overlap lasts."""
         now = now or timezone.now()
-        if self.previous_secret and self.previous_secret_expires_at and (
-                now < self.previous_secret_expires_at):
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at
+            and (now < self.previous_secret_expires_at)
+        ):
             return [self.secret, self.previous_secret]
         return [self.secret]
 
@@ -114,8 +117,9 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["endpoint", "event_id"],
-                                    name="webhook_delivery_one_per_event_and_endpoint"),
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"], name="webhook_delivery_one_per_event_and_endpoint"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "succeeded", "failed", "cancelled"]),
                 name="webhook_delivery_status_valid",
@@ -123,8 +127,11 @@ class WebhookDelivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_recent"),
-            models.Index(fields=["presumed_lost_at"], condition=Q(status="pending"),
-                         name="webhook_delivery_pending_due"),
+            models.Index(
+                fields=["presumed_lost_at"],
+                condition=Q(status="pending"),
+                name="webhook_delivery_pending_due",
+            ),
         ]
 
     def __str__(self):
@@ -137,9 +144,7 @@ class WebhookAttempt(models.Model):
         RETRYING = "retrying", "failed, will retry"
         FAILED = "failed", "failed"
 
-    delivery = models.ForeignKey(
-        WebhookDelivery, on_delete=models.CASCADE, related_name="attempts"
-    )
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveSmallIntegerField()
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField()
@@ -150,8 +155,9 @@ class WebhookAttempt(models.Model):
     class Meta:
         ordering = ["number"]
         constraints = [
-            models.UniqueConstraint(fields=["delivery", "number"],
-                                    name="webhook_attempt_number_unique"),
+            models.UniqueConstraint(
+                fields=["delivery", "number"], name="webhook_attempt_number_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(outcome__in=["succeeded", "retrying", "failed"]),
                 name="webhook_attempt_outcome_valid",

@@ -16,10 +16,14 @@ RECOVER = "webhooks.tasks.recover_stalled_deliveries"
 
 def enqueue_delivery(delivery_pk: int, attempt_number: int) -> None:
     """Send attempt `attempt_number` once the current transaction commits."""
-    transaction.on_commit(lambda: async_task(
-        DELIVER, delivery_pk, attempt_number,
-        task_name=f"webhook delivery {delivery_pk} attempt {attempt_number}",
-    ))
+    transaction.on_commit(
+        lambda: async_task(
+            DELIVER,
+            delivery_pk,
+            attempt_number,
+            task_name=f"webhook delivery {delivery_pk} attempt {attempt_number}",
+        )
+    )
 
 
 def schedule_delivery(delivery_pk: int, attempt_number: int, when: datetime) -> None:
@@ -28,7 +32,10 @@ def schedule_delivery(delivery_pk: int, attempt_number: int, when: datetime) -> 
     # A one-off schedule: django-q2 has no delayed enqueue, and the scheduler survives
     # restarts of the cluster.
     Schedule.objects.create(
-        name=f"webhook delivery {delivery_pk} attempt {attempt_number}", func=DELIVER,
-        args=repr((delivery_pk, attempt_number)), schedule_type=Schedule.ONCE, repeats=-1,
+        name=f"webhook delivery {delivery_pk} attempt {attempt_number}",
+        func=DELIVER,
+        args=repr((delivery_pk, attempt_number)),
+        schedule_type=Schedule.ONCE,
+        repeats=-1,
         next_run=when,
     )

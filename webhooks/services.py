@@ -36,17 +36,24 @@ EDITABLE_FIELDS = ("url", "description", "enabled", "event_types")
 
 # --- endpoints ---
 
+
 def create_endpoint(organization, *, url, description="", enabled=True, event_types=()):
     """Save an endpoint with a new secret (on the returned endpoint: show it this once).
     Callers validate the values first (EndpointForm); the URL is checked again before every
     send, since what it resolves to can change."""
-    endpoint = WebhookEndpoint(organization=organization, url=url, description=description,
-                               enabled=enabled, event_types=list(event_types),
-                               secret=new_secret())
+    endpoint = WebhookEndpoint(
+        organization=organization,
+        url=url,
+        description=description,
+        enabled=enabled,
+        event_types=list(event_types),
+        secret=new_secret(),
+    )
     with transaction.atomic():
         endpoint.save()
-        audit.record("webhook.created", target=endpoint, organization=organization,
-                     after=_snapshot(endpoint))
+        audit.record(
+            "webhook.created", target=endpoint, organization=organization, after=_snapshot(endpoint)
+        )
     return endpoint
 
 
@@ -55,8 +62,7 @@ def update_endpoint(endpoint, **values):
     unknown = set(values) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"Not editable: {', '.join(sorted(unknown))}")
-    changed = {field: value for field, value in values.items()
-               if getattr(endpoint, field) != value}
+    changed = {field: value for field, value in values.items() if getattr(endpoint, field) != value}
     if not changed:
         return False
     before = {field: getattr(endpoint, field) for field in changed}
@@ -64,8 +70,13 @@ def update_endpoint(endpoint, **values):
         for field, value in changed.items():
             setattr(endpoint, field, value)
         endpoint.save(update_fields=list(changed))
-        audit.record("webhook.changed", target=endpoint, organization=endpoint.organization,
-                     before=_loggable(before), after=_loggable(changed))
+        audit.record(
+            "webhook.changed",
+            target=endpoint,
+            organization=endpoint.organization,
+            before=_loggable(before),
+            after=_loggable(changed),
+        )
     return True
 
 
@@ -81,23 +92,39 @@ def rotate_secret(endpoint, keep_previous_for=timedelta(0)):
         endpoint.previous_secret_expires_at = overlap_ends
         endpoint.secret = new_secret()
         endpoint.secret_created_at = now
-        endpoint.save(update_fields=["secret", "secret_created_at", "previous_secret",
-                                     "previous_secret_expires_at"])
+        endpoint.save(
+            update_fields=[
+                "secret",
+                "secret_created_at",
+                "previous_secret",
+                "previous_secret_expires_at",
+            ]
+        )
         if overlap_ends:
-            message = (f"Signing secret replaced; the previous one also signs until "
-                       f"{overlap_ends:%Y-%m-%d %H:%M} UTC.")
+            message = (
+                f"Signing secret replaced; the previous one also signs until "
+                f"{overlap_ends:%Y-%m-%d %H:%M} UTC."
+            )
         else:
             message = "Signing secret replaced; the previous one no longer signs."
-        audit.record("webhook.secret_rotated", target=endpoint,
-                     organization=endpoint.organization, message=message,
-                     after={"previous_signs_until": overlap_ends})
+        audit.record(
+            "webhook.secret_rotated",
+            target=endpoint,
+            organization=endpoint.organization,
+            message=message,
+            after={"previous_signs_until": overlap_ends},
+        )
 
 
 def delete_endpoint(endpoint):
     """Delete the endpoint and its delivery history; the audit log keeps the fact."""
     with transaction.atomic():
-        audit.record("webhook.deleted", target=endpoint, organization=endpoint.organization,
-                     before=_snapshot(endpoint))
+        audit.record(
+            "webhook.deleted",
+            target=endpoint,
+            organization=endpoint.organization,
+            before=_snapshot(endpoint),
+        )
         endpoint.delete()
 
 
@@ -107,31 +134,43 @@ def _snapshot(endpoint):
 
 def _loggable(values):
     # The audit log is read by viewers too: never a URL's path or query (see redacted_url).
-    return {field: redacted_url(value) if field == "url" else value
-            for field, value in values.items()}
+    return {
+        field: redacted_url(value) if field == "url" else value for field, value in values.items()
+    }
 
 
 # --- events ---
+
 
 def send_test_event(endpoint):
     """Queue a `webhook.test` delivery to this endpoint, enabled or not."""
     event_id = uuid.uuid4()
     now = timezone.now()
-    body = _encode({
-        "type": TEST_EVENT,
-        "id": str(event_id),
-        "created_at": now.isoformat(),
-        "organization": _organization(endpoint.organization),
-        "deployment": None,
-        "peering": None,
-    })
+    body = _encode(
+        {
+            "type": TEST_EVENT,
+            "id": str(event_id),
+            "created_at": now.isoformat(),
+            "organization": _organization(endpoint.organization),
+            "deployment": None,
+            "peering": None,
+        }
+    )
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_id=event_id,
-                                                  event_type=TEST_EVENT, body=body,
-                                                  created_at=now,
-                                                  presumed_lost_at=_queued_deadline(now))
-        audit.record("webhook.test_sent", target=endpoint, organization=endpoint.organization,
-                     after={"event_id": str(event_id)})
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event_id=event_id,
+            event_type=TEST_EVENT,
+            body=body,
+            created_at=now,
+            presumed_lost_at=_queued_deadline(now),
+        )
+        audit.record(
+            "webhook.test_sent",
+            target=endpoint,
+            organization=endpoint.organization,
+            after={"event_id": str(event_id)},
+        )
         queue.enqueue_delivery(delivery.pk, 1)
     return delivery
 
@@ -147,15 +186,23 @@ def resend_delivery(delivery):
     now = timezone.now()
     with transaction.atomic():
         reopened = WebhookDelivery.objects.filter(
-            pk=delivery.pk, status__in=[Status.FAILED, Status.CANCELLED],
+            pk=delivery.pk,
+            status__in=[Status.FAILED, Status.CANCELLED],
             attempt_count=delivery.attempt_count,
-        ).update(status=Status.PENDING, finished_at=None, next_attempt_at=None,
-                 presumed_lost_at=_queued_deadline(now))
+        ).update(
+            status=Status.PENDING,
+            finished_at=None,
+            next_attempt_at=None,
+            presumed_lost_at=_queued_deadline(now),
+        )
         if not reopened:
             return "Only a delivery that failed or was cancelled can be sent again."
-        audit.record("webhook.resent", target=endpoint, organization=endpoint.organization,
-                     after={"event_id": str(delivery.event_id),
-                            "event_type": delivery.event_type})
+        audit.record(
+            "webhook.resent",
+            target=endpoint,
+            organization=endpoint.organization,
+            after={"event_id": str(delivery.event_id), "event_type": delivery.event_type},
+        )
         queue.enqueue_delivery(delivery.pk, delivery.attempt_count + 1)
     return None
 
@@ -177,30 +224,43 @@ def record_peering_event(peering, previous):
     if not endpoints:
         return []
     event_id = uuid.uuid4()
-    body = _encode({
-        "type": event_type,
-        "id": str(event_id),
-        "created_at": peering.status_changed_at.isoformat(),
-        "organization": _organization(organization),
-        "deployment": {"id": deployment.pk, "name": deployment.name,
-                       "region": deployment.region},
-        "peering": {
-            "id": peering.pk,
-            "peering_id": peering.peering_id,
-            "customer_account_id": peering.customer_account_id,
-            "customer_vpc_id": peering.customer_vpc_id,
-            "customer_cidrs": peering.customer_cidrs,
-            "status": peering.status,
-            "previous_status": previous,
-            "status_reason": peering.status_reason,
-        },
-    })
+    body = _encode(
+        {
+            "type": event_type,
+            "id": str(event_id),
+            "created_at": peering.status_changed_at.isoformat(),
+            "organization": _organization(organization),
+            "deployment": {
+                "id": deployment.pk,
+                "name": deployment.name,
+                "region": deployment.region,
+            },
+            "peering": {
+                "id": peering.pk,
+                "peering_id": peering.peering_id,
+                "customer_account_id": peering.customer_account_id,
+                "customer_vpc_id": peering.customer_vpc_id,
+                "customer_cidrs": peering.customer_cidrs,
+                "status": peering.status,
+                "previous_status": previous,
+                "status_reason": peering.status_reason,
+            },
+        }
+    )
     now = timezone.now()
-    deliveries = WebhookDelivery.objects.bulk_create([
-        WebhookDelivery(endpoint=endpoint, event_id=event_id, event_type=event_type, body=body,
-                        created_at=now, presumed_lost_at=_queued_deadline(now))
-        for endpoint in endpoints
-    ])
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                endpoint=endpoint,
+                event_id=event_id,
+                event_type=event_type,
+                body=body,
+                created_at=now,
+                presumed_lost_at=_queued_deadline(now),
+            )
+            for endpoint in endpoints
+        ]
+    )
     for delivery in deliveries:
         queue.enqueue_delivery(delivery.pk, 1)
     return deliveries
@@ -216,6 +276,7 @@ def _encode(payload):
 
 
 # --- sending (the task's side) ---
+
 
 def backoff_seconds(attempt_number, retry_after=None):
     """How long to wait after failed attempt `attempt_number` (1-based). An endpoint's
@@ -245,8 +306,11 @@ def claim_next_attempt(delivery, number=None):
     number = number or delivery.attempt_count + 1
     claimed = WebhookDelivery.objects.filter(
         pk=delivery.pk, status=Status.PENDING, attempt_count=number - 1
-    ).update(attempt_count=number, next_attempt_at=None,
-             presumed_lost_at=timezone.now() + _attempt_lease())
+    ).update(
+        attempt_count=number,
+        next_attempt_at=None,
+        presumed_lost_at=timezone.now() + _attempt_lease(),
+    )
     return number if claimed else None
 
 
@@ -263,22 +327,28 @@ def attempt_delivery(delivery_pk, attempt_number=None):
     endpoint = delivery.endpoint
     if not endpoint.enabled and delivery.event_type != TEST_EVENT:
         # Only as this worker read it: never under an attempt another worker is making.
-        WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.PENDING,
-                                       attempt_count=delivery.attempt_count).update(
-            status=Status.CANCELLED, next_attempt_at=None, presumed_lost_at=None,
-            finished_at=timezone.now()
+        WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=Status.PENDING, attempt_count=delivery.attempt_count
+        ).update(
+            status=Status.CANCELLED,
+            next_attempt_at=None,
+            presumed_lost_at=None,
+            finished_at=timezone.now(),
         )
         return Status.CANCELLED
     number = claim_next_attempt(delivery, attempt_number)
     if number is None:
-        log.info("webhook delivery %s: attempt %s was already made or taken by another "
-                 "worker", delivery.pk, attempt_number or delivery.attempt_count + 1)
+        log.info(
+            "webhook delivery %s: attempt %s was already made or taken by another worker",
+            delivery.pk,
+            attempt_number or delivery.attempt_count + 1,
+        )
         return None
 
     started_at = timezone.now()
-    result = client.post_event(endpoint.url, delivery.body,
-                               secrets=endpoint.signing_secrets(),
-                               event_id=delivery.event_id)
+    result = client.post_event(
+        endpoint.url, delivery.body, secrets=endpoint.signing_secrets(), event_id=delivery.event_id
+    )
     if result.succeeded:
         outcome, status = Outcome.SUCCEEDED, Status.SUCCEEDED
     elif result.retryable and number < settings.WEBHOOK_MAX_ATTEMPTS:
@@ -287,9 +357,13 @@ def attempt_delivery(delivery_pk, attempt_number=None):
         outcome, status = Outcome.FAILED, Status.FAILED
     with transaction.atomic():
         WebhookAttempt.objects.create(
-            delivery=delivery, number=number, started_at=started_at,
-            duration_ms=result.duration_ms, status_code=result.status_code,
-            error=result.error, outcome=outcome,
+            delivery=delivery,
+            number=number,
+            started_at=started_at,
+            duration_ms=result.duration_ms,
+            status_code=result.status_code,
+            error=result.error,
+            outcome=outcome,
         )
         if status == Status.PENDING:
             next_at = timezone.now() + timedelta(
@@ -305,9 +379,15 @@ def attempt_delivery(delivery_pk, attempt_number=None):
             WebhookDelivery.objects.filter(
                 pk=delivery.pk, status=Status.PENDING, attempt_count=number
             ).update(status=status, finished_at=timezone.now(), presumed_lost_at=None)
-    log.info("webhook %s %s to %s, attempt %d: %s%s", delivery.event_type, delivery.event_id,
-             endpoint.redacted_url, number, outcome,
-             f" ({result.error})" if result.error else "")
+    log.info(
+        "webhook %s %s to %s, attempt %d: %s%s",
+        delivery.event_type,
+        delivery.event_id,
+        endpoint.redacted_url,
+        number,
+        outcome,
+        f" ({result.error})" if result.error else "",
+    )
     return status
 
 
@@ -330,9 +410,11 @@ def recover_stalled_deliveries(now=None):
     # Made by a web process still running the code before this field (a rolling deploy):
     # overdue once it has been due for as long as a queued send may wait.
     unmarked_overdue = Q(presumed_lost_at=None, created_at__lt=long_ago) & (
-        Q(next_attempt_at=None) | Q(next_attempt_at__lt=long_ago))
+        Q(next_attempt_at=None) | Q(next_attempt_at__lt=long_ago)
+    )
     overdue = WebhookDelivery.objects.filter(status=Status.PENDING).filter(
-        Q(presumed_lost_at__lt=now) | unmarked_overdue)
+        Q(presumed_lost_at__lt=now) | unmarked_overdue
+    )
     found = Counter()
     for delivery in overdue.only("pk", "attempt_count", "presumed_lost_at", "created_at"):
         try:
@@ -350,30 +432,50 @@ def _take_over(delivery, now):
         # Compare-and-set on what the sweep read: a worker that moved the delivery on
         # meanwhile keeps it.
         taken = WebhookDelivery.objects.filter(
-            pk=delivery.pk, status=Status.PENDING, attempt_count=number,
+            pk=delivery.pk,
+            status=Status.PENDING,
+            attempt_count=number,
             presumed_lost_at=delivery.presumed_lost_at,
         ).update(next_attempt_at=None, presumed_lost_at=_queued_deadline(now))
         if not taken:
             return "moved on meanwhile"
-        lost_mid_attempt = number > 0 and not WebhookAttempt.objects.filter(
-            delivery_id=delivery.pk, number=number).exists()
+        lost_mid_attempt = (
+            number > 0
+            and not WebhookAttempt.objects.filter(delivery_id=delivery.pk, number=number).exists()
+        )
         if lost_mid_attempt:
             last = number >= settings.WEBHOOK_MAX_ATTEMPTS
-            started_at = (delivery.presumed_lost_at - _attempt_lease()  # when it was claimed
-                          if delivery.presumed_lost_at else delivery.created_at)
+            started_at = (
+                delivery.presumed_lost_at - _attempt_lease()  # when it was claimed
+                if delivery.presumed_lost_at
+                else delivery.created_at
+            )
             WebhookAttempt.objects.create(
-                delivery_id=delivery.pk, number=number, started_at=started_at, duration_ms=0,
-                error=LOST_ATTEMPT_ERROR, outcome=Outcome.FAILED if last else Outcome.RETRYING,
+                delivery_id=delivery.pk,
+                number=number,
+                started_at=started_at,
+                duration_ms=0,
+                error=LOST_ATTEMPT_ERROR,
+                outcome=Outcome.FAILED if last else Outcome.RETRYING,
             )
             if last:
                 WebhookDelivery.objects.filter(pk=delivery.pk).update(
                     status=Status.FAILED, finished_at=now, presumed_lost_at=None
                 )
-                log.warning("webhook delivery %s: attempt %d lost with its worker; it was the "
-                            "last, the delivery failed", delivery.pk, number)
+                log.warning(
+                    "webhook delivery %s: attempt %d lost with its worker; it was the "
+                    "last, the delivery failed",
+                    delivery.pk,
+                    number,
+                )
                 return "lost mid-attempt, failed"
         queue.enqueue_delivery(delivery.pk, number + 1)
-    log.warning("webhook delivery %s: %s; attempt %d queued again", delivery.pk,
-                f"attempt {number} lost with its worker" if lost_mid_attempt
-                else "its queued send never ran", number + 1)
+    log.warning(
+        "webhook delivery %s: %s; attempt %d queued again",
+        delivery.pk,
+        f"attempt {number} lost with its worker"
+        if lost_mid_attempt
+        else "its queued send never ran",
+        number + 1,
+    )
     return "lost mid-attempt, retried" if lost_mid_attempt else "re-queued"

@@ -23,8 +23,9 @@ def notify_webhooks(sender, peering, previous, event, **kwargs):
         with transaction.atomic():
             services.record_peering_event(peering, previous)
     except Exception:
-        log.exception("webhooks: no deliveries made for peering %s becoming %s",
-                      peering.pk, peering.status)
+        log.exception(
+            "webhooks: no deliveries made for peering %s becoming %s", peering.pk, peering.status
+        )
 
 
 def keep_bootstrap_rows(sender, apps=None, **kwargs):

@@ -44,8 +44,9 @@ def vet_url(url):
     try:
         parts = urlsplit(url)
     except ValueError:  # an unmatched bracket of an IPv6 address, say
-        raise UnsafeUrl("This is not a valid URL; check the brackets around an IPv6 "
-                        "address.") from None
+        raise UnsafeUrl(
+            "This is not a valid URL; check the brackets around an IPv6 address."
+        ) from None
     scheme = parts.scheme.lower()
     if settings.WEBHOOK_ALLOW_HTTP and scheme not in ("https", "http"):
         raise UnsafeUrl("Webhook URLs must start with https:// (or http://, allowed here).")
@@ -55,8 +56,10 @@ def vet_url(url):
     if not host:
         raise UnsafeUrl("The URL has no host name.")
     if parts.username or parts.password:
-        raise UnsafeUrl("Put no user name or password in the URL: the signature on each "
-                        "request tells you it comes from us.")
+        raise UnsafeUrl(
+            "Put no user name or password in the URL: the signature on each "
+            "request tells you it comes from us."
+        )
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
@@ -66,8 +69,9 @@ def vet_url(url):
         problem = address_problem(address)
         if problem:
             subject = f"{address} is" if host_is_address else f"{host} resolves to {address},"
-            raise UnsafeUrl(f"{subject} {problem}. Webhooks are only sent to public internet "
-                            "addresses.")
+            raise UnsafeUrl(
+                f"{subject} {problem}. Webhooks are only sent to public internet addresses."
+            )
     return Target(host=host, port=port, addresses=addresses, host_is_address=host_is_address)
 
 
@@ -79,8 +83,9 @@ def _resolve(host, port):
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise Unresolvable(f"{host} could not be resolved "
-                           f"({getattr(exc, 'strerror', None) or exc}).") from None
+        raise Unresolvable(
+            f"{host} could not be resolved ({getattr(exc, 'strerror', None) or exc})."
+        ) from None
     addresses = []
     for _family, _type, _proto, _name, sockaddr in infos:
         # An IPv6 link-local answer may carry a zone (fe80::1%eth0).

@@ -20,10 +20,12 @@ DELIVERIES_SHOWN = 25
 def endpoint_list(request):
     """The endpoints of each organization the user belongs to, for every role; only owners
     get links to manage them. Two queries, whatever the number of endpoints."""
-    memberships = (Membership.objects.filter(user=request.user)
-                   .select_related("organization").order_by("organization__name"))
-    latest = (WebhookDelivery.objects.filter(endpoint=OuterRef("pk"))
-              .order_by("-created_at", "-id"))
+    memberships = (
+        Membership.objects.filter(user=request.user)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+    latest = WebhookDelivery.objects.filter(endpoint=OuterRef("pk")).order_by("-created_at", "-id")
     endpoints = WebhookEndpoint.objects.filter(
         organization__memberships__user=request.user
     ).annotate(
@@ -34,8 +36,11 @@ def endpoint_list(request):
     for endpoint in endpoints:
         by_organization[endpoint.organization_id].append(endpoint)
     sections = [
-        {"organization": m.organization, "is_owner": m.role == Membership.Role.OWNER,
-         "endpoints": by_organization[m.organization_id]}
+        {
+            "organization": m.organization,
+            "is_owner": m.role == Membership.Role.OWNER,
+            "endpoints": by_organization[m.organization_id],
+        }
         for m in memberships
     ]
     return render(request, "webhooks/endpoint_list.html", {"sections": sections})
@@ -58,22 +63,24 @@ def endpoint_new(request, organization_pk):
     if request.method == "POST" and form.is_valid():
         endpoint = services.create_endpoint(organization, **form.cleaned_data)
         return _show_secret(request, endpoint, created=True)
-    return render(request, "webhooks/endpoint_form.html",
-                  {"form": form, "organization": organization})
+    return render(
+        request, "webhooks/endpoint_form.html", {"form": form, "organization": organization}
+    )
 
 
 def _detail_context(endpoint, problem=None):
     deliveries = list(endpoint.deliveries.prefetch_related("attempts")[:DELIVERIES_SHOWN])
     # Poll while a send is due now; a delivery waiting minutes for its retry shows when.
-    sending = any(d.status == WebhookDelivery.Status.PENDING and d.next_attempt_at is None
-                  for d in deliveries)
-    return {"endpoint": endpoint, "deliveries": deliveries, "sending": sending,
-            "problem": problem}
+    sending = any(
+        d.status == WebhookDelivery.Status.PENDING and d.next_attempt_at is None for d in deliveries
+    )
+    return {"endpoint": endpoint, "deliveries": deliveries, "sending": sending, "problem": problem}
 
 
 def _deliveries(request, endpoint, problem=None):
-    response = render(request, "webhooks/endpoint_detail.html#deliveries",
-                      _detail_context(endpoint, problem))
+    response = render(
+        request, "webhooks/endpoint_detail.html#deliveries", _detail_context(endpoint, problem)
+    )
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -99,8 +106,11 @@ def endpoint_edit(request, endpoint_pk):
         if services.update_endpoint(endpoint, **form.cleaned_data):
             messages.success(request, "Webhook endpoint saved.")
         return redirect("webhook-detail", endpoint_pk=endpoint.pk)
-    return render(request, "webhooks/endpoint_form.html",
-                  {"form": form, "organization": endpoint.organization, "endpoint": endpoint})
+    return render(
+        request,
+        "webhooks/endpoint_form.html",
+        {"form": form, "organization": endpoint.organization, "endpoint": endpoint},
+    )
 
 
 @login_required
@@ -112,8 +122,7 @@ def endpoint_rotate(request, endpoint_pk):
     if request.method == "POST" and form.is_valid():
         services.rotate_secret(endpoint, keep_previous_for=form.overlap())
         return _show_secret(request, endpoint, created=False)
-    return render(request, "webhooks/endpoint_rotate.html",
-                  {"endpoint": endpoint, "form": form})
+    return render(request, "webhooks/endpoint_rotate.html", {"endpoint": endpoint, "form": form})
 
 
 @login_required

@@ -33,8 +33,9 @@ class Refused(Exception):
                 form.add_error(field_name, message)
 
 
-def live_peerings(deployment: Deployment, *,
-                  exclude_pk: int | None = None) -> QuerySet[PeeringConnection]:
+def live_peerings(
+    deployment: Deployment, *, exclude_pk: int | None = None
+) -> QuerySet[PeeringConnection]:
     rows = deployment.peerings.exclude(status__in=PeeringConnection.ENDED)
     return rows.exclude(pk=exclude_pk) if exclude_pk else rows
 
@@ -44,9 +45,7 @@ def database_problems(deployment: Deployment, *, peering_id: str, vpc_id: str) -
     errors: Errors = {}
     taken = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED)
     if peering_id and taken.filter(peering_id=peering_id).exists():
-        errors["peering_id"] = [
-            f"{peering_id} is already in use by a VPC peering in this portal."
-        ]
+        errors["peering_id"] = [f"{peering_id} is already in use by a VPC peering in this portal."]
     if vpc_id:
         existing = live_peerings(deployment).filter(customer_vpc_id=vpc_id).first()
         if existing:
@@ -57,19 +56,28 @@ def database_problems(deployment: Deployment, *, peering_id: str, vpc_id: str) -
     return errors
 
 
-def request_problems(deployment: Deployment, *, in_aws: aws.PeeringRequest | None,
-                     peering_id: str, account_id: str, vpc_id: str,
-                     exclude_pk: int | None = None, accepted_ok: bool = False) -> Errors:
+def request_problems(
+    deployment: Deployment,
+    *,
+    in_aws: aws.PeeringRequest | None,
+    peering_id: str,
+    account_id: str,
+    vpc_id: str,
+    exclude_pk: int | None = None,
+    accepted_ok: bool = False,
+) -> Errors:
     """Every way the AWS request (`in_aws`, None when AWS has no such request) can disagree
     with the deployment or with what the customer typed, each as its own message on the
     field to fix. Pure: no AWS calls."""
     region = deployment.region
     if in_aws is None:
-        return {"peering_id": [
-            f"No VPC peering connection {peering_id} exists in {region}, the deployment's "
-            f"region, for account {deployment.vendor_account_id}. Check the ID, and that you "
-            f"created the request in {region} with the peer account and VPC shown above."
-        ]}
+        return {
+            "peering_id": [
+                f"No VPC peering connection {peering_id} exists in {region}, the deployment's "
+                f"region, for account {deployment.vendor_account_id}. Check the ID, and that you "
+                f"created the request in {region} with the peer account and VPC shown above."
+            ]
+        }
     errors: Errors = {}
 
     def add(field_name: str, message: str) -> None:
@@ -79,34 +87,44 @@ def request_problems(deployment: Deployment, *, in_aws: aws.PeeringRequest | Non
     if in_aws.status not in acceptable:
         add("peering_id", _status_message(in_aws))
     if in_aws.accepter_vpc_id != deployment.vpc_id:
-        add("peering_id",
+        add(
+            "peering_id",
             f"{peering_id} asks to peer with VPC {in_aws.accepter_vpc_id}, not with this "
             f"deployment's VPC {deployment.vpc_id}. Create a new request with "
-            f"--peer-vpc-id {deployment.vpc_id}.")
+            f"--peer-vpc-id {deployment.vpc_id}.",
+        )
     if in_aws.accepter_account_id and in_aws.accepter_account_id != deployment.vendor_account_id:
-        add("peering_id",
+        add(
+            "peering_id",
             f"{peering_id} is addressed to account {in_aws.accepter_account_id}, not to "
-            f"{settings.VENDOR_NAME}'s account {deployment.vendor_account_id}.")
+            f"{settings.VENDOR_NAME}'s account {deployment.vendor_account_id}.",
+        )
     if in_aws.requester_region and in_aws.requester_region != region:
-        add("peering_id",
+        add(
+            "peering_id",
             f"The request comes from a VPC in {in_aws.requester_region}. VPC peering is "
-            f"only available within the same region: create it from a VPC in {region}.")
+            f"only available within the same region: create it from a VPC in {region}.",
+        )
     if in_aws.requester_account_id != account_id:
-        add("account_id",
+        add(
+            "account_id",
             f"The request in AWS comes from account {in_aws.requester_account_id}, not "
-            f"{account_id} that you entered.")
+            f"{account_id} that you entered.",
+        )
     if in_aws.requester_vpc_id != vpc_id:
-        add("vpc_id",
+        add(
+            "vpc_id",
             f"The request in AWS comes from VPC {in_aws.requester_vpc_id}, not {vpc_id} "
-            f"that you entered.")
-    for message in cidr_problems(deployment, cidrs=in_aws.requester_cidrs,
-                                 exclude_pk=exclude_pk):
+            f"that you entered.",
+        )
+    for message in cidr_problems(deployment, cidrs=in_aws.requester_cidrs, exclude_pk=exclude_pk):
         add("vpc_id", message)
     return errors
 
 
-def capacity_problems(deployment: Deployment, *, cidrs: list[str],
-                      exclude_pk: int | None = None) -> list[str]:
+def capacity_problems(
+    deployment: Deployment, *, cidrs: list[str], exclude_pk: int | None = None
+) -> list[str]:
     """Whether the deployment's security group and route tables have room for these CIDRs
     beside those of its live peerings: one ingress rule per CIDR and service port, one
     route per CIDR in each table (beside the table's own local route). Counted from our
@@ -131,19 +149,24 @@ def capacity_problems(deployment: Deployment, *, cidrs: list[str],
             "beside the local route."
         )
     if problems:
-        problems.append("Delete a peering you no longer use, or ask our support team to raise "
-                        "the limit.")
+        problems.append(
+            "Delete a peering you no longer use, or ask our support team to raise the limit."
+        )
     return problems
 
 
 def _status_message(in_aws: aws.PeeringRequest) -> str:
     state = in_aws.status
     if state in ("active", "provisioning"):
-        return (f"{in_aws.peering_id} has already been accepted (it is {state}). Create a new "
-                "request for this deployment.")
+        return (
+            f"{in_aws.peering_id} has already been accepted (it is {state}). Create a new "
+            "request for this deployment."
+        )
     if state == "expired":
-        return (f"{in_aws.peering_id} has expired: AWS drops requests not accepted within 7 "
-                "days. Create a new request.")
+        return (
+            f"{in_aws.peering_id} has expired: AWS drops requests not accepted within 7 "
+            "days. Create a new request."
+        )
     if state == "rejected":
         return f"{in_aws.peering_id} was rejected. Create a new request."
     if state in ("deleted", "deleting"):
@@ -151,12 +174,15 @@ def _status_message(in_aws: aws.PeeringRequest) -> str:
     if state == "failed":
         detail = f" AWS says: {in_aws.status_message}." if in_aws.status_message else ""
         return f"{in_aws.peering_id} failed in AWS.{detail} Create a new request."
-    return (f"{in_aws.peering_id} is {state or 'in an unknown state'}, not waiting for "
-            "acceptance. Wait a moment and confirm again.")
+    return (
+        f"{in_aws.peering_id} is {state or 'in an unknown state'}, not waiting for "
+        "acceptance. Wait a moment and confirm again."
+    )
 
 
-def cidr_problems(deployment: Deployment, *, cidrs: list[str],
-                  exclude_pk: int | None = None) -> list[str]:
+def cidr_problems(
+    deployment: Deployment, *, cidrs: list[str], exclude_pk: int | None = None
+) -> list[str]:
     problems = []
     if not cidrs:
         return ["AWS did not report any IPv4 CIDR for your VPC."]
@@ -229,8 +255,9 @@ class VerifiedRequest:
         return list(self.in_aws.requester_cidrs)
 
 
-def check_new_peering(deployment: Deployment, *, peering_id: str, account_id: str,
-                      vpc_id: str) -> VerifiedRequest:
+def check_new_peering(
+    deployment: Deployment, *, peering_id: str, account_id: str, vpc_id: str
+) -> VerifiedRequest:
     """All the checks a new peering must pass before anything is saved. Returns the request
     as AWS reported it, verified for `deployment`; raises Refused, or aws.AwsUnavailable
     when AWS did not answer in time."""
@@ -239,8 +266,9 @@ def check_new_peering(deployment: Deployment, *, peering_id: str, account_id: st
         raise Refused(errors)
     ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id, interactive=True)
     in_aws = ec2.describe_peering(peering_id)
-    errors = request_problems(deployment, in_aws=in_aws, peering_id=peering_id,
-                              account_id=account_id, vpc_id=vpc_id)
+    errors = request_problems(
+        deployment, in_aws=in_aws, peering_id=peering_id, account_id=account_id, vpc_id=vpc_id
+    )
     if not errors:
         # Only here, before anything is saved: a peering already confirmed is never failed
         # for room (two racing for the last slot, or a Retry after support raised the AWS

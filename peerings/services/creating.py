@@ -16,8 +16,9 @@ from peerings.services.checks import (
 from peerings.services.transitions import Status, peering_snapshot, transition
 
 
-def create_peering(deployment: Deployment, *, verified: VerifiedRequest,
-                   user: User | None) -> PeeringConnection:
+def create_peering(
+    deployment: Deployment, *, verified: VerifiedRequest, user: User | None
+) -> PeeringConnection:
     """Record a request that `check_new_peering` verified for this deployment as `pending`,
     and queue the worker that accepts it. Anything else is refused (UnverifiedRequest)."""
     if not isinstance(verified, VerifiedRequest) or verified.deployment_pk != deployment.pk:
@@ -26,9 +27,9 @@ def create_peering(deployment: Deployment, *, verified: VerifiedRequest,
             "check_new_peering() returned for it."
         )
     if not deployment.peering_allowed:
-        raise Refused({None: [
-            f"VPC peering is not available on the {deployment.get_plan_display()} plan."
-        ]})
+        raise Refused(
+            {None: [f"VPC peering is not available on the {deployment.get_plan_display()} plan."]}
+        )
     try:
         with transaction.atomic():
             peering = PeeringConnection.objects.create(
@@ -43,18 +44,23 @@ def create_peering(deployment: Deployment, *, verified: VerifiedRequest,
             queue.enqueue_provision(peering)
     except IntegrityError:
         # Two clicks or two browsers raced past the checks; the constraint picked one.
-        raise Refused(database_problems(deployment, peering_id=verified.peering_id,
-                                        vpc_id=verified.vpc_id) or {
-            None: ["This peering was just created by someone else. Reload the page."]
-        }) from None
+        raise Refused(
+            database_problems(deployment, peering_id=verified.peering_id, vpc_id=verified.vpc_id)
+            or {None: ["This peering was just created by someone else. Reload the page."]}
+        ) from None
     return peering
 
 
 def retry_peering(peering: PeeringConnection) -> bool:
     """failed → pending, and queue the worker again. False if it was not retryable."""
     with transaction.atomic():
-        if not transition(peering, to=Status.PENDING, allowed_from=[Status.FAILED],
-                          action="peering.retried", only_if={"retryable": True}):
+        if not transition(
+            peering,
+            to=Status.PENDING,
+            allowed_from=[Status.FAILED],
+            action="peering.retried",
+            only_if={"retryable": True},
+        ):
             return False
         queue.enqueue_provision(peering)
     return True

@@ -28,8 +28,7 @@ def delete_refusal(peering: PeeringConnection) -> DeleteRefused | None:
     """The reason a delete must be refused right now, or None."""
     if peering.status in PeeringConnection.TRANSITIONAL:
         return DeleteRefused(
-            f"The peering is {peering.status}. Wait until it is running or failed, then "
-            "delete it."
+            f"The peering is {peering.status}. Wait until it is running or failed, then delete it."
         )
     if peering.status not in PeeringConnection.DELETABLE:
         return DeleteRefused(f"The peering is already {peering.status}.")
@@ -53,9 +52,12 @@ def request_delete(peering: PeeringConnection) -> None:
         raise refusal
     try:
         with transaction.atomic():
-            if not transition(peering, to=Status.DELETING,
-                              allowed_from=PeeringConnection.DELETABLE,
-                              action="peering.delete_requested"):
+            if not transition(
+                peering,
+                to=Status.DELETING,
+                allowed_from=PeeringConnection.DELETABLE,
+                action="peering.delete_requested",
+            ):
                 raise DeleteRefused("Someone else changed this peering just now. Reload.")
             queue.enqueue_deprovision(peering)
     except IntegrityError:
@@ -81,11 +83,16 @@ def deprovision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
         # may have put a route or rule back meanwhile. Idempotent and cheap.
         remove_vendor_side(peering, ec2=ec2)
     except aws.AwsUnavailable as exc:
-        log.warning("deprovision %s: AWS unavailable (%s), round %d", peering, exc.code,
-                    unavailable_rounds + 1)
+        log.warning(
+            "deprovision %s: AWS unavailable (%s), round %d",
+            peering,
+            exc.code,
+            unavailable_rounds + 1,
+        )
         if unavailable_rounds + 1 < MAX_UNAVAILABLE_ROUNDS:
-            queue.enqueue_deprovision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
-                                      unavailable_rounds=unavailable_rounds + 1)
+            queue.enqueue_deprovision(
+                peering, delay=UNAVAILABLE_DELAY_SECONDS, unavailable_rounds=unavailable_rounds + 1
+            )
             return peering.status
         _fail_delete(peering, why="no answer for several minutes")
         return peering.status
@@ -93,16 +100,19 @@ def deprovision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
         log.exception("deprovision %s: %s (%s)", peering, type(exc).__name__, exc.code)
         _fail_delete(peering, why=exc.code)
         return peering.status
-    transition(peering, to=Status.DELETED, allowed_from=[Status.DELETING],
-               action="peering.deleted")
+    transition(peering, to=Status.DELETED, allowed_from=[Status.DELETING], action="peering.deleted")
     return peering.status
 
 
 def _fail_delete(peering: PeeringConnection, *, why: str) -> None:
-    fail(peering, reason=f"Deleting stopped because AWS did not complete a step ({why}). "
-                         "Nothing is left half-done that a second try cannot finish: press "
-                         "Delete again.",
-         retryable=False, allowed_from=[Status.DELETING])
+    fail(
+        peering,
+        reason=f"Deleting stopped because AWS did not complete a step ({why}). "
+        "Nothing is left half-done that a second try cannot finish: press "
+        "Delete again.",
+        retryable=False,
+        allowed_from=[Status.DELETING],
+    )
 
 
 def remove_vendor_side(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:
@@ -110,8 +120,9 @@ def remove_vendor_side(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:
     deployment = peering.deployment
     # A rule is only (CIDR, port): a newer peering from a VPC with the same CIDR (allowed
     # once this one ended) needs the very same rule. Leave those.
-    still_needed = {c for p in live_peerings(deployment, exclude_pk=peering.pk)
-                    for c in p.customer_cidrs}
+    still_needed = {
+        c for p in live_peerings(deployment, exclude_pk=peering.pk) for c in p.customer_cidrs
+    }
     for cidr in peering.customer_cidrs:
         if cidr in still_needed:
             continue

@@ -49,13 +49,21 @@ def provision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
             _accept(peering, ec2=ec2)
         if peering.status == Status.PROVISIONING:
             ensure_vendor_side(peering, ec2=ec2)
-            transition(peering, to=Status.RUNNING, allowed_from=[Status.PROVISIONING],
-                       action="peering.running")
+            transition(
+                peering,
+                to=Status.RUNNING,
+                allowed_from=[Status.PROVISIONING],
+                action="peering.running",
+            )
     except Refused as exc:
         fail(peering, reason=str(exc), retryable=False)
     except aws.PeeringNotActive as exc:
-        fail(peering, reason=f"AWS reports the peering connection as {exc.state}: {exc}. "
-                             "Create a new request and delete this peering.", retryable=False)
+        fail(
+            peering,
+            reason=f"AWS reports the peering connection as {exc.state}: {exc}. "
+            "Create a new request and delete this peering.",
+            retryable=False,
+        )
     except aws.RouteConflict as exc:
         log.warning("provision %s: %s", peering, exc)
         fail(peering, reason=str(exc), retryable=True)
@@ -63,29 +71,42 @@ def provision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
         log.exception("provision %s: AWS refused (%s)", peering, exc.code)
         fail(peering, reason=_refusal_reason(exc.code), retryable=True)
     except aws.AwsUnavailable as exc:
-        log.warning("provision %s: AWS unavailable (%s), round %d", peering, exc.code,
-                    unavailable_rounds + 1)
+        log.warning(
+            "provision %s: AWS unavailable (%s), round %d",
+            peering,
+            exc.code,
+            unavailable_rounds + 1,
+        )
         if unavailable_rounds + 1 >= MAX_UNAVAILABLE_ROUNDS:
             if isinstance(exc, aws.AwsMisconfigured):
-                why = (f"The set-up stopped: the portal's own AWS set-up has a problem "
-                       f"({exc.code}), and our support team has been alerted. Nothing is "
-                       "lost: press Retry once it is fixed.")
+                why = (
+                    f"The set-up stopped: the portal's own AWS set-up has a problem "
+                    f"({exc.code}), and our support team has been alerted. Nothing is "
+                    "lost: press Retry once it is fixed."
+                )
             else:
-                why = ("AWS did not answer for several minutes, so the set-up stopped. "
-                       "Nothing is lost: press Retry.")
+                why = (
+                    "AWS did not answer for several minutes, so the set-up stopped. "
+                    "Nothing is lost: press Retry."
+                )
             fail(peering, reason=why, retryable=True)
         else:
-            queue.enqueue_provision(peering, delay=UNAVAILABLE_DELAY_SECONDS,
-                                    unavailable_rounds=unavailable_rounds + 1)
+            queue.enqueue_provision(
+                peering, delay=UNAVAILABLE_DELAY_SECONDS, unavailable_rounds=unavailable_rounds + 1
+            )
     return peering.status
 
 
 def _refusal_reason(code: str) -> str:
     if code in QUOTA_REASONS:
-        return (f"{QUOTA_REASONS[code]} Our support team can raise the limit; press Retry "
-                "once they have, or delete a peering you no longer use.")
-    return (f"AWS refused a step of the set-up ({code}). Our support team can see the "
-            "details; press Retry once it is fixed.")
+        return (
+            f"{QUOTA_REASONS[code]} Our support team can raise the limit; press Retry "
+            "once they have, or delete a peering you no longer use."
+        )
+    return (
+        f"AWS refused a step of the set-up ({code}). Our support team can see the "
+        "details; press Retry once it is fixed."
+    )
 
 
 def _accept(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:
@@ -93,21 +114,30 @@ def _accept(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:
     # The request may have changed since the customer confirmed: check it all again.
     in_aws = ec2.describe_peering(peering.peering_id)
     errors = request_problems(
-        deployment, in_aws=in_aws, peering_id=peering.peering_id,
-        account_id=peering.customer_account_id, vpc_id=peering.customer_vpc_id,
-        exclude_pk=peering.pk, accepted_ok=True,
+        deployment,
+        in_aws=in_aws,
+        peering_id=peering.peering_id,
+        account_id=peering.customer_account_id,
+        vpc_id=peering.customer_vpc_id,
+        exclude_pk=peering.pk,
+        accepted_ok=True,
     )
     if errors:
         raise Refused(errors)
     if in_aws.status == "pending-acceptance":
         ec2.accept_peering(peering.peering_id)
     ec2.wait_until_active(peering.peering_id, settings.PEERING_ACTIVE_TIMEOUT)
-    transition(peering, to=Status.PROVISIONING, allowed_from=[Status.PENDING],
-               action="peering.provisioning")
+    transition(
+        peering,
+        to=Status.PROVISIONING,
+        allowed_from=[Status.PENDING],
+        action="peering.provisioning",
+    )
 
 
-def ensure_vendor_side(peering: PeeringConnection, *, ec2: aws.Ec2,
-                       added: list[str] | None = None) -> list[str]:
+def ensure_vendor_side(
+    peering: PeeringConnection, *, ec2: aws.Ec2, added: list[str] | None = None
+) -> list[str]:
     """Routes to the pcx in every route table of the deployment VPC and ingress on every
     service port, each added only if missing. Returns what had to be added, appended to
     `added` as it goes, so that a caller stopped by AWS half-way still knows what it did."""
@@ -116,12 +146,14 @@ def ensure_vendor_side(peering: PeeringConnection, *, ec2: aws.Ec2,
     for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
         for cidr in peering.customer_cidrs:
             if ec2.ensure_route(table_id, cidr, peering.peering_id, routes) != "exists":
-                added.append(f"Route {cidr} → {peering.peering_id} in {table_id} was "
-                             "missing; added.")
+                added.append(
+                    f"Route {cidr} → {peering.peering_id} in {table_id} was missing; added."
+                )
     for cidr in peering.customer_cidrs:
         for port in deployment.service_ports:
-            outcome = ec2.ensure_ingress(deployment.security_group_id, cidr, port,
-                                         f"VPC peering {peering.peering_id}")
+            outcome = ec2.ensure_ingress(
+                deployment.security_group_id, cidr, port, f"VPC peering {peering.peering_id}"
+            )
             if outcome == "created":
                 added.append(f"Ingress from {cidr} on port {port} was missing; added.")
     return added

@@ -43,29 +43,47 @@ def resync(peering: PeeringConnection, *, record_when_clean: bool = True) -> lis
     findings: list[str] = []
     if peering.status in (Status.RUNNING, Status.FAILED) and state in GONE_IN_AWS:
         remove_vendor_side(peering, ec2=ec2)
-        reason = (f"The peering connection is {state} in AWS: it was deleted, rejected or "
-                  "expired on your side. Resources using it cannot be reached; create a new "
-                  "peering and move them.")
-        if transition(peering, to=Status.PEER_DELETED,
-                      allowed_from=[Status.RUNNING, Status.FAILED],
-                      action="peering.peer_deleted", reason=reason):
-            findings.append(f"AWS has the connection {state}; marked peer_deleted and "
-                            "removed our routes and rules.")
-    elif state == "active" and PeeringConnection.objects.filter(
-        pk=peering.pk, status=Status.RUNNING
-    ).exists():
+        reason = (
+            f"The peering connection is {state} in AWS: it was deleted, rejected or "
+            "expired on your side. Resources using it cannot be reached; create a new "
+            "peering and move them."
+        )
+        if transition(
+            peering,
+            to=Status.PEER_DELETED,
+            allowed_from=[Status.RUNNING, Status.FAILED],
+            action="peering.peer_deleted",
+            reason=reason,
+        ):
+            findings.append(
+                f"AWS has the connection {state}; marked peer_deleted and "
+                "removed our routes and rules."
+            )
+    elif (
+        state == "active"
+        and PeeringConnection.objects.filter(pk=peering.pk, status=Status.RUNNING).exists()
+    ):
         try:
             ensure_vendor_side(peering, ec2=ec2, added=findings)
         except aws.AwsError as exc:
             if findings:  # what was put right before AWS stopped us is on record all the same
-                audit.record("peering.resynced", target=peering,
-                             after={"aws_status": state, "status": peering.status,
-                                    "findings": findings, "stopped_by": exc.code})
+                audit.record(
+                    "peering.resynced",
+                    target=peering,
+                    after={
+                        "aws_status": state,
+                        "status": peering.status,
+                        "findings": findings,
+                        "stopped_by": exc.code,
+                    },
+                )
             raise
     if findings or record_when_clean:
-        audit.record("peering.resynced", target=peering,
-                     after={"aws_status": state, "status": peering.status,
-                            "findings": findings})
+        audit.record(
+            "peering.resynced",
+            target=peering,
+            after={"aws_status": state, "status": peering.status, "findings": findings},
+        )
     return findings
 
 
@@ -111,9 +129,12 @@ def resync_queued(peering_pk: int) -> str:
     except aws.AwsError as exc:
         log.warning("re-sync %s: %s", peering, exc)
         why = _why_not_resynced(exc)
-        audit.record("peering.resync_failed", target=peering,
-                     message=f"{why}; the next scheduled reconcile checks this peering again.",
-                     after={"aws_error": exc.code})
+        audit.record(
+            "peering.resync_failed",
+            target=peering,
+            message=f"{why}; the next scheduled reconcile checks this peering again.",
+            after={"aws_error": exc.code},
+        )
         return why
     return " ".join(findings) or "matches AWS"
 
@@ -128,10 +149,12 @@ class ReconcileReport:
     unrepaired: int = 0
 
     def __str__(self) -> str:
-        return (f"checked {self.checked} peerings: {self.peer_deleted} deleted on the customer "
-                f"side, {self.repaired} repaired, {self.requeued} stuck and re-queued, "
-                f"{self.unrepaired} AWS would not let us repair, "
-                f"{self.unreachable} not checked (AWS unavailable)")
+        return (
+            f"checked {self.checked} peerings: {self.peer_deleted} deleted on the customer "
+            f"side, {self.repaired} repaired, {self.requeued} stuck and re-queued, "
+            f"{self.unrepaired} AWS would not let us repair, "
+            f"{self.unreachable} not checked (AWS unavailable)"
+        )
 
 
 def reconcile(*, stuck_after: int | None = None) -> ReconcileReport:
@@ -142,9 +165,9 @@ def reconcile(*, stuck_after: int | None = None) -> ReconcileReport:
         stuck_after = settings.RECONCILE_STUCK_AFTER
     cutoff = timezone.now() - timedelta(seconds=stuck_after)
     report = ReconcileReport()
-    live = PeeringConnection.objects.exclude(
-        status__in=PeeringConnection.ENDED
-    ).select_related("deployment__organization")
+    live = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED).select_related(
+        "deployment__organization"
+    )
     for peering in _in_batches(live):
         report.checked += 1
         if peering.is_transitional:
@@ -175,16 +198,21 @@ def reconcile(*, stuck_after: int | None = None) -> ReconcileReport:
 def _record_unrepaired(peering: PeeringConnection, exc: aws.AwsError) -> None:
     # Once per distinct problem, not at every run of the schedule while it lasts.
     message = f"Reconcile could not repair this peering: {_why_not_resynced(exc)}."
-    last = AuditEvent.objects.filter(
-        target_type=type(peering).__name__, target_id=str(peering.pk)
-    ).order_by("-id").values_list("action", "message").first()
+    last = (
+        AuditEvent.objects.filter(target_type=type(peering).__name__, target_id=str(peering.pk))
+        .order_by("-id")
+        .values_list("action", "message")
+        .first()
+    )
     if last != ("peering.resync_failed", message):
-        audit.record("peering.resync_failed", target=peering, message=message,
-                     after={"aws_error": exc.code})
+        audit.record(
+            "peering.resync_failed", target=peering, message=message, after={"aws_error": exc.code}
+        )
 
 
-def _in_batches(queryset: QuerySet[PeeringConnection],
-                size: int = 500) -> Iterator[PeeringConnection]:
+def _in_batches(
+    queryset: QuerySet[PeeringConnection], size: int = 500
+) -> Iterator[PeeringConnection]:
     """Rows in pk order, loaded a batch at a time. Not a streaming cursor: the loop writes
     and queues tasks as it goes, and a broker may recycle the connection under a cursor."""
     last = 0
@@ -205,9 +233,12 @@ def _requeue(peering: PeeringConnection) -> bool:
     if not touched:
         return False
     with transaction.atomic():
-        audit.record("peering.requeued", target=peering,
-                     after={"status": peering.status},
-                     message=f"{peering.status} for too long; its task was queued again.")
+        audit.record(
+            "peering.requeued",
+            target=peering,
+            after={"status": peering.status},
+            message=f"{peering.status} for too long; its task was queued again.",
+        )
         if peering.status == Status.DELETING:
             queue.enqueue_deprovision(peering)
         else:

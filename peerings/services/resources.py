@@ -13,8 +13,13 @@ from peerings.services.checks import Errors, Refused
 from peerings.services.transitions import Status
 
 
-def resource_problems(deployment: Deployment, *, peering: PeeringConnection | None = None,
-                      host: str | None = None, name: str | None = None) -> Errors:
+def resource_problems(
+    deployment: Deployment,
+    *,
+    peering: PeeringConnection | None = None,
+    host: str | None = None,
+    name: str | None = None,
+) -> Errors:
     """Every rule a resource of `deployment` must meet, each message on the field to fix:
     a running peering of this deployment, a host given as an IP inside the peering's
     customer CIDR, a name not taken. Checks only what it is given (a form passes the
@@ -39,16 +44,20 @@ def _host_problems(peering: PeeringConnection, host: str) -> Errors:
         return {}  # a host name: resolved on the customer's side, accepted as is
     networks = [ipaddress.IPv4Network(c) for c in peering.customer_cidrs]
     if not any(address in n for n in networks):
-        return {"host": [
-            f"{address} is outside {', '.join(map(str, networks))}, the CIDR of your VPC "
-            f"behind {peering.peering_id}: traffic to it would not go through the peering."
-        ]}
+        return {
+            "host": [
+                f"{address} is outside {', '.join(map(str, networks))}, the CIDR of your VPC "
+                f"behind {peering.peering_id}: traffic to it would not go through the peering."
+            ]
+        }
     return {}
 
 
 def _not_running(peering: PeeringConnection, *, now: bool = False) -> str:
-    return (f"{peering.peering_id} is {peering.status}{' now' if now else ''}; resources "
-            "need a running VPC peering.")
+    return (
+        f"{peering.peering_id} is {peering.status}{' now' if now else ''}; resources "
+        "need a running VPC peering."
+    )
 
 
 def _name_taken(name: str) -> str:
@@ -64,13 +73,21 @@ def peering_left_running(resource: Resource) -> str | None:
     return None
 
 
-def add_resource(deployment: Deployment, *, peering: PeeringConnection, name: str, kind: str,
-                 host: str, port: int) -> Resource:
+def add_resource(
+    deployment: Deployment,
+    *,
+    peering: PeeringConnection,
+    name: str,
+    kind: str,
+    host: str,
+    port: int,
+) -> Resource:
     errors = resource_problems(deployment, peering=peering, host=host, name=name)
     if errors:
         raise Refused(errors)
-    resource = Resource(deployment=deployment, peering=peering, name=name, kind=kind,
-                        host=host, port=port)
+    resource = Resource(
+        deployment=deployment, peering=peering, name=name, kind=kind, host=host, port=port
+    )
     try:
         with transaction.atomic():
             resource.save(force_insert=True)
@@ -93,5 +110,10 @@ def delete_resource(resource: Resource) -> None:
 
 
 def _snapshot(resource: Resource) -> dict[str, Any]:
-    return {"name": resource.name, "kind": resource.kind, "host": resource.host,
-            "port": resource.port, "peering": resource.peering.peering_id}
+    return {
+        "name": resource.name,
+        "kind": resource.kind,
+        "host": resource.host,
+        "port": resource.port,
+        "peering": resource.peering.peering_id,
+    }

@@ -17,29 +17,50 @@ Status = PeeringConnection.Status
 peering_status_changed = Signal()
 
 
-def transition(peering: PeeringConnection, *, to: str, allowed_from: Iterable[str],
-               action: str, reason: str = "", retryable: bool = False,
-               only_if: dict[str, Any] | None = None) -> bool:
+def transition(
+    peering: PeeringConnection,
+    *,
+    to: str,
+    allowed_from: Iterable[str],
+    action: str,
+    reason: str = "",
+    retryable: bool = False,
+    only_if: dict[str, Any] | None = None,
+) -> bool:
     """Move `peering` to `to` if it is still in one of `allowed_from` (and matches
     `only_if`), recording `action`. False for the caller that lost the race."""
     with transaction.atomic():
         before = {"status": peering.status, "status_reason": peering.status_reason}
-        if not peering.move(to, allowed_from=list(allowed_from), reason=reason,
-                            retryable=retryable, only_if=only_if):
+        if not peering.move(
+            to, allowed_from=list(allowed_from), reason=reason, retryable=retryable, only_if=only_if
+        ):
             return False
-        event = audit.record(action, target=peering, before=before,
-                             after={"status": to, "status_reason": reason})
+        event = audit.record(
+            action, target=peering, before=before, after={"status": to, "status_reason": reason}
+        )
         # Inside the transaction: receivers (webhooks) queue their work on commit, so a
         # rolled-back change notifies nobody.
-        peering_status_changed.send(sender=PeeringConnection, peering=peering,
-                                    previous=before["status"], event=event)
+        peering_status_changed.send(
+            sender=PeeringConnection, peering=peering, previous=before["status"], event=event
+        )
     return True
 
 
-def fail(peering: PeeringConnection, *, reason: str, retryable: bool,
-         allowed_from: Iterable[str] = (Status.PENDING, Status.PROVISIONING)) -> bool:
-    return transition(peering, to=Status.FAILED, allowed_from=allowed_from,
-                      action="peering.failed", reason=reason, retryable=retryable)
+def fail(
+    peering: PeeringConnection,
+    *,
+    reason: str,
+    retryable: bool,
+    allowed_from: Iterable[str] = (Status.PENDING, Status.PROVISIONING),
+) -> bool:
+    return transition(
+        peering,
+        to=Status.FAILED,
+        allowed_from=allowed_from,
+        action="peering.failed",
+        reason=reason,
+        retryable=retryable,
+    )
 
 
 def peering_snapshot(peering: PeeringConnection) -> dict[str, Any]:

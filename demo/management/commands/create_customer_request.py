@@ -37,8 +37,9 @@ class Command(BaseCommand):
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         except aws.AwsError as exc:
-            raise CommandError(f"The AWS simulator did not answer ({exc.code or exc}); is "
-                               "`make run` running?") from None
+            raise CommandError(
+                f"The AWS simulator did not answer ({exc.code or exc}); is `make run` running?"
+            ) from None
         self.stdout.write(
             f"Created a peering request from {request.vpc_id} ({request.cidr}, "
             f"{request.region}) in account {request.account_id} to {target.name}.\n"

@@ -5,13 +5,19 @@ from peerings import services
 
 
 class Command(BaseCommand):
-    help = ("Compare every live peering with AWS, repair what differs, and re-queue peerings "
-            "stuck in a transitional state (what the schedule runs every few minutes).")
+    help = (
+        "Compare every live peering with AWS, repair what differs, and re-queue peerings "
+        "stuck in a transitional state (what the schedule runs every few minutes)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--stuck-after", type=int, default=None,
-                            help="seconds in pending/provisioning/deleting before re-queuing "
-                                 "(default: RECONCILE_STUCK_AFTER)")
+        parser.add_argument(
+            "--stuck-after",
+            type=int,
+            default=None,
+            help="seconds in pending/provisioning/deleting before re-queuing "
+            "(default: RECONCILE_STUCK_AFTER)",
+        )
 
     def handle(self, *args, stuck_after, **options):
         with audit.acting_as(audit.SYSTEM):
