@@ -19,6 +19,7 @@ class PeeringsConfig(AppConfig):
         ("peering.resync_failed", "Peering re-sync failed"),
         ("peering.requeued", "Peering re-queued by reconcile"),
         ("resource.created", "Resource created"),
+        ("resource.moved", "Resource moved to another peering"),
         ("resource.deleted", "Resource deleted"),
     ]
 

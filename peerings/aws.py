@@ -61,7 +61,20 @@ class AwsRefused(AwsError):
 
 
 class RouteConflict(AwsError):
-    """A route for the customer's CIDR already points somewhere other than this peering."""
+    """A route for the customer's CIDR already points somewhere other than this peering.
+    The message is the customer's (no internal IDs); the table is for support and our log."""
+
+    def __init__(self, cidr, route_table_id):
+        super().__init__(
+            f"The deployment's network already sends {cidr} somewhere else, so traffic "
+            "could not reach your VPC through this peering.",
+            code="RouteConflict",
+        )
+        self.cidr = cidr
+        self.route_table_id = route_table_id
+
+    def for_support(self):
+        return f"route table {self.route_table_id} already routes {self.cidr} elsewhere"
 
 
 class PeeringNotActive(AwsError):
@@ -285,11 +298,7 @@ class Ec2:
                         VpcPeeringConnectionId=peering_id,
                     )
                     return "replaced"
-                raise RouteConflict(
-                    f"The deployment's route table {route_table_id} already sends {cidr} "
-                    "somewhere else. Please contact support.",
-                    code="RouteConflict",
-                )
+                raise RouteConflict(cidr, route_table_id)
         try:
             _call(
                 self.ec2.create_route,

@@ -13,6 +13,22 @@ from peerings.models import Deployment, PeeringConnection, Resource
 log = logging.getLogger(__name__)
 
 
+class DescribedErrors:
+    """A field with errors names its messages (`aria-describedby`), so a screen reader says
+    why as it lands on the field; Django marks it `aria-invalid` itself. Our templates give
+    a field's messages the id `errors-<name>` (and its help text `<auto_id>_helptext`)."""
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                field = self[name]
+                described_by = [f"errors-{name}"]
+                if field.help_text:
+                    described_by.append(f"{field.auto_id}_helptext")
+                self.fields[name].widget.attrs["aria-describedby"] = " ".join(described_by)
+
+
 class AwsIdField(forms.CharField):
     """AWS IDs are lower-case; people paste them with spaces or in capitals."""
 
@@ -27,7 +43,7 @@ class AccountIdField(forms.CharField):
         return super().to_python(value).replace("-", "").replace(" ", "")
 
 
-class PeeringForm(forms.Form):
+class PeeringForm(DescribedErrors, forms.Form):
     peering_id = AwsIdField(
         label="Peering ID",
         max_length=64,
@@ -90,7 +106,11 @@ class PeeringForm(forms.Form):
         return cleaned
 
 
-class ResourceForm(forms.Form):
+def _peering_choice_label(peering):
+    return f"{peering.peering_id} ({', '.join(peering.customer_cidrs)})"
+
+
+class ResourceForm(DescribedErrors, forms.Form):
     name = forms.CharField(label="Name", max_length=100)
     kind = forms.ChoiceField(label="Kind", choices=Resource.Kind.choices)
     host = forms.CharField(
@@ -112,9 +132,12 @@ class ResourceForm(forms.Form):
         self.fields["peering"].queryset = deployment.peerings.filter(
             status=PeeringConnection.Status.RUNNING
         )
-        self.fields["peering"].label_from_instance = lambda p: (
-            f"{p.peering_id} ({', '.join(p.customer_cidrs)})"
-        )
+        self.fields["peering"].label_from_instance = _peering_choice_label
+        running = list(self.fields["peering"].queryset[:2])
+        if len(running) == 1 and not self.is_bound:
+            # The only choice there is: chosen already.
+            self.fields["peering"].initial = running[0].pk
+            self.fields["peering"].empty_label = None
 
     def clean_host(self):
         return self.cleaned_data["host"].strip().lower()
@@ -133,6 +156,32 @@ class ResourceForm(forms.Form):
                 name=cleaned.get("name"),
             )
         ).add_to(self)
+        return cleaned
+
+
+class MoveResourceForm(DescribedErrors, forms.Form):
+    peering = forms.ModelChoiceField(
+        label="Move to VPC peering", queryset=PeeringConnection.objects.none(), to_field_name="pk"
+    )
+
+    def __init__(self, *args, resource, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.resource = resource
+        # The deployment's other running peerings; the service checks the host against the
+        # chosen one's CIDRs (and the database refuses a peering no longer running).
+        self.fields["peering"].queryset = resource.deployment.peerings.filter(
+            status=PeeringConnection.Status.RUNNING
+        ).exclude(pk=resource.peering_id)
+        self.fields["peering"].label_from_instance = _peering_choice_label
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("peering") is not None:
+            services.Refused(
+                services.resource_problems(
+                    self.resource.deployment, peering=cleaned["peering"], host=self.resource.host
+                )
+            ).add_to(self)
         return cleaned
 
 

@@ -150,6 +150,30 @@ class PeeringConnection(models.Model):
     def is_transitional(self):
         return self.status in self.TRANSITIONAL
 
+    @property
+    def can_be_deleted(self):
+        """Whether Delete is offered: a stable state (bound resources are named when the
+        customer tries, so that they know what to move)."""
+        return self.status in self.DELETABLE
+
+    # The status as the customer reads it: the status word, except where a word alone
+    # says too little.
+    STATUS_LABELS = {Status.PEER_DELETED: "deleted in AWS"}
+    # What is happening while the worker is busy, and what an end state means.
+    STATUS_DETAILS = {
+        Status.PENDING: "Checking and accepting your request in AWS…",
+        Status.PROVISIONING: "Accepted. Adding routes and security-group rules on our side…",
+        Status.DELETING: "Removing our routes and rules, then the connection in AWS…",
+    }
+
+    @property
+    def status_label(self):
+        return self.STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def status_detail(self):
+        return self.STATUS_DETAILS.get(self.status, "")
+
     def move(self, to, *, allowed_from, reason="", retryable=False, only_if=None):
         """Compare-and-set: move to `to` only if the row is still in one of `allowed_from`
         (and matches `only_if`, field lookups). Returns True for the caller that won; a

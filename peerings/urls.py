@@ -28,6 +28,11 @@ urlpatterns = [
     ),
     path("deployments/<int:pk>/resources/new/", views.resource_new, name="resource-new"),
     path(
+        "deployments/<int:pk>/resources/<int:resource_pk>/move/",
+        views.resource_move,
+        name="resource-move",
+    ),
+    path(
         "deployments/<int:pk>/resources/<int:resource_pk>/delete/",
         views.resource_delete,
         name="resource-delete",

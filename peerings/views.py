@@ -2,9 +2,12 @@ import csv
 import json
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,8 +16,8 @@ from django_htmx.http import trigger_client_event
 from core.access import organizations_of
 from core.models import AuditEvent
 from peerings import access, services
-from peerings.forms import AuditFilterForm, PeeringForm, ResourceForm
-from peerings.models import PeeringConnection
+from peerings.forms import AuditFilterForm, MoveResourceForm, PeeringForm, ResourceForm
+from peerings.models import Deployment, PeeringConnection
 
 AUDIT_PAGE_SIZE = 50
 
@@ -46,14 +49,14 @@ class _RowLinks:
         self.peering = {
             kind: pattern(f"peering-{kind}") for kind in ("row", "steps", "retry", "delete")
         }
-        self.resource_delete = pattern("resource-delete")
+        self.resource = {kind: pattern(f"resource-{kind}") for kind in ("delete", "move")}
 
     def add_to_peering(self, peering):
         peering.links = {kind: url.format(peering.pk) for kind, url in self.peering.items()}
         return peering
 
     def add_to_resource(self, resource):
-        resource.delete_link = self.resource_delete.format(resource.pk)
+        resource.links = {kind: url.format(resource.pk) for kind, url in self.resource.items()}
         return resource
 
 
@@ -61,27 +64,60 @@ def _detail_context(deployment):
     links = _RowLinks(deployment)
     peerings = [
         links.add_to_peering(p)
-        for p in deployment.peerings.exclude(status=PeeringConnection.Status.DELETED)
+        for p in deployment.peerings.exclude(status=PeeringConnection.Status.DELETED).annotate(
+            bound_count=Count("resources")
+        )
     ]
+    running = [p for p in peerings if p.status == PeeringConnection.Status.RUNNING]
     history = deployment.peerings.filter(status=PeeringConnection.Status.DELETED)
     resources = [links.add_to_resource(r) for r in deployment.resources.select_related("peering")]
+    for resource in resources:
+        # Move is offered when another running peering could take the resource.
+        resource.can_move = any(p.pk != resource.peering_id for p in running)
     return {
         "deployment": deployment,
         "peerings": peerings,
+        "has_running": bool(running),
         "history": history,
         "resources": resources,
         "can_act": deployment.membership.can_act,
+        "reserved_cidrs": settings.RESERVED_CIDRS,
+        "peering_plans": _plans_with_peering(),
     }
 
 
-def _refresh_tables(request, deployment):
-    """After a change made in the dialog: close it and redraw both tables."""
+def _plans_with_peering():
+    labels = dict(Deployment.Plan.choices)
+    return [labels.get(plan, plan) for plan in settings.PEERING_PLANS]
+
+
+def _tell(request, response, message):
+    """Say what just happened: on the next page without JavaScript (a redirect follows),
+    else in the page's status region (`#flash`, role=status: screen readers announce it),
+    swapped out of band beside whatever the response redraws."""
+    if not request.htmx:
+        messages.success(request, message)
+        return response
+    response.content += render_to_string("peerings/_flash.html", {"message": message}).encode()
+    return response
+
+
+def _refresh_tables(request, deployment, message):
+    """After a change made in the dialog: close it, redraw both tables and say what
+    happened."""
     response = render(
         request, "peerings/deployment_detail.html#tables", _detail_context(deployment)
     )
     response["HX-Retarget"] = "#tables"
     response["HX-Reswap"] = "outerHTML"
-    return trigger_client_event(response, "closeDialog")
+    return _tell(request, trigger_client_event(response, "closeDialog"), message)
+
+
+def _done(request, deployment, message):
+    """The answer to a change made in a dialog, with or without JavaScript."""
+    if request.htmx:
+        return _refresh_tables(request, deployment, message)
+    return _tell(request, redirect("deployment-detail", pk=deployment.pk), message)
 
 
 def refuse_unless_peering_allowed(deployment):
@@ -118,15 +154,18 @@ def peering_new(request, pk):
     form = PeeringForm(request.POST, deployment=deployment)
     if form.is_valid():
         try:
-            services.create_peering(deployment, verified=form.verified, user=request.user)
+            peering = services.create_peering(deployment, verified=form.verified, user=request.user)
         except services.Refused as refused:
             refused.add_to(form)
     if not form.is_valid():
         # 200, not 4xx: htmx swaps it into the dialog with each message by its field.
         return peering_dialog(request, deployment, form)
-    if request.htmx:
-        return _refresh_tables(request, deployment)
-    return redirect("deployment-detail", pk=deployment.pk)
+    return _done(
+        request,
+        deployment,
+        f"{peering.peering_id} confirmed. We are accepting it in AWS and adding our routes "
+        "and rules; this takes about a minute.",
+    )
 
 
 def _peering_for(request, pk, peering_pk, *, to_act=False):
@@ -136,12 +175,14 @@ def _peering_for(request, pk, peering_pk, *, to_act=False):
     return deployment, peering
 
 
-def _row(request, deployment, peering):
+def _row(request, deployment, peering, *, open_steps=False):
     _RowLinks(deployment).add_to_peering(peering)
+    peering.bound_count = peering.resources.count()
     context = {
         "deployment": deployment,
         "peering": peering,
         "can_act": deployment.membership.can_act,
+        "open_steps": open_steps,
     }
     return render(request, "peerings/deployment_detail.html#peering-row", context)
 
@@ -149,8 +190,20 @@ def _row(request, deployment, peering):
 @login_required
 @require_GET
 def peering_row(request, pk, peering_pk):
+    """One row, as the page polls it while the worker is busy. The poll says which status
+    it was showing (`was`): when that changes, the change is announced, and a peering that
+    has just reached running opens its "Finish in your AWS account" steps."""
     deployment, peering = _peering_for(request, pk, peering_pk)
-    return _row(request, deployment, peering)
+    was = request.GET.get("was", "")
+    changed = was in PeeringConnection.Status.values and was != peering.status
+    running = peering.status == PeeringConnection.Status.RUNNING
+    response = _row(request, deployment, peering, open_steps=changed and running)
+    if changed:
+        message = f"{peering.peering_id} is {peering.status_label} now."
+        if running:
+            message += " Two steps are left in your AWS account."
+        _tell(request, response, message)
+    return response
 
 
 @login_required
@@ -174,10 +227,14 @@ def peering_steps(request, pk, peering_pk):
 @require_POST
 def peering_retry(request, pk, peering_pk):
     deployment, peering = _peering_for(request, pk, peering_pk, to_act=True)
-    services.retry_peering(peering)
+    if services.retry_peering(peering):
+        message = f"Trying {peering.peering_id} again."
+    else:
+        message = f"{peering.peering_id} cannot be retried now (it is {peering.status_label})."
     if request.htmx:
-        return _row(request, deployment, peering)
-    return redirect(reverse("deployment-detail", args=[deployment.pk]) + "#peerings")
+        return _tell(request, _row(request, deployment, peering), message)
+    url = reverse("deployment-detail", args=[deployment.pk]) + "#peerings"
+    return _tell(request, redirect(url), message)
 
 
 @login_required
@@ -191,9 +248,12 @@ def peering_delete(request, pk, peering_pk):
         except services.DeleteRefused as exc:
             refusal = exc
         else:
-            if request.htmx:
-                return _refresh_tables(request, deployment)
-            return redirect("deployment-detail", pk=deployment.pk)
+            return _done(
+                request,
+                deployment,
+                f"Deleting {peering.peering_id}: we remove our routes and rules, then the "
+                "connection in AWS.",
+            )
     context = {"deployment": deployment, "peering": peering, "refusal": refusal}
     return _render_dialog(request, "peerings/peering_delete.html", context)
 
@@ -205,13 +265,16 @@ def resource_new(request, pk):
     form = ResourceForm(request.POST or None, deployment=deployment)
     if request.method == "POST" and form.is_valid():
         try:
-            services.add_resource(deployment, **form.cleaned_data)
+            resource = services.add_resource(deployment, **form.cleaned_data)
         except services.Refused as refused:
             refused.add_to(form)
         else:
-            if request.htmx:
-                return _refresh_tables(request, deployment)
-            return redirect("deployment-detail", pk=deployment.pk)
+            return _done(
+                request,
+                deployment,
+                f"{resource.name} added: it reaches your VPC through "
+                f"{resource.peering.peering_id}.",
+            )
     context = {
         "deployment": deployment,
         "form": form,
@@ -220,16 +283,40 @@ def resource_new(request, pk):
     return _render_dialog(request, "peerings/resource_new.html", context)
 
 
+def _resource_for(request, pk, resource_pk):
+    deployment = access.deployment_for(request, pk, to_act=True)
+    resource = get_object_or_404(deployment.resources.select_related("peering"), pk=resource_pk)
+    resource.deployment = deployment
+    return deployment, resource
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def resource_move(request, pk, resource_pk):
+    deployment, resource = _resource_for(request, pk, resource_pk)
+    form = MoveResourceForm(request.POST or None, resource=resource)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.move_resource(resource, to=form.cleaned_data["peering"])
+        except services.Refused as refused:
+            refused.add_to(form)
+        else:
+            return _done(
+                request,
+                deployment,
+                f"{resource.name} now reaches your VPC through {resource.peering.peering_id}.",
+            )
+    context = {"deployment": deployment, "resource": resource, "form": form}
+    return _render_dialog(request, "peerings/resource_move.html", context)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def resource_delete(request, pk, resource_pk):
-    deployment = access.deployment_for(request, pk, to_act=True)
-    resource = get_object_or_404(deployment.resources.select_related("peering"), pk=resource_pk)
+    deployment, resource = _resource_for(request, pk, resource_pk)
     if request.method == "POST":
         services.delete_resource(resource)
-        if request.htmx:
-            return _refresh_tables(request, deployment)
-        return redirect("deployment-detail", pk=deployment.pk)
+        return _done(request, deployment, f"{resource.name} deleted.")
     context = {"deployment": deployment, "resource": resource}
     return _render_dialog(request, "peerings/resource_delete.html", context)
 

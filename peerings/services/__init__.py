@@ -41,6 +41,7 @@ from peerings.services.reconciling import (
 from peerings.services.resources import (
     add_resource,
     delete_resource,
+    move_resource,
     peering_left_running,
     resource_problems,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "delete_resource",
     "deprovision",
     "fail",
+    "move_resource",
     "peering_left_running",
     "peering_status_changed",
     "provision",

@@ -255,6 +255,30 @@ class VerifiedRequest:
         return list(self.in_aws.requester_cidrs)
 
 
+def route_problems(
+    tables: dict[str, list[dict]], *, cidrs: list[str], peering_id: str
+) -> list[str]:
+    """A route for one of the customer's CIDRs that already points elsewhere in one of the
+    deployment's route tables. A blackhole (left by an ended peering) is no conflict: the
+    worker takes it over, as it does a route already pointing at this peering."""
+    problems = []
+    for cidr in cidrs:
+        taken = any(
+            route.get("DestinationCidrBlock") == cidr
+            and route.get("VpcPeeringConnectionId") != peering_id
+            and route.get("State") != "blackhole"
+            for routes in tables.values()
+            for route in routes
+        )
+        if taken:
+            problems.append(
+                f"Your VPC uses {cidr}, which the deployment's network already routes "
+                "somewhere else: traffic could not reach you through this peering. Peer from "
+                "a VPC with another range, or contact our support team."
+            )
+    return problems
+
+
 def check_new_peering(
     deployment: Deployment, *, peering_id: str, account_id: str, vpc_id: str
 ) -> VerifiedRequest:
@@ -276,6 +300,14 @@ def check_new_peering(
         room = capacity_problems(deployment, cidrs=in_aws.requester_cidrs)
         if room:
             errors[None] = room
+    if not errors:
+        # What the worker would fail on and AWS already shows: a deployment route table
+        # that sends the customer's range elsewhere. One read, and only for a request
+        # that passed everything else.
+        tables = ec2.route_tables(deployment.vpc_id)
+        conflicts = route_problems(tables, cidrs=in_aws.requester_cidrs, peering_id=peering_id)
+        if conflicts:
+            errors["vpc_id"] = conflicts
     if errors:
         raise Refused(errors)
     return VerifiedRequest(deployment_pk=deployment.pk, in_aws=in_aws, _seal=_VERIFIED)

@@ -65,11 +65,13 @@ def provision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
             retryable=False,
         )
     except aws.RouteConflict as exc:
-        log.warning("provision %s: %s", peering, exc)
-        fail(peering, reason=str(exc), retryable=True)
+        # Only the vendor can change the deployment's routes: a Retry would fail the same
+        # way until support has (support marks the cause fixed, which offers Retry again).
+        log.warning("provision %s: %s", peering, exc.for_support())
+        fail(peering, reason=f"{exc} {ASK_SUPPORT}", retryable=False)
     except aws.AwsRefused as exc:
         log.exception("provision %s: AWS refused (%s)", peering, exc.code)
-        fail(peering, reason=_refusal_reason(exc.code), retryable=True)
+        fail(peering, reason=_refusal_reason(exc.code), retryable=False)
     except aws.AwsUnavailable as exc:
         log.warning(
             "provision %s: AWS unavailable (%s), round %d",
@@ -80,9 +82,9 @@ def provision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
         if unavailable_rounds + 1 >= MAX_UNAVAILABLE_ROUNDS:
             if isinstance(exc, aws.AwsMisconfigured):
                 why = (
-                    f"The set-up stopped: the portal's own AWS set-up has a problem "
-                    f"({exc.code}), and our support team has been alerted. Nothing is "
-                    "lost: press Retry once it is fixed."
+                    "The set-up stopped: the portal's own AWS set-up has a problem, and our "
+                    "support team has been alerted. Nothing is lost: press Retry once it is "
+                    "fixed."
                 )
             else:
                 why = (
@@ -97,16 +99,19 @@ def provision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
     return peering.status
 
 
+ASK_SUPPORT = (
+    "Only our support team can fix this: ask support, and Retry is offered once they have."
+)
+
+
 def _refusal_reason(code: str) -> str:
+    """In the customer's words: no AWS error codes (support sees the code in our log)."""
     if code in QUOTA_REASONS:
         return (
-            f"{QUOTA_REASONS[code]} Our support team can raise the limit; press Retry "
-            "once they have, or delete a peering you no longer use."
+            f"{QUOTA_REASONS[code]} Ask our support team to raise the limit (Retry is "
+            "offered once they have), or delete a peering you no longer use."
         )
-    return (
-        f"AWS refused a step of the set-up ({code}). Our support team can see the "
-        "details; press Retry once it is fixed."
-    )
+    return f"AWS refused a step of the set-up. {ASK_SUPPORT}"
 
 
 def _accept(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:

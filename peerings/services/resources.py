@@ -101,6 +101,33 @@ def add_resource(
     return resource
 
 
+def move_resource(resource: Resource, *, to: PeeringConnection) -> Resource:
+    """Bind `resource` to another running peering of its deployment (say, the replacement
+    of one deleted in the customer's account), so the old one can then be deleted. Its host
+    must lie in the new peering's CIDRs; the database trigger refuses the move as well if
+    the new peering left `running` meanwhile."""
+    if to.pk == resource.peering_id:
+        raise Refused({"peering": [f"{resource.name} already uses {to.peering_id}."]})
+    errors = resource_problems(resource.deployment, peering=to, host=resource.host)
+    if errors:
+        raise Refused(errors)
+    before = _snapshot(resource)
+    try:
+        with transaction.atomic():
+            moved = Resource.objects.filter(pk=resource.pk, peering_id=resource.peering_id).update(
+                peering=to
+            )
+            if not moved:
+                raise Refused({None: ["This resource changed meanwhile. Reload the page."]})
+            resource.peering = to
+            audit.record(
+                "resource.moved", target=resource, before=before, after=_snapshot(resource)
+            )
+    except IntegrityError:
+        raise Refused({"peering": [_not_running(to, now=True)]}) from None
+    return resource
+
+
 def delete_resource(resource: Resource) -> None:
     with transaction.atomic():
         snapshot = _snapshot(resource)
