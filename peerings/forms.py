@@ -18,14 +18,15 @@ class DescribedErrors:
     why as it lands on the field; Django marks it `aria-invalid` itself. Our templates give
     a field's messages the id `errors-<name>` (and its help text `<auto_id>_helptext`)."""
 
-    def full_clean(self):
-        super().full_clean()
+    def add_error(self, field, error):
+        # Every error passes here: the fields' own, clean()'s, and a service's refusal
+        # added by the view after validation.
+        super().add_error(field, error)
         for name in self.errors:
             if name in self.fields:
-                field = self[name]
                 described_by = [f"errors-{name}"]
-                if field.help_text:
-                    described_by.append(f"{field.auto_id}_helptext")
+                if self.fields[name].help_text:
+                    described_by.append(f"{self[name].auto_id}_helptext")
                 self.fields[name].widget.attrs["aria-describedby"] = " ".join(described_by)
 
 
@@ -173,16 +174,6 @@ class MoveResourceForm(DescribedErrors, forms.Form):
             status=PeeringConnection.Status.RUNNING
         ).exclude(pk=resource.peering_id)
         self.fields["peering"].label_from_instance = _peering_choice_label
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("peering") is not None:
-            services.Refused(
-                services.resource_problems(
-                    self.resource.deployment, peering=cleaned["peering"], host=self.resource.host
-                )
-            ).add_to(self)
-        return cleaned
 
 
 class AuditFilterForm(forms.Form):

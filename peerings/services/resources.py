@@ -110,7 +110,8 @@ def move_resource(resource: Resource, *, to: PeeringConnection) -> Resource:
         raise Refused({"peering": [f"{resource.name} already uses {to.peering_id}."]})
     errors = resource_problems(resource.deployment, peering=to, host=resource.host)
     if errors:
-        raise Refused(errors)
+        # The peering is the only choice made: every message is about it.
+        raise Refused({"peering": [m for messages in errors.values() for m in messages]})
     before = _snapshot(resource)
     try:
         with transaction.atomic():
