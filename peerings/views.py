@@ -252,8 +252,10 @@ def audit_log(request):
     form, events, before = _audit_events(request)
     if before:
         events = events.filter(id__lt=before)
-    # The deployment's name in the same query: a query per row would grow with the page.
-    page = list(events.select_related("deployment").order_by("-id")[: AUDIT_PAGE_SIZE + 1])
+    # The deployments' names in one more query, however many rows. Not a join
+    # (select_related): SQLite then joins every matching event before it sorts and cuts
+    # the page, and the first page of 300,000 events went from 15 ms to 260 ms.
+    page = list(events.prefetch_related("deployment").order_by("-id")[: AUDIT_PAGE_SIZE + 1])
     older = page[AUDIT_PAGE_SIZE - 1].id if len(page) > AUDIT_PAGE_SIZE else None
     labels = audit_display.action_labels()
     for event in page:

@@ -199,6 +199,17 @@ def test_it_names_the_deployments_without_a_query_per_row(client, owner, organiz
     assert few == many
 
 
+def test_it_pages_the_events_without_joining_them_to_their_deployments(client, owner, deployment):
+    """Names come in a query of their own: with a join, SQLite joins every matching event
+    before it sorts and cuts the page (260 ms instead of 15 at 300,000 events)."""
+    audit.record("peering.created", deployment=deployment, actor=WEB)
+    client.force_login(owner)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("audit-log"))
+    (page,) = [q["sql"] for q in queries if 'FROM "peerings_auditevent"' in q["sql"]]
+    assert '"peerings_deployment"' not in page
+
+
 # --- changes, written for people ---
 
 
