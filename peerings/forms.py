@@ -1,5 +1,5 @@
 import logging
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.conf import settings
@@ -196,6 +196,18 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, deployments, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["deployment"].queryset = deployments
+        for name, field in self.fields.items():
+            # Each field's errors sit in a box of their own (audit.html), which an htmx
+            # update replaces while the field itself stays as the person left it.
+            if not field.widget.is_hidden:
+                field.widget.attrs["aria-describedby"] = f"errors-{name}"
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("since", "From must be on or before To.")
+        return cleaned
 
     def filter(self, events):
         """Apply what is valid; a bad value is shown as an error and simply not applied."""
@@ -218,7 +230,8 @@ class AuditFilterForm(forms.Form):
         # Whole UTC days, as bounds on the column itself so that its index serves them.
         if data.get("since"):
             events = events.filter(created_at__gte=_midnight(data["since"]))
-        if data.get("until"):
+        # The last day a date field takes has no next midnight: nothing is later anyway.
+        if data.get("until") and data["until"] < date.max:
             events = events.filter(created_at__lt=_midnight(data["until"] + timedelta(days=1)))
         return events, data.get("before")
 

@@ -15,7 +15,7 @@ from django_htmx.http import trigger_client_event
 
 from core.access import organizations_of
 from core.models import AuditEvent
-from peerings import access, services
+from peerings import access, audit_display, services
 from peerings.forms import AuditFilterForm, MoveResourceForm, PeeringForm, ResourceForm
 from peerings.models import Deployment, PeeringConnection
 
@@ -339,12 +339,18 @@ def audit_log(request):
     form, events, before = _audit_events(request)
     if before:
         events = events.filter(id__lt=before)
-    page = list(events.order_by("-id")[: AUDIT_PAGE_SIZE + 1])
+    # The deployments' names in one more query, however many rows. Not a join
+    # (select_related): SQLite then joins every matching event before it sorts and cuts
+    # the page, and the first page of 300,000 events went from 15 ms to 260 ms.
+    page = list(events.prefetch_related("deployment").order_by("-id")[: AUDIT_PAGE_SIZE + 1])
     older = page[AUDIT_PAGE_SIZE - 1].id if len(page) > AUDIT_PAGE_SIZE else None
+    labels = audit_display.action_labels()
     for event in page:
         event.actor_label, event.ip, event.request_id = _as_customers_see(
             event.actor_name, event.source, event.ip, event.request_id, event.by_support
         )
+        event.action_label = audit_display.action_label(event.action, labels)
+        event.changes = audit_display.changes(event.before, event.after)
     query = request.GET.copy()
     query.pop("before", None)
     context = {
@@ -354,10 +360,13 @@ def audit_log(request):
         "query": query.urlencode(),
         "first_page": not before,
     }
+    # htmx asks for the whole page, not an update, when it restores a page missing from its
+    # history cache: it puts the answer in place of the whole <body>.
+    update = request.htmx and not request.htmx.history_restore_request
     response = render(
-        request, "peerings/audit.html#events" if request.htmx else "peerings/audit.html", context
+        request, "peerings/audit.html#update" if update else "peerings/audit.html", context
     )
-    patch_vary_headers(response, ["HX-Request"])
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
     return response
 
 
@@ -393,6 +402,7 @@ def audit_export(request):
         "target_repr",
         "message",
         "by_support",
+        "deployment__name",
     ]
 
     def rows():
@@ -410,18 +420,25 @@ def audit_export(request):
                 "message",
                 "before",
                 "after",
+                # Added at the end, so that scripts reading the columns by position still work.
+                "action_label",
+                "deployment",
             ]
         )
+        labels = audit_display.action_labels()
         for event in (
             events.order_by("-id")
             .values_list(*columns, "before", "after")
             .iterator(chunk_size=2000)
         ):
-            *values, by_support, before, after = event
+            *values, by_support, deployment, before, after = event
             values[0] = values[0].isoformat()
             values[1], values[3], values[4] = _as_customers_see(*values[1:5], by_support)
+            added = [audit_display.action_label(values[5], labels), deployment]
             yield writer.writerow(
-                [_csv_safe(v) for v in values] + [json.dumps(before), json.dumps(after)]
+                [_csv_safe(v) for v in values]
+                + [json.dumps(before), json.dumps(after)]
+                + [_csv_safe(v) for v in added]
             )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")

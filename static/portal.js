@@ -18,3 +18,23 @@
     if (event.target.closest("[data-close-dialog-link]")) { dialog.close(); }
   });
 })();
+
+// A filter form that htmx submits with hx-push-url (data-follows-url): when Back or
+// Forward brings an earlier page back from htmx's history, its fields show what that page's
+// URL says, not what was typed last (the saved page keeps the values the server rendered).
+document.body.addEventListener("htmx:historyRestore", function () {
+  const params = new URLSearchParams(location.search);
+  document.querySelectorAll("form[data-follows-url]").forEach(function (form) {
+    Array.from(form.elements).forEach(function (field) {
+      if (!field.name || field.type === "submit" || field.type === "button") return;
+      const value = params.get(field.name) || "";
+      if (field.type === "checkbox" || field.type === "radio") {
+        field.checked = params.getAll(field.name).includes(field.value);
+        return;
+      }
+      field.value = value;
+      // A value the list does not offer leaves a <select> blank: show its first choice.
+      if (field.tagName === "SELECT" && field.value !== value) field.selectedIndex = 0;
+    });
+  });
+});

@@ -1,0 +1,114 @@
+"""The customer's audit log in words people read: an action's label instead of its code,
+and an event's before and after as short lines ("status: pending → running") instead of
+the stored JSON. The page and the CSV export both use these."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core import audit
+
+# Left out of the page, as they always were: reconcile's findings are long notes about the
+# vendor's side (route tables, rules). The CSV keeps the whole before and after.
+NOT_SHOWN = frozenset({"findings"})
+
+# Parts of a key that read as acronyms: "customer_vpc_id" → "customer VPC ID".
+_ACRONYMS = {
+    "aws": "AWS",
+    "cidr": "CIDR",
+    "cidrs": "CIDRs",
+    "id": "ID",
+    "ids": "IDs",
+    "ip": "IP",
+    "url": "URL",
+    "vpc": "VPC",
+}
+
+# Stands for "nothing" where a value was cleared.
+NOTHING = "—"
+
+
+def action_labels() -> dict[str, str]:
+    """Code → label, as the action filter offers them."""
+    return dict(audit.customer_actions())
+
+
+def action_label(code: str, labels: Mapping[str, str]) -> str:
+    """The filter's label for an action; an action no app names (an admin change, say)
+    keeps its code rather than vanish."""
+    return labels.get(code, code)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of an event's change. `before` is set only when the value changed."""
+
+    field: str
+    before: str
+    after: str
+
+    @property
+    def value(self) -> str:
+        if self.before:
+            return f"{self.before} → {self.after or NOTHING}"
+        return self.after
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.value}"
+
+
+def changes(before: Any, after: Any) -> list[Change]:
+    """The event's before and after as lines, key by key: a value that changed reads
+    before → after, one that did not (or exists on one side only) reads once, an empty one
+    not at all."""
+    before = before if isinstance(before, Mapping) else {}
+    after = after if isinstance(after, Mapping) else {}
+    lines = []
+    # In the order of the alphabet: PostgreSQL's jsonb keeps no order of its own.
+    for key in sorted({*before, *after}, key=str):
+        if key in NOT_SHOWN:
+            continue
+        old, new = as_text(before.get(key)), as_text(after.get(key))
+        if key not in after:  # what was there before, such as a deleted resource's host
+            old, new = "", old
+        elif old == new:
+            old = ""
+        if old or new:
+            lines.append(Change(field=as_words(key), before=old, after=new))
+    return lines
+
+
+def as_words(key: str) -> str:
+    return " ".join(_ACRONYMS.get(part, part) for part in str(key).split("_") if part)
+
+
+def as_text(value: Any) -> str:
+    """A stored JSON value as a person reads it; "" for nothing at all."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return _as_time(value) or value.strip()
+    if isinstance(value, list | tuple):
+        return ", ".join(text for text in map(as_text, value) if text)
+    if isinstance(value, Mapping):
+        return ", ".join(
+            f"{as_words(key)}: {text}" for key, item in value.items() if (text := as_text(item))
+        )
+    return str(value)
+
+
+def _as_time(value: str) -> str:
+    """A stored moment ("2026-11-30 14:05:09.123456+00:00", as the log keeps datetimes) in
+    the page's own form, "2026-11-30 14:05:09 UTC"; "" for any other text."""
+    if len(value) < 19 or value[4:5] != "-" or value[10:11] not in (" ", "T"):
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
