@@ -18,6 +18,10 @@ class PeeringsConfig(AppConfig):
         ("peering.resynced", "Peering re-synced from AWS"),
         ("peering.resync_failed", "Peering re-sync failed"),
         ("peering.requeued", "Peering re-queued by reconcile"),
+        ("peering.retry_offered", "Peering offered for retry by support"),
+        ("support.requested", "Support asked"),
+        ("support.answered", "Support answered"),
+        ("support.closed", "Support request closed"),
         ("resource.created", "Resource created"),
         ("resource.deleted", "Resource deleted"),
     ]

@@ -8,7 +8,7 @@ from django.db.models import Q
 from core import audit
 from core.models import AuditEvent
 from peerings import aws, services, validators
-from peerings.models import Deployment, PeeringConnection, Resource
+from peerings.models import Deployment, PeeringConnection, Resource, SupportRequest
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,15 @@ class ResourceForm(forms.Form):
             )
         ).add_to(self)
         return cleaned
+
+
+class SupportRequestForm(forms.Form):
+    words = forms.CharField(
+        label="What should we know? (optional)",
+        required=False,
+        max_length=SupportRequest.WORDS_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
 
 
 class AuditFilterForm(forms.Form):

@@ -2,6 +2,7 @@ import csv
 import json
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,8 +14,8 @@ from django_htmx.http import trigger_client_event
 from core.access import organizations_of
 from core.models import AuditEvent
 from peerings import access, services
-from peerings.forms import AuditFilterForm, PeeringForm, ResourceForm
-from peerings.models import PeeringConnection
+from peerings.forms import AuditFilterForm, PeeringForm, ResourceForm, SupportRequestForm
+from peerings.models import PeeringConnection, SupportRequest
 
 AUDIT_PAGE_SIZE = 50
 
@@ -44,7 +45,8 @@ class _RowLinks:
             return reverse(name, args=[deployment.pk, self._MARK]).replace(str(self._MARK), "{}")
 
         self.peering = {
-            kind: pattern(f"peering-{kind}") for kind in ("row", "steps", "retry", "delete")
+            kind: pattern(f"peering-{kind}")
+            for kind in ("row", "steps", "retry", "delete", "support")
         }
         self.resource_delete = pattern("resource-delete")
 
@@ -61,7 +63,10 @@ def _detail_context(deployment):
     links = _RowLinks(deployment)
     peerings = [
         links.add_to_peering(p)
-        for p in deployment.peerings.exclude(status=PeeringConnection.Status.DELETED)
+        # Each row shows its latest support request: one query for all of them.
+        for p in deployment.peerings.exclude(
+            status=PeeringConnection.Status.DELETED
+        ).prefetch_related("support_requests")
     ]
     history = deployment.peerings.filter(status=PeeringConnection.Status.DELETED)
     resources = [links.add_to_resource(r) for r in deployment.resources.select_related("peering")]
@@ -196,6 +201,44 @@ def peering_delete(request, pk, peering_pk):
             return redirect("deployment-detail", pk=deployment.pk)
     context = {"deployment": deployment, "peering": peering, "refusal": refusal}
     return _render_dialog(request, "peerings/peering_delete.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def peering_support(request, pk, peering_pk):
+    """Ask the vendor's support about a failure only the vendor can fix. The dialog shows
+    the failure; the answer is the peering's row, showing the request's state."""
+    deployment, peering = _peering_for(request, pk, peering_pk, to_act=True)
+    refusal = services.ask_support_refusal(peering)
+    form = SupportRequestForm(request.POST or None)
+    if request.method == "POST" and refusal is None and form.is_valid():
+        try:
+            services.ask_support(peering, user=request.user, words=form.cleaned_data["words"])
+        except services.SupportRefused as exc:
+            refusal = str(exc)
+        else:
+            if request.htmx:
+                response = _row(request, deployment, peering)
+                response["HX-Retarget"] = f"#peering-{peering.pk}"
+                response["HX-Reswap"] = "outerHTML"
+                return trigger_client_event(response, "closeDialog")
+            messages.success(
+                request,
+                f"Support has your request about {peering.peering_id}; "
+                "their answer will show on its row.",
+            )
+            return redirect(
+                reverse("deployment-detail", args=[deployment.pk]) + f"#peering-{peering.pk}"
+            )
+    latest = peering.latest_support_request
+    context = {
+        "deployment": deployment,
+        "peering": peering,
+        "form": form,
+        "refusal": refusal,
+        "open_request": latest if latest and latest.state == SupportRequest.State.OPEN else None,
+    }
+    return _render_dialog(request, "peerings/support_request.html", context)
 
 
 @login_required

@@ -13,7 +13,8 @@ a test patches a constant in the module that reads it (services.reconciling, ...
 - provisioning: the worker accepts the request and adds the vendor side;
 - deleting: when a delete is allowed, and the worker that takes the vendor side down;
 - resources: the rules for binding a resource to a peering;
-- reconciling: comparing our records with AWS (Re-sync, the reconcile schedule)."""
+- reconciling: comparing our records with AWS (Re-sync, the reconcile schedule);
+- support: a customer's support request about a failure, answered and closed by support."""
 
 from peerings.services.checks import (
     Errors,
@@ -44,6 +45,14 @@ from peerings.services.resources import (
     peering_left_running,
     resource_problems,
 )
+from peerings.services.support import (
+    SupportRefused,
+    answer_support_request,
+    ask_support,
+    ask_support_refusal,
+    close_support_request,
+    offer_retry,
+)
 from peerings.services.transitions import fail, peering_status_changed, transition
 
 __all__ = [
@@ -52,15 +61,21 @@ __all__ = [
     "Errors",
     "ReconcileReport",
     "Refused",
+    "SupportRefused",
     "UnverifiedRequest",
     "VerifiedRequest",
     "add_resource",
+    "answer_support_request",
+    "ask_support",
+    "ask_support_refusal",
     "check_new_peering",
+    "close_support_request",
     "create_peering",
     "delete_refusal",
     "delete_resource",
     "deprovision",
     "fail",
+    "offer_retry",
     "peering_left_running",
     "peering_status_changed",
     "provision",
