@@ -33,11 +33,13 @@ from peerings.services.deleting import (
 )
 from peerings.services.provisioning import MAX_UNAVAILABLE_ROUNDS, provision
 from peerings.services.reconciling import (
+    AwsView,
     ReconcileReport,
     reconcile,
     request_resync,
     resync,
     resync_queued,
+    state_in_aws,
 )
 from peerings.services.resources import (
     add_resource,
@@ -56,6 +58,7 @@ from peerings.services.support import (
 from peerings.services.transitions import fail, peering_status_changed, transition
 
 __all__ = [
+    "AwsView",
     "MAX_UNAVAILABLE_ROUNDS",
     "DeleteRefused",
     "Errors",
@@ -87,5 +90,6 @@ __all__ = [
     "resync",
     "resync_queued",
     "retry_peering",
+    "state_in_aws",
     "transition",
 ]
