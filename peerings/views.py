@@ -63,11 +63,9 @@ def _detail_context(deployment):
     links = _RowLinks(deployment)
     peerings = [
         links.add_to_peering(p)
-        # Each row shows its latest support request: one query for all of them.
-        for p in deployment.peerings.exclude(
-            status=PeeringConnection.Status.DELETED
-        ).prefetch_related("support_requests")
+        for p in deployment.peerings.exclude(status=PeeringConnection.Status.DELETED)
     ]
+    _add_latest_support_requests(deployment, peerings)
     history = deployment.peerings.filter(status=PeeringConnection.Status.DELETED)
     resources = [links.add_to_resource(r) for r in deployment.resources.select_related("peering")]
     return {
@@ -77,6 +75,19 @@ def _detail_context(deployment):
         "resources": resources,
         "can_act": deployment.membership.can_act,
     }
+
+
+def _add_latest_support_requests(deployment, peerings):
+    """Each row's latest support request, from one query for the whole table. Not
+    prefetch_related: its per-row managers and querysets doubled the time of a page of
+    500 peerings."""
+    latest = {}
+    for support_request in SupportRequest.objects.filter(peering__deployment=deployment).order_by(
+        "opened_at", "pk"
+    ):
+        latest[support_request.peering_id] = support_request  # the newest stays
+    for peering in peerings:
+        peering.latest_support_request = latest.get(peering.pk)
 
 
 def _refresh_tables(request, deployment):
