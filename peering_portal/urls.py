@@ -3,13 +3,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from core.login_guard import AdminLoginForm, LoginForm
+from core.login_guard import AdminLoginForm
+from core.views import LoginView
 
 admin.site.login_form = AdminLoginForm
 admin.site.site_header = "Peering Portal support"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("peerings.urls")),

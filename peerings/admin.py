@@ -1,15 +1,26 @@
-"""The peering side of the support staff's admin: deployments, peerings, resources. The
-Support group may view them and run Retry and Re-sync from AWS; only superusers may change
-rows, audited (core.admin holds the shared pieces)."""
+"""The peering side of the support staff's admin: deployments, peerings, resources and the
+support requests' queue. The Support group may view them, run Retry and Re-sync from AWS,
+and answer and close support requests (through the services, audited); only superusers may
+change other rows, audited (core.admin holds the shared pieces)."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
-from django.http import HttpResponseRedirect
+from django.db.models import Case, Value, When
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+from django.utils.timezone import localtime, now
+from django.views.decorators.http import require_POST
 
 from core.admin import AuditedAdmin, KeepsHistory
+from core.models import AuditEvent
 from peerings import services
-from peerings.models import Deployment, PeeringConnection, Resource
+from peerings.models import Deployment, PeeringConnection, Resource, SupportRequest
 
 
 @admin.register(Deployment)
@@ -20,17 +31,28 @@ class DeploymentAdmin(KeepsHistory, AuditedAdmin):
     search_fields = ["name", "vpc_id", "vendor_account_id", "organization__name"]
 
 
+# The most rows of a peering's audit trail its admin page shows (the audit log has all).
+AUDIT_TRAIL_MAX = 50
+
+Status = PeeringConnection.Status
+
+
+def status_badge(status):
+    return format_html('<span class="status-badge status-{}">{}</span>', status, status)
+
+
 @admin.register(PeeringConnection)
 class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
+    # Status first: it is what support looks for. Fits a 1400 px screen.
     list_display = [
+        "status_column",
         "peering_id",
-        "organization_name",
         "deployment",
+        "organization_name",
         "customer_vpc_id",
-        "customer_account_id",
-        "status",
-        "status_changed_at",
+        "changed",
     ]
+    list_display_links = ["peering_id"]
     list_filter = ["status", "deployment__plan", "deployment__region"]
     list_select_related = ["deployment__organization"]
     search_fields = [
@@ -46,12 +68,23 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
     readonly_fields = [f.name for f in PeeringConnection._meta.fields]
     actions = ["retry", "resync_from_aws"]
 
+    class Media:
+        css = {"all": ["support-admin.css"]}
+
     def has_add_permission(self, request):
         return False  # peerings are created by customers' confirmed requests, nowhere else
+
+    @admin.display(description="Status", ordering="status")
+    def status_column(self, peering):
+        return status_badge(peering.status)
 
     @admin.display(description="Organization", ordering="deployment__organization__name")
     def organization_name(self, peering):
         return peering.deployment.organization.name
+
+    @admin.display(description="Changed", ordering="status_changed_at")
+    def changed(self, peering):
+        return date_format(localtime(peering.status_changed_at), "Y-m-d H:i")
 
     def has_retry_permission(self, request):
         return request.user.has_perm("peerings.retry_peering")
@@ -61,35 +94,185 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
 
     @admin.action(description="Retry", permissions=["retry"])
     def retry(self, request, queryset):
-        retried = [p for p in queryset.select_related("deployment") if services.retry_peering(p)]
-        skipped = queryset.count() - len(retried)
-        self.message_user(request, f"Retried {len(retried)} peering(s).", messages.SUCCESS)
-        if skipped:
-            self.message_user(
-                request,
-                f"{skipped} could not be retried: only failed "
-                "peerings whose AWS request can still succeed.",
-                messages.WARNING,
-            )
+        self._retry(request, list(queryset.select_related("deployment")))
 
     @admin.action(description="Re-sync from AWS", permissions=["resync"])
     def resync_from_aws(self, request, queryset):
-        results = services.request_resync(queryset.select_related("deployment__organization"))
+        self._resync(request, list(queryset.select_related("deployment__organization")))
+
+    def _retry(self, request, peerings):
+        retried, skipped = [], []
+        for peering in peerings:
+            (retried if services.retry_peering(peering) else skipped).append(peering)
+        # Outside any transaction the retry has committed and queued the worker: with an
+        # inline queue it has already tried, with a cluster it may not have yet.
+        outcomes = []
+        for peering in retried:
+            peering.refresh_from_db()
+            outcomes.append((peering, *_retry_outcome(peering)))
+        _tell(self, request, "Retried", outcomes)
+        for peering in skipped:
+            self.message_user(
+                request,
+                f"Peering {peering} was not retried: {_why_not_retried(peering)}",
+                messages.WARNING,
+            )
+
+    def _resync(self, request, peerings):
+        results = services.request_resync(peerings)
         if results is None:
             self.message_user(
                 request,
-                f"Re-sync of {queryset.count()} peerings queued; each "
-                "one's outcome appears in the audit log "
-                "(peering.resynced, or peering.resync_failed).",
+                f"Re-sync of {len(peerings)} peerings queued; each one's outcome shows in its "
+                "audit trail (peering.resynced, or peering.resync_failed).",
                 messages.INFO,
             )
             return
+        outcomes = []
         for peering, findings, problem in results:
             if problem:
-                self.message_user(request, f"{peering}: {problem}.", messages.ERROR)
+                outcomes.append((peering, f"AWS could not be checked: {problem}", messages.ERROR))
+            elif findings:
+                outcomes.append((peering, " ".join(findings), messages.WARNING))
             else:
-                summary = " ".join(findings) or "matches AWS."
-                self.message_user(request, f"{peering}: {summary}", messages.INFO)
+                outcomes.append((peering, "it matches AWS", messages.SUCCESS))
+        _tell(self, request, "Re-synced", outcomes)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/retry/",
+                self.admin_site.admin_view(require_POST(self.retry_view)),
+                name="{}_{}_retry".format(*info),
+            ),
+            path(
+                "<path:object_id>/resync/",
+                self.admin_site.admin_view(require_POST(self.resync_view)),
+                name="{}_{}_resync".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def retry_view(self, request, object_id):
+        peering = self._acting_on(request, object_id, self.has_retry_permission(request))
+        self._retry(request, [peering])
+        return HttpResponseRedirect(_change_url(peering))
+
+    def resync_view(self, request, object_id):
+        peering = self._acting_on(request, object_id, self.has_resync_permission(request))
+        self._resync(request, [peering])
+        return HttpResponseRedirect(_change_url(peering))
+
+    def _acting_on(self, request, object_id, permitted):
+        """The peering a change page's button acts on (its view takes POST only)."""
+        peering = self.get_object(request, unquote(object_id))
+        if peering is None:
+            raise Http404("No such peering.")
+        if not (permitted and self.has_view_or_change_permission(request, peering)):
+            raise PermissionDenied
+        return peering
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Here, not in the page's context hooks: Django renders the change form inside a
+        # transaction, and AWS is never called inside one.
+        peering = self.get_object(request, unquote(object_id))
+        if (
+            request.method == "GET"
+            and peering is not None
+            and self.has_view_or_change_permission(request, peering)
+        ):
+            extra_context = {**(extra_context or {}), **self._page_extras(request, peering)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _page_extras(self, request, peering):
+        trail = list(
+            AuditEvent.objects.filter(
+                organization_id=peering.deployment.organization_id,
+                deployment_id=peering.deployment_id,
+                target_type=PeeringConnection.__name__,
+                target_id=str(peering.pk),
+            ).order_by("-id")[: AUDIT_TRAIL_MAX + 1]
+        )
+        for event in trail:
+            event.summary = _summary(event)
+        return {
+            "aws_view": services.state_in_aws(peering),
+            "audit_trail": trail[:AUDIT_TRAIL_MAX],
+            "audit_trail_cut": len(trail) > AUDIT_TRAIL_MAX,
+            "audit_log_url": reverse("admin:core_auditevent_changelist")
+            + f"?q={peering.peering_id}",
+            "support_requests": list(peering.support_requests.all()),
+            "retry_url": (
+                reverse("admin:peerings_peeringconnection_retry", args=[peering.pk])
+                if self.has_retry_permission(request) and peering.status == Status.FAILED
+                else None
+            ),
+            "resync_url": (
+                reverse("admin:peerings_peeringconnection_resync", args=[peering.pk])
+                if self.has_resync_permission(request)
+                else None
+            ),
+        }
+
+
+def _change_url(peering):
+    return reverse("admin:peerings_peeringconnection_change", args=[peering.pk])
+
+
+def _retry_outcome(peering):
+    """What became of a peering just retried, in words, and a message level."""
+    if peering.status == Status.RUNNING:
+        return "it is running now", messages.SUCCESS
+    if peering.status == Status.FAILED:
+        return f"it failed again: {peering.status_reason}", messages.ERROR
+    return (
+        f"it is {peering.status}: queued; its status shows here when the worker has tried",
+        messages.INFO,
+    )
+
+
+def _why_not_retried(peering):
+    if peering.status != Status.FAILED:
+        return f"it is {peering.status}; only a failed peering is retried."
+    return (
+        "a retry cannot succeed as things are (AWS no longer holds a request we can accept, "
+        "or the cause needs fixing first). Once it is fixed, answer the customer's support "
+        "request with \u201ccause fixed\u201d."
+    )
+
+
+def _tell(model_admin, request, verb, outcomes):
+    """One message for one peering ("Retried 1 peering; it failed again: ..."); for
+    several, a count and a message per peering."""
+    outcomes = [(peering, outcome.rstrip("."), level) for peering, outcome, level in outcomes]
+    if len(outcomes) == 1:
+        ((_peering, outcome, level),) = outcomes
+        model_admin.message_user(request, f"{verb} 1 peering; {outcome}.", level)
+        return
+    if outcomes:
+        model_admin.message_user(request, f"{verb} {len(outcomes)} peerings.", messages.INFO)
+    for peering, outcome, level in outcomes:
+        # "Peering pcx-…": the admin capitalises the first letter of each message.
+        model_admin.message_user(request, f"Peering {peering}: {outcome}.", level)
+
+
+def _summary(event):
+    """An audit event in one line: its message and what changed."""
+    parts = [event.message] if event.message else []
+    for key, value in event.after.items():
+        if key in event.before and event.before[key] != value:
+            parts.append(f"{key}: {_shown(event.before[key])} \u2192 {_shown(value)}")
+        elif value not in _EMPTY:
+            parts.append(f"{key}: {value}")
+    return " \u00b7 ".join(parts)
+
+
+_EMPTY: tuple[object, ...] = ("", [], None)
+
+
+def _shown(value):
+    return "\u2014" if value in _EMPTY else value
 
 
 class ResourceAdminForm(forms.ModelForm):
@@ -148,3 +331,173 @@ def _why_refused(resource):
         "the database refused it (a resource of this name or a change to its peering was "
         "made meanwhile). Reload and try again."
     )
+
+
+class SupportAnswerForm(forms.ModelForm):
+    class Meta:
+        model = SupportRequest
+        fields = ["answer", "cause_fixed"]
+        labels = {"cause_fixed": "Cause fixed: offer the customer's Retry again"}
+
+    def clean_answer(self):
+        answer = self.cleaned_data["answer"].strip()
+        if not answer:
+            raise forms.ValidationError("Write the answer the customer will read.")
+        return answer
+
+
+# Open first, then answered, then closed; the oldest first within each: a queue.
+QUEUE_ORDER = Case(
+    When(state=SupportRequest.State.OPEN, then=Value(0)),
+    When(state=SupportRequest.State.ANSWERED, then=Value(1)),
+    default=Value(2),
+)
+
+
+@admin.register(SupportRequest)
+class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
+    """The Support group's queue. Support writes the answer (and may say the cause is
+    fixed) and closes requests; both go through the services, audited with the staff
+    member as actor. Nothing else of a request is changed here."""
+
+    form = SupportAnswerForm
+    list_display = ["__str__", "state_column", "age", "organization", "peering_link", "failure"]
+    list_filter = ["state"]
+    list_select_related = ["peering__deployment__organization"]
+    search_fields = [
+        "peering__peering_id",
+        "peering__deployment__organization__name",
+        "peering__deployment__name",
+    ]
+    ordering = [QUEUE_ORDER, "opened_at"]
+    fieldsets = [
+        (
+            "The request",
+            {
+                "fields": [
+                    "organization",
+                    "peering_link",
+                    "failed_status",
+                    "failure_reason",
+                    "words",
+                    "opened_by_name",
+                    "opened_at",
+                    "state",
+                ]
+            },
+        ),
+        (
+            "Support's answer",
+            {
+                "fields": [
+                    "answer",
+                    "cause_fixed",
+                    "answered_by_name",
+                    "answered_at",
+                    "closed_by_name",
+                    "closed_at",
+                ]
+            },
+        ),
+    ]
+
+    class Media:
+        css = {"all": ["support-admin.css"]}
+
+    def has_add_permission(self, request):
+        return False  # customers open them, from the peering's row
+
+    def has_change_permission(self, request, obj=None):
+        closed = obj is not None and obj.state == SupportRequest.State.CLOSED
+        return not closed and super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        answerable = obj is not None and obj.state == SupportRequest.State.OPEN
+        shown = [f for _name, fieldset in self.fieldsets for f in fieldset["fields"]]
+        return [f for f in shown if not answerable or f not in ("answer", "cause_fixed")]
+
+    @admin.display(description="State", ordering="state")
+    def state_column(self, request_):
+        return format_html(
+            '<span class="status-badge support-{}">{}</span>', request_.state, request_.state
+        )
+
+    @admin.display(description="Age", ordering="opened_at")
+    def age(self, request_):
+        return timesince(request_.opened_at, now())
+
+    @admin.display(description="Organization")
+    def organization(self, request_):
+        return request_.organization.name
+
+    @admin.display(description="Peering")
+    def peering_link(self, request_):
+        peering = request_.peering
+        return format_html(
+            '<a href="{}">{}</a> {}', _change_url(peering), peering, status_badge(peering.status)
+        )
+
+    @admin.display(description="Failure")
+    def failure(self, request_):
+        reason = request_.failure_reason
+        if len(reason) > 120:
+            reason = reason[:119] + "\u2026"
+        return format_html("{}: {}", request_.failed_status, reason)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context.update(
+            show_save=obj is not None and obj.state == SupportRequest.State.OPEN,
+            show_save_and_continue=False,
+            show_save_and_add_another=False,
+            can_close_request=self.has_change_permission(request, obj),
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        if "answer" not in form.cleaned_data:
+            # Answered since the page was loaded: the form no longer offered the answer.
+            raise services.SupportRefused(f"{obj} was {obj.state} meanwhile. Reload the page.")
+        retry_offered = services.answer_support_request(
+            obj,
+            user=request.user,
+            answer=form.cleaned_data["answer"],
+            cause_fixed=form.cleaned_data["cause_fixed"],
+        )
+        if retry_offered:
+            self.message_user(request, "The customer's Retry is offered again.", messages.SUCCESS)
+        elif obj.cause_fixed:
+            peering = obj.peering
+            why = (
+                "its Retry is offered already"
+                if peering.status == Status.FAILED
+                else "only a failed peering is retried"
+            )
+            self.message_user(
+                request,
+                f"Retry was not offered: {peering} is {peering.status}, and {why}.",
+                messages.WARNING,
+            )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and "_close" in request.POST and object_id:
+            return self._close(request, object_id)
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.SupportRefused as refused:
+            # Raised inside the view's transaction, which has rolled everything back.
+            self.message_user(request, f"Nothing was saved: {refused}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def _close(self, request, object_id):
+        support_request = self.get_object(request, unquote(object_id))
+        if support_request is None:
+            raise Http404("No such support request.")
+        if not self.has_change_permission(request, support_request):
+            raise PermissionDenied
+        try:
+            services.close_support_request(support_request, user=request.user)
+        except services.SupportRefused as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+        else:
+            self.message_user(request, f"{support_request} is closed.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:peerings_supportrequest_changelist"))

@@ -1,7 +1,8 @@
 """The peerings app's rows that must always exist (see core.bootstrap):
 
 - the Support group's grants here: view deployments, peerings and resources, run Retry and
-  Re-sync from AWS, change and delete nothing;
+  Re-sync from AWS, answer and close support requests (through the services), change and
+  delete nothing else;
 - the django-q2 schedule that reconciles peerings with AWS every few minutes."""
 
 from core.bootstrap import every_few_minutes
@@ -13,6 +14,9 @@ SUPPORT_PERMISSIONS = [
     ("peerings", "resource", "view_resource", "Can view resource"),
     ("peerings", "peeringconnection", "retry_peering", "Can retry a failed peering"),
     ("peerings", "peeringconnection", "resync_peering", "Can re-sync a peering from AWS"),
+    ("peerings", "supportrequest", "view_supportrequest", "Can view support request"),
+    # Its admin changes nothing but the answer and the state, through the services.
+    ("peerings", "supportrequest", "change_supportrequest", "Can change support request"),
 ]
 
 RECONCILE_SCHEDULE = "Reconcile peerings with AWS"

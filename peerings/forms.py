@@ -8,7 +8,7 @@ from django.db.models import Q
 from core import audit
 from core.models import AuditEvent
 from peerings import aws, services, validators
-from peerings.models import Deployment, PeeringConnection, Resource
+from peerings.models import Deployment, PeeringConnection, Resource, SupportRequest
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +174,15 @@ class MoveResourceForm(DescribedErrors, forms.Form):
             status=PeeringConnection.Status.RUNNING
         ).exclude(pk=resource.peering_id)
         self.fields["peering"].label_from_instance = _peering_choice_label
+
+
+class SupportRequestForm(forms.Form):
+    words = forms.CharField(
+        label="What should we know? (optional)",
+        required=False,
+        max_length=SupportRequest.WORDS_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
 
 
 class AuditFilterForm(forms.Form):

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from peerings import validators
 
@@ -81,6 +82,8 @@ class PeeringConnection(models.Model):
     # The worker is busy with the row; neither delete nor retry may start.
     TRANSITIONAL = (Status.PENDING, Status.PROVISIONING, Status.DELETING)
     DELETABLE = (Status.RUNNING, Status.FAILED, Status.PEER_DELETED)
+    # Where the customer may ask the vendor's support about what went wrong.
+    SUPPORT_ASKABLE = (Status.FAILED, Status.PEER_DELETED)
 
     deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="peerings")
     peering_id = models.CharField(
@@ -187,6 +190,36 @@ class PeeringConnection(models.Model):
             self.status_changed_at = now
         return bool(won)
 
+    def offer_retry(self):
+        """Compare-and-set: a failed peering that could not be retried may be now (support
+        fixed the cause). True for the caller that won."""
+        won = PeeringConnection.objects.filter(
+            pk=self.pk, status=self.Status.FAILED, retryable=False
+        ).update(retryable=True)
+        if won:
+            self.retryable = True
+        return bool(won)
+
+    @cached_property
+    def latest_support_request(self):
+        """The newest support request about this peering, or None. Pages listing peerings
+        set it on every row from one query (assigning it), so that no row runs its own."""
+        return self.support_requests.order_by("-opened_at", "-pk").first()
+
+    @property
+    def has_support_state(self):
+        """Whether its row has anything to say of support: a request, or the offer to ask.
+        Checked before the row includes its support partial: most rows have nothing, and
+        an include per row of 500 cost half the page's time."""
+        return self.status in self.SUPPORT_ASKABLE or self.latest_support_request is not None
+
+    @property
+    def support_can_be_asked(self):
+        latest = self.latest_support_request
+        return self.status in self.SUPPORT_ASKABLE and (
+            latest is None or latest.state != SupportRequest.State.OPEN
+        )
+
 
 class Resource(models.Model):
     class Kind(models.TextChoices):
@@ -224,3 +257,70 @@ class Resource(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class SupportRequest(models.Model):
+    """A customer asking the vendor's support about a peering only the vendor can fix: the
+    failure as it was when they asked, their words, and support's answer. At most one is
+    open per peering (the database refuses a second)."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        ANSWERED = "answered"
+        CLOSED = "closed"
+
+    WORDS_MAX_LENGTH = 2000
+
+    peering = models.ForeignKey(
+        PeeringConnection, on_delete=models.PROTECT, related_name="support_requests"
+    )
+    # The failure it is about, copied when asked: the peering moves on (a retry, a delete).
+    failed_status = models.CharField("status when asked", max_length=20)
+    failure_reason = models.TextField("reason when asked", blank=True)
+    # Plain text, shown escaped, never as HTML.
+    words = models.TextField("customer's words", max_length=WORDS_MAX_LENGTH, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    answer = models.TextField("support's answer", blank=True)
+    # Support's answer says the cause is fixed: the customer's Retry is offered again.
+    cause_fixed = models.BooleanField(default=False)
+    # Names frozen when they acted: a renamed or removed account does not rewrite them.
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    opened_by_name = models.CharField("opened by (name)", max_length=150, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    answered_by_name = models.CharField("answered by (name)", max_length=150, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    closed_by_name = models.CharField("closed by (name)", max_length=150, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["peering"], condition=Q(state="open"), name="support_one_open_per_peering"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["open", "answered", "closed"]), name="support_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="open")
+                | Q(state="answered", answered_at__isnull=False)
+                | Q(state="closed", closed_at__isnull=False),
+                name="support_state_has_its_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "opened_at"])]
+
+    def __str__(self):
+        return f"Support request #{self.pk}"
+
+    @property
+    def organization(self):
+        return self.peering.deployment.organization

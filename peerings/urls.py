@@ -26,6 +26,11 @@ urlpatterns = [
         views.peering_delete,
         name="peering-delete",
     ),
+    path(
+        "deployments/<int:pk>/peerings/<int:peering_pk>/support/",
+        views.peering_support,
+        name="peering-support",
+    ),
     path("deployments/<int:pk>/resources/new/", views.resource_new, name="resource-new"),
     path(
         "deployments/<int:pk>/resources/<int:resource_pk>/move/",

@@ -16,8 +16,14 @@ from django_htmx.http import trigger_client_event
 from core.access import organizations_of
 from core.models import AuditEvent
 from peerings import access, audit_display, services
-from peerings.forms import AuditFilterForm, MoveResourceForm, PeeringForm, ResourceForm
-from peerings.models import Deployment, PeeringConnection
+from peerings.forms import (
+    AuditFilterForm,
+    MoveResourceForm,
+    PeeringForm,
+    ResourceForm,
+    SupportRequestForm,
+)
+from peerings.models import Deployment, PeeringConnection, SupportRequest
 
 AUDIT_PAGE_SIZE = 50
 
@@ -47,7 +53,8 @@ class _RowLinks:
             return reverse(name, args=[deployment.pk, self._MARK]).replace(str(self._MARK), "{}")
 
         self.peering = {
-            kind: pattern(f"peering-{kind}") for kind in ("row", "steps", "retry", "delete")
+            kind: pattern(f"peering-{kind}")
+            for kind in ("row", "steps", "retry", "delete", "support")
         }
         self.resource = {kind: pattern(f"resource-{kind}") for kind in ("delete", "move")}
 
@@ -69,6 +76,7 @@ def _detail_context(deployment):
         )
     ]
     running = [p for p in peerings if p.status == PeeringConnection.Status.RUNNING]
+    _add_latest_support_requests(deployment, peerings)
     history = deployment.peerings.filter(status=PeeringConnection.Status.DELETED)
     resources = [links.add_to_resource(r) for r in deployment.resources.select_related("peering")]
     for resource in resources:
@@ -84,6 +92,19 @@ def _detail_context(deployment):
         "reserved_cidrs": settings.RESERVED_CIDRS,
         "peering_plans": _plans_with_peering(),
     }
+
+
+def _add_latest_support_requests(deployment, peerings):
+    """Each row's latest support request, from one query for the whole table. Not
+    prefetch_related: its per-row managers and querysets doubled the time of a page of
+    500 peerings."""
+    latest = {}
+    for support_request in SupportRequest.objects.filter(peering__deployment=deployment).order_by(
+        "opened_at", "pk"
+    ):
+        latest[support_request.peering_id] = support_request  # the newest stays
+    for peering in peerings:
+        peering.latest_support_request = latest.get(peering.pk)
 
 
 def _plans_with_peering():
@@ -256,6 +277,42 @@ def peering_delete(request, pk, peering_pk):
             )
     context = {"deployment": deployment, "peering": peering, "refusal": refusal}
     return _render_dialog(request, "peerings/peering_delete.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def peering_support(request, pk, peering_pk):
+    """Ask the vendor's support about a failure only the vendor can fix. The dialog shows
+    the failure; the answer is the peering's row, showing the request's state."""
+    deployment, peering = _peering_for(request, pk, peering_pk, to_act=True)
+    refusal = services.ask_support_refusal(peering)
+    form = SupportRequestForm(request.POST or None)
+    if request.method == "POST" and refusal is None and form.is_valid():
+        try:
+            services.ask_support(peering, user=request.user, words=form.cleaned_data["words"])
+        except services.SupportRefused as exc:
+            refusal = str(exc)
+        else:
+            message = (
+                f"Support has your request about {peering.peering_id}; "
+                "their answer will show on its row."
+            )
+            if request.htmx:
+                response = _row(request, deployment, peering)
+                response["HX-Retarget"] = f"#peering-{peering.pk}"
+                response["HX-Reswap"] = "outerHTML"
+                return _tell(request, trigger_client_event(response, "closeDialog"), message)
+            url = reverse("deployment-detail", args=[deployment.pk]) + f"#peering-{peering.pk}"
+            return _tell(request, redirect(url), message)
+    latest = peering.latest_support_request
+    context = {
+        "deployment": deployment,
+        "peering": peering,
+        "form": form,
+        "refusal": refusal,
+        "open_request": latest if latest and latest.state == SupportRequest.State.OPEN else None,
+    }
+    return _render_dialog(request, "peerings/support_request.html", context)
 
 
 @login_required

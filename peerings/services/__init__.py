@@ -13,7 +13,8 @@ a test patches a constant in the module that reads it (services.reconciling, ...
 - provisioning: the worker accepts the request and adds the vendor side;
 - deleting: when a delete is allowed, and the worker that takes the vendor side down;
 - resources: the rules for binding a resource to a peering;
-- reconciling: comparing our records with AWS (Re-sync, the reconcile schedule)."""
+- reconciling: comparing our records with AWS (Re-sync, the reconcile schedule);
+- support: a customer's support request about a failure, answered and closed by support."""
 
 from peerings.services.checks import (
     Errors,
@@ -32,11 +33,13 @@ from peerings.services.deleting import (
 )
 from peerings.services.provisioning import MAX_UNAVAILABLE_ROUNDS, provision
 from peerings.services.reconciling import (
+    AwsView,
     ReconcileReport,
     reconcile,
     request_resync,
     resync,
     resync_queued,
+    state_in_aws,
 )
 from peerings.services.resources import (
     add_resource,
@@ -45,24 +48,39 @@ from peerings.services.resources import (
     peering_left_running,
     resource_problems,
 )
+from peerings.services.support import (
+    SupportRefused,
+    answer_support_request,
+    ask_support,
+    ask_support_refusal,
+    close_support_request,
+    offer_retry,
+)
 from peerings.services.transitions import fail, peering_status_changed, transition
 
 __all__ = [
+    "AwsView",
     "MAX_UNAVAILABLE_ROUNDS",
     "DeleteRefused",
     "Errors",
     "ReconcileReport",
     "Refused",
+    "SupportRefused",
     "UnverifiedRequest",
     "VerifiedRequest",
     "add_resource",
+    "answer_support_request",
+    "ask_support",
+    "ask_support_refusal",
     "check_new_peering",
+    "close_support_request",
     "create_peering",
     "delete_refusal",
     "delete_resource",
     "deprovision",
     "fail",
     "move_resource",
+    "offer_retry",
     "peering_left_running",
     "peering_status_changed",
     "provision",
@@ -74,5 +92,6 @@ __all__ = [
     "resync",
     "resync_queued",
     "retry_peering",
+    "state_in_aws",
     "transition",
 ]

@@ -106,6 +106,27 @@ def request_resync(
     return results
 
 
+@dataclass(frozen=True)
+class AwsView:
+    """What AWS says of a peering connection right now: its state (`active`, `deleted`,
+    ..., `missing` when AWS does not know it), or why AWS could not tell."""
+
+    state: str | None
+    problem: str | None = None
+
+
+def state_in_aws(peering: PeeringConnection) -> AwsView:
+    """One DescribeVpcPeeringConnections, for a person looking at the peering: with the
+    short timeouts of a page (a silent AWS is reported within seconds), changing nothing."""
+    deployment = peering.deployment
+    try:
+        ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id, interactive=True)
+        in_aws = ec2.describe_peering(peering.peering_id)
+    except aws.AwsError as exc:
+        return AwsView(state=None, problem=_why_not_resynced(exc))
+    return AwsView(state=in_aws.status if in_aws else "missing")
+
+
 def _why_not_resynced(exc: aws.AwsError) -> str:
     """For the support engineer and the audit log: an outage is not a refusal. AWS's own
     words stay in our log (they can name roles and accounts); our RouteConflict is ours."""

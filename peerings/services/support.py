@@ -1,0 +1,159 @@
+"""Support requests: a customer asks the vendor's support about a peering only the vendor
+can fix; support answers (and may say the cause is fixed, which offers the customer's Retry
+again) and closes it. Each step is compare-and-set on the request's state, and audited
+against the peering, so that the peering's trail tells the whole story."""
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core import audit
+from peerings.models import PeeringConnection, SupportRequest
+
+State = SupportRequest.State
+
+
+class SupportRefused(Exception):
+    """The step cannot be taken; `str()` says why, in words for whoever asked."""
+
+
+def ask_support_refusal(peering: PeeringConnection) -> str | None:
+    """Why support cannot be asked about this peering (None: it can)."""
+    if peering.status not in PeeringConnection.SUPPORT_ASKABLE:
+        return (
+            f"Support can be asked about a failed peering, or one deleted on your side; "
+            f"this one is {peering.status}."
+        )
+    return None
+
+
+def ask_support(peering: PeeringConnection, *, user: User | None, words: str) -> SupportRequest:
+    """Open a support request about the peering's failure as it is now. A peering already
+    waiting on support keeps its open request: asking again (a second click, a second
+    browser) returns that one, unchanged."""
+    refusal = ask_support_refusal(peering)
+    if refusal:
+        raise SupportRefused(refusal)
+    words = words.strip()
+    if len(words) > SupportRequest.WORDS_MAX_LENGTH:
+        raise SupportRefused(
+            f"Please keep it under {SupportRequest.WORDS_MAX_LENGTH} characters "
+            f"(this is {len(words)})."
+        )
+    opened_by, opened_by_name = _who(user)
+    try:
+        with transaction.atomic():
+            request = SupportRequest.objects.create(
+                peering=peering,
+                failed_status=peering.status,
+                failure_reason=peering.status_reason,
+                words=words,
+                opened_by=opened_by,
+                opened_by_name=opened_by_name,
+            )
+            audit.record(
+                "support.requested",
+                target=peering,
+                after={
+                    "support_request": request.pk,
+                    "state": request.state,
+                    "status": request.failed_status,
+                    "status_reason": request.failure_reason,
+                    "words": words,
+                },
+            )
+    except IntegrityError:
+        # The constraint kept the request that got there first.
+        return SupportRequest.objects.get(peering=peering, state=State.OPEN)
+    return request
+
+
+def answer_support_request(
+    request: SupportRequest,
+    *,
+    user: User | None,
+    answer: str,
+    cause_fixed: bool,
+) -> bool:
+    """open → answered, with support's answer. With `cause_fixed`, a failed peering that
+    could not be retried is offered for Retry again. Returns whether Retry was offered."""
+    answer = answer.strip()
+    if not answer:
+        raise SupportRefused("Write the answer the customer will read.")
+    answered_by, answered_by_name = _who(user)
+    with transaction.atomic():
+        won = SupportRequest.objects.filter(pk=request.pk, state=State.OPEN).update(
+            state=State.ANSWERED,
+            answer=answer,
+            cause_fixed=cause_fixed,
+            answered_by=answered_by,
+            answered_by_name=answered_by_name,
+            answered_at=timezone.now(),
+        )
+        if not won:
+            raise SupportRefused(_moved_on(request))
+        request.refresh_from_db()
+        audit.record(
+            "support.answered",
+            target=request.peering,
+            before={"support_request": request.pk, "state": State.OPEN},
+            after={
+                "support_request": request.pk,
+                "state": request.state,
+                "answer": answer,
+                "cause_fixed": cause_fixed,
+            },
+        )
+        return cause_fixed and offer_retry(request.peering)
+
+
+def offer_retry(peering: PeeringConnection) -> bool:
+    """Support fixed what made a failed peering unretryable: the customer's Retry is offered
+    again. False when the peering is not failed-and-unretryable (any longer)."""
+    with transaction.atomic():
+        if not peering.offer_retry():
+            return False
+        audit.record(
+            "peering.retry_offered",
+            target=peering,
+            before={"status": peering.status, "retryable": False},
+            after={"status": peering.status, "retryable": True},
+        )
+    return True
+
+
+def close_support_request(request: SupportRequest, *, user: User | None) -> None:
+    """open or answered → closed: nothing more to do on it. (An open request may be closed
+    unanswered: the customer retried meanwhile, or deleted the peering.)"""
+    closed_by, closed_by_name = _who(user)
+    with transaction.atomic():
+        # One compare-and-set per state it may leave, so that the record says which.
+        for before in (State.OPEN, State.ANSWERED):
+            if SupportRequest.objects.filter(pk=request.pk, state=before).update(
+                state=State.CLOSED,
+                closed_by=closed_by,
+                closed_by_name=closed_by_name,
+                closed_at=timezone.now(),
+            ):
+                break
+        else:
+            raise SupportRefused(_moved_on(request))
+        request.refresh_from_db()
+        audit.record(
+            "support.closed",
+            target=request.peering,
+            before={"support_request": request.pk, "state": before},
+            after={"support_request": request.pk, "state": request.state},
+        )
+
+
+def _who(user: User | None) -> tuple[User | None, str]:
+    """The account and its name as it is now (the name outlives a renamed account)."""
+    if user is None or not user.is_authenticated:
+        return None, ""
+    return user, user.get_username()
+
+
+def _moved_on(request: SupportRequest) -> str:
+    now = SupportRequest.objects.filter(pk=request.pk).values_list("state", flat=True).first()
+    return f"{request} is {now} already: someone else acted on it meanwhile. Reload the page."
