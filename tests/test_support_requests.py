@@ -66,7 +66,8 @@ def change_url(support_request):
 
 
 def row_of(page, peering):
-    match = re.search(rf'<tr id="peering-{peering.pk}".*?</tr>', page, re.S)
+    # One tbody per peering: its row, and the rows of its reason and steps under it.
+    match = re.search(rf'<tbody id="peering-{peering.pk}".*?</tbody>', page, re.S)
     assert match, f"no row for {peering}"
     return match.group(0)
 
