@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from core.models import AuditEvent
 from peerings import validators
 from peerings.models import PeeringConnection, Resource
-from tests.conftest import make_deployment
+from tests.support.factories import make_deployment, make_peering
 from webhooks import services as webhook_services
 from webhooks import validators as webhook_validators
 from webhooks.events import EVENT_TYPES
@@ -64,24 +64,10 @@ def assert_no_raw_markup(page, *values):
             assert value not in page, f"{value!r} reached the page unescaped"
 
 
-@pytest.fixture
-def no_aws(settings, monkeypatch):
-    """A well-formed input reaches the AWS check: make AWS a closed port that fails fast
-    (again: an earlier test in this process may have pointed it at a simulator)."""
-    from peerings import aws
-
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    settings.AWS_MAX_ATTEMPTS = 1
-    settings.AWS_CONNECT_TIMEOUT = 1
-    aws._home_client.cache_clear()
-    yield
-    aws._home_client.cache_clear()
-
-
 @FUZZ
 @given(peering_id=hostile_text, account_id=hostile_text, vpc_id=hostile_text, htmx=st.booleans())
 def test_the_peering_dialog_survives_anything(
-    client, owner, deployment, no_aws, peering_id, account_id, vpc_id, htmx
+    client, owner, deployment, aws_unreachable, peering_id, account_id, vpc_id, htmx
 ):
     client.force_login(owner)
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
@@ -97,14 +83,7 @@ def test_the_peering_dialog_survives_anything(
 
 @pytest.fixture
 def running(deployment):
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/24"],
-        status="running",
-    )
+    return make_peering(deployment, "running", n=0xA, cidr="172.16.0.0/24")
 
 
 @FUZZ
@@ -386,11 +365,6 @@ def test_a_webhook_url_with_unbalanced_brackets_is_refused(
 # --- the support admin ---
 
 PEERING_ADMIN = "/admin/peerings/peeringconnection/"
-
-
-@pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser("root", password="pw-root")
 
 
 @FUZZ

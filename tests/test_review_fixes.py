@@ -10,7 +10,7 @@ from django_q.models import Schedule
 from core.models import AuditEvent
 from peerings import aws, services
 from peerings.models import PeeringConnection, Resource
-from tests.conftest import provisioned
+from tests.support.factories import provisioned
 
 pytestmark = pytest.mark.django_db
 

@@ -37,7 +37,7 @@ from core.models import AuditEvent
 from peerings import services as peering_services
 from peerings.models import PeeringConnection
 from peerings.services import transitions
-from tests.conftest import event_text
+from tests.support.audit import event_text
 from webhooks import queue, services, tasks, validators
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, redacted_url
 
