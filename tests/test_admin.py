@@ -523,6 +523,19 @@ def test_a_bulk_delete_in_the_admin_audits_each_row(client, superuser, one_of_ea
     assert {e.actor_id for e in deleted} == {superuser.pk}
 
 
+def test_a_bulk_delete_of_groups_in_the_admin_is_audited(client, superuser):
+    first, second = Group.objects.create(name="a"), Group.objects.create(name="b")
+    client.force_login(superuser)
+    client.post(
+        "/admin/auth/group/",
+        {"action": "delete_selected", "post": "yes", "_selected_action": [first.pk, second.pk]},
+    )
+    assert not Group.objects.filter(pk__in=[first.pk, second.pk]).exists()
+    events = AuditEvent.objects.filter(action="admin.group.deleted")
+    assert sorted(e.after["object"] for e in events) == ["a", "b"]
+    assert {e.actor_id for e in events} == {superuser.pk}
+
+
 def test_a_change_to_a_user_is_audited_without_the_password_hash(client, superuser, owner):
     client.force_login(superuser)
     url = f"/admin/auth/user/{owner.pk}/change/"
@@ -722,6 +735,25 @@ def test_the_admin_refuses_a_resource_by_the_services_rules_in_their_words(
     assert response.status_code == 200
     (message,) = services.resource_problems(deployment, peering=peering, host=host)[field]
     assert escape(message) in response.content.decode()
+    assert not Resource.objects.exists()
+
+
+def test_the_admin_applies_the_resource_rules(client, superuser, deployment):
+    peering = make_peering(deployment, "running", n=0xA, cidr="172.16.1.0/24")
+    client.force_login(superuser)
+    response = client.post(
+        "/admin/peerings/resource/add/",
+        {
+            "deployment": deployment.pk,
+            "peering": peering.pk,
+            "name": "dns",
+            "kind": "http",
+            "host": "8.8.8.8",
+            "port": 53,
+        },
+    )
+    assert response.status_code == 200
+    assert "outside 172.16.1.0/24" in response.content.decode()
     assert not Resource.objects.exists()
 
 

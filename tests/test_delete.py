@@ -5,10 +5,11 @@ import threading
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
+from django_q.models import Schedule
 
 from peerings import aws, services
 from peerings.models import PeeringConnection, Resource
-from tests.support.aws import customer_ec2, nothing_left_for, vendor_ec2
+from tests.support.aws import customer_ec2, nothing_left_for, rules_for, vendor_ec2
 from tests.support.factories import make_deployment, make_peering, make_resource, provisioned
 
 pytestmark = pytest.mark.django_db
@@ -234,6 +235,52 @@ def test_a_failed_delete_says_why_and_can_be_deleted_again(aws_deployment, monke
     monkeypatch.undo()
     services.request_delete(peering)
     assert services.deprovision(peering.pk) == "deleted"
+
+
+def test_deleting_an_ended_peering_keeps_the_rules_a_live_one_with_its_cidr_needs(aws_deployment):
+    old = provisioned(aws_deployment)
+    customer_ec2().delete_peering(old.peering_id)
+    services.resync(old)
+    assert PeeringConnection.objects.get(pk=old.pk).status == "peer_deleted"
+    new = provisioned(aws_deployment)  # the customer's new VPC reuses 172.16.8.0/24
+    assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
+    old.refresh_from_db()
+    services.request_delete(old)
+    assert services.deprovision(old.pk) == "deleted"
+    assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
+    assert PeeringConnection.objects.get(pk=new.pk).status == "running"
+
+
+def test_the_delete_task_removes_what_a_racing_repair_put_back(aws_deployment, monkeypatch):
+    peering = provisioned(aws_deployment)
+    peering.move("deleting", allowed_from=["running"])
+    real_delete = aws.Ec2.delete_peering
+
+    def repair_sneaks_in(self, peering_id):
+        # Between our revoke and the pcx delete, a repair re-adds a rule.
+        self.ensure_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 1883, "x")
+        return real_delete(self, peering_id)
+
+    monkeypatch.setattr(aws.Ec2, "delete_peering", repair_sneaks_in)
+    assert services.deprovision(peering.pk) == "deleted"
+    assert rules_for(aws_deployment, "172.16.8.0/24") == []
+
+
+def test_throttling_during_a_delete_is_retried_later_not_a_failure(
+    aws_deployment, monkeypatch, django_capture_on_commit_callbacks
+):
+    peering = provisioned(aws_deployment)
+    peering.move("deleting", allowed_from=["running"])
+
+    def throttled(self, peering_id):
+        raise aws.AwsUnavailable("slow down", code="RequestLimitExceeded")
+
+    monkeypatch.setattr(aws.Ec2, "delete_peering", throttled)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.deprovision(peering.pk) == "deleting"
+    assert Schedule.objects.filter(func="peerings.tasks.deprovision_peering").exists()
+    monkeypatch.undo()
+    assert services.deprovision(peering.pk, unavailable_rounds=1) == "deleted"
 
 
 # --- racing "bind a resource" against "delete the peering", on real PostgreSQL ---

@@ -11,6 +11,7 @@ from django.urls import reverse
 from core.models import AuditEvent
 from demo import sandbox
 from demo.aws import SandboxEc2
+from peerings import services
 from peerings.models import PeeringConnection
 from tests.support.aws import CUSTOMER, vendor_ec2
 from tests.support.factories import confirmed, make_deployment, make_peering
@@ -613,6 +614,14 @@ def test_retry_of_a_running_row_changes_nothing(client, owner, deployment):
     row.refresh_from_db()
     assert row.status == "running"
     assert not AuditEvent.objects.filter(action="peering.retried").exists()
+
+
+def test_retry_of_a_row_made_unretryable_meanwhile_does_nothing(deployment):
+    row = make_peering(deployment, "failed", n=0xA, cidr="172.16.0.0/24", retryable=True)
+    stale = PeeringConnection.objects.get(pk=row.pk)
+    PeeringConnection.objects.filter(pk=row.pk).update(retryable=False)
+    assert services.retry_peering(stale) is False
+    assert PeeringConnection.objects.get(pk=row.pk).status == "failed"
 
 
 # --- demo mode ---

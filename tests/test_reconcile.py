@@ -139,6 +139,15 @@ def test_a_clean_peering_is_checked_without_filling_the_audit_log(aws_deployment
     assert AuditEvent.objects.count() == before
 
 
+def test_a_resync_working_from_a_stale_row_does_not_put_back_what_a_delete_removed(aws_deployment):
+    peering = provisioned(aws_deployment)
+    stale = PeeringConnection.objects.get(pk=peering.pk)  # reconcile read it as running
+    peering.move("deleting", allowed_from=["running"])
+    services.remove_vendor_side(peering, ec2=vendor_ec2())  # the delete task
+    assert services.resync(stale) == []
+    assert rules_for(aws_deployment, "172.16.8.0/24") == []
+
+
 def _age(peering, seconds):
     PeeringConnection.objects.filter(pk=peering.pk).update(
         status_changed_at=timezone.now() - timedelta(seconds=seconds)

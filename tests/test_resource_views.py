@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from core.models import AuditEvent
+from peerings import services
 from peerings.models import Resource
 from tests.support.aws import routes_to, rules_for, vendor_ec2
 from tests.support.factories import (
@@ -304,6 +305,15 @@ def test_a_resource_of_another_deployment_is_not_found(client, owner, organizati
     assert client.post(url).status_code == 404
     assert Resource.objects.filter(pk=foreign.pk).exists()
     assert not AuditEvent.objects.filter(action="resource.deleted").exists()
+
+
+def test_a_resource_deleted_twice_is_audited_once(deployment):
+    peering = make_peering(deployment, "running", n=0xA, cidr="172.16.0.0/24")
+    resource = make_resource(peering, "db", host="172.16.0.9")
+    second_click = Resource.objects.get(pk=resource.pk)
+    services.delete_resource(resource)
+    services.delete_resource(second_click)
+    assert AuditEvent.objects.filter(action="resource.deleted").count() == 1
 
 
 # --- the peering delete dialog ---

@@ -339,6 +339,29 @@ def test_throttling_and_server_errors_are_unavailable_not_refusals(stubbed, depl
         stubbed_check(deployment)
 
 
+def test_the_dialog_shows_an_aws_refusal_instead_of_failing(client, owner, deployment, stubbed):
+    stubbed.add_client_error(
+        "describe_vpc_peering_connections",
+        service_error_code="UnauthorizedOperation",
+        service_message="arn:aws:iam::123456789012:role/secret-detail",
+    )
+    client.force_login(owner)
+    response = client.post(
+        reverse("peering-new", args=[deployment.pk]),
+        {
+            "peering_id": "pcx-0123456789abcdef0",
+            "account_id": CUSTOMER,
+            "vpc_id": "vpc-0123456789abcdef0",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "AWS refused our check of your request (UnauthorizedOperation)" in page
+    assert "secret-detail" not in page
+    assert not PeeringConnection.objects.exists()
+
+
 # --- how long a customer can be kept waiting, and what is not an outage ---
 
 
