@@ -17,6 +17,7 @@ from tests.support.cluster import (
     use_private_queue,
 )
 from tests.support.factories import make_deployment
+from tests.support.webhooks import PUBLIC_IPV4, PUBLIC_IPV6, fake_dns, http_server
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -215,3 +216,27 @@ def cluster(monkeypatch, tmp_path):
     yield process, log
     stop_cluster(process)
     log.close()
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on 127.0.0.1 that webhooks can be sent to (tests.support.webhooks)."""
+    with http_server() as server:
+        yield server
+
+
+@pytest.fixture
+def local_network(settings):
+    """What local development turns on, for this test only: http, and loopback."""
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+
+
+@pytest.fixture
+def public_dns(monkeypatch):
+    """hooks.example.com and other.example.com resolve to public addresses; the names
+    looked up, in order."""
+    return fake_dns(
+        monkeypatch,
+        {"hooks.example.com": [PUBLIC_IPV4, PUBLIC_IPV6], "other.example.com": [PUBLIC_IPV4]},
+    )

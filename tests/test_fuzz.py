@@ -14,6 +14,7 @@ from core.models import AuditEvent
 from peerings import validators
 from peerings.models import PeeringConnection, Resource
 from tests.support.factories import make_deployment, make_peering
+from tests.support.webhooks import PUBLIC_IPV4
 from webhooks import services as webhook_services
 from webhooks import validators as webhook_validators
 from webhooks.events import EVENT_TYPES
@@ -190,7 +191,6 @@ def test_deployment_names_are_escaped_everywhere(client, owner, organization, na
 # --- webhook endpoints ---
 
 WEBHOOK_EVENTS = [event_type for event_type, _label in EVENT_TYPES]
-PUBLIC_ADDRESS = "93.184.215.14"
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def closed_dns(monkeypatch):
     """socket.getaddrinfo without the network: hooks.example.com is public,
     internal.example.com private, and every other name is refused the way the real resolver
     refuses it (UnicodeError for what IDNA cannot encode, else gaierror)."""
-    answers = {"hooks.example.com": PUBLIC_ADDRESS, "internal.example.com": "10.0.0.5"}
+    answers = {"hooks.example.com": PUBLIC_IPV4, "internal.example.com": "10.0.0.5"}
 
     def getaddrinfo(host, port, *args, **kwargs):
         if host not in answers:

@@ -124,3 +124,38 @@ def test_it_lists_every_variable_settings_read_in_env_example(monkeypatch):
         runpy.run_path(str(SETTINGS_FILE))
     assert "SECRET_KEY" in read  # the recording works
     assert read - _listed_in_env_example() == set()
+
+
+def test_the_webhook_settings_default_to_closed(monkeypatch):
+    loaded = load_settings(monkeypatch)
+    assert loaded["WEBHOOK_ALLOW_HTTP"] is False
+    assert loaded["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] is False
+    assert (loaded["WEBHOOK_TIMEOUT"], loaded["WEBHOOK_MAX_ATTEMPTS"]) == (10, 12)
+    opened = load_settings(
+        monkeypatch,
+        WEBHOOK_ALLOW_HTTP="yes",
+        WEBHOOK_ALLOW_PRIVATE_ADDRESSES="1",
+        WEBHOOK_TIMEOUT="3",
+        WEBHOOK_MAX_ATTEMPTS="2",
+    )
+    assert (
+        opened["WEBHOOK_ALLOW_HTTP"],
+        opened["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"],
+        opened["WEBHOOK_TIMEOUT"],
+        opened["WEBHOOK_MAX_ATTEMPTS"],
+    ) == (True, True, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEBHOOK_ALLOW_HTTP", "sometimes"),
+        ("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "maybe"),
+        ("WEBHOOK_TIMEOUT", "ten"),
+        ("WEBHOOK_TIMEOUT", "0"),
+        ("WEBHOOK_MAX_ATTEMPTS", "0"),
+    ],
+)
+def test_a_bad_webhook_setting_stops_start_up_naming_it(monkeypatch, name, value):
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_settings(monkeypatch, **{name: value})
