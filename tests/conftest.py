@@ -1,3 +1,8 @@
+"""The fixtures every test module may use, found by pytest (never imported): the people
+(owner, member, viewer, outsider of the organization; support and superuser staff), the
+deployments, AWS (the moto server, or a closed port), a real worker cluster, a webhook
+receiver; and the guards every test runs under. Shared helpers are in tests/support/."""
+
 import os
 import uuid
 

@@ -86,6 +86,21 @@ def test_the_deployment_page_runs_a_fixed_number_of_queries(client, owner, deplo
     assert many <= 8
 
 
+def test_the_deployment_page_queries_do_not_grow_with_peerings_and_resources(
+    client, owner, deployment
+):
+    client.force_login(owner)
+    url = detail_url(deployment)
+    add_peerings_with_resources(deployment, 1)
+    few, _ = queries_for(client, url)
+    add_peerings_with_resources(deployment, 29)
+    many, response = queries_for(client, url)
+    page = response.content.decode()
+    assert page.count('class="peering-row"') == 30
+    assert page.count('<tr id="resource-') == 30
+    assert few == many
+
+
 def test_the_deployment_list_runs_a_fixed_number_of_queries(client, owner, organization):
     client.force_login(owner)
     make_deployment(organization, name="d0")
