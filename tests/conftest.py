@@ -1,14 +1,28 @@
+"""The fixtures every test module may use, found by pytest (never imported): the people
+(owner, member, viewer, outsider of the organization; support and superuser staff), the
+deployments, AWS (the moto server, or a closed port), a real worker cluster, a webhook
+receiver; and the guards every test runs under. Shared helpers are in tests/support/."""
+
 import os
 import uuid
 
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from core.models import Membership, Organization
 from demo.aws import SandboxEc2
 from peerings import aws
-from peerings.models import Deployment
+from tests.support.aws import REGION, VENDOR
+from tests.support.cluster import (
+    kill_clusters_left_by_dead_runs,
+    start_cluster,
+    stop_cluster,
+    use_private_queue,
+)
+from tests.support.factories import make_deployment
+from tests.support.webhooks import PUBLIC_IPV4, PUBLIC_IPV6, fake_dns, http_server
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -56,6 +70,21 @@ def simulator(moto_server):
     return moto_server
 
 
+@pytest.fixture
+def aws_unreachable(monkeypatch, settings):
+    """AWS at an address where nothing listens, with one short attempt per call (again:
+    an earlier test in this process may have pointed it at the simulator)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")  # so the failure is the connection, not credentials
+    settings.AWS_MAX_ATTEMPTS = 1
+    settings.AWS_CONNECT_TIMEOUT = 1
+    settings.AWS_READ_TIMEOUT = 1
+    aws._home_client.cache_clear()
+    yield
+    aws._home_client.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _tasks_run_inline(monkeypatch):
     """Unit tests run queued tasks inline (django-q2 re-raises their exceptions);
@@ -97,19 +126,17 @@ def outsider(db):
     return _member(other, "oscar", Membership.Role.OWNER)
 
 
-def make_deployment(organization, **overrides):
-    values = {
-        "name": "orders",
-        "plan": Deployment.Plan.DEDICATED,
-        "region": "us-east-1",
-        "vendor_account_id": "123456789012",
-        "vpc_id": "vpc-0a1b2c3d4e5f60718",
-        "cidr": "10.20.0.0/16",
-        "security_group_id": "sg-0a1b2c3d4e5f60718",
-        "service_ports": [1883, 8883],
-    }
-    values.update(overrides)
-    return Deployment.objects.create(organization=organization, **values)
+@pytest.fixture
+def support(db):
+    """A staff member of the Support group, as the vendor's support engineers are."""
+    user = get_user_model().objects.create_user("sam", password="pw-sam", is_staff=True)
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+@pytest.fixture
+def superuser(db):
+    return get_user_model().objects.create_superuser("root", password="pw-root")
 
 
 @pytest.fixture
@@ -121,7 +148,7 @@ def deployment(organization):
 @pytest.fixture
 def aws_deployment(organization, simulator):
     """A dedicated deployment whose VPC, route tables and security group exist in moto."""
-    ec2 = SandboxEc2("us-east-1", "123456789012")
+    ec2 = SandboxEc2(REGION, VENDOR)
     vpc_id, _tables, group_id = ec2.create_network("10.20.0.0/16", "orders")
     # A second route table, as a real deployment with private and public subnets has.
     ec2.ec2.create_route_table(VpcId=vpc_id)
@@ -135,8 +162,6 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_cluster_left_by_a_dead_run():
-    from tests.test_worker_cluster import kill_clusters_left_by_dead_runs
-
     kill_clusters_left_by_dead_runs()
 
 
@@ -186,43 +211,37 @@ def _no_aws_call_inside_a_transaction(monkeypatch):
     monkeypatch.setattr(BaseClient, "_make_api_call", checked)
 
 
-def confirmed(deployment, cidr="172.16.8.0/24", user=None):
-    """A customer request made in the simulator and saved as pending, the way the dialog
-    saves it (the worker has not run)."""
-    from demo import sandbox
-    from peerings.models import PeeringConnection
+@pytest.fixture
+def cluster(monkeypatch, tmp_path):
+    """A real `manage.py qcluster` on this process's own queue (tests.support.cluster):
+    (its process, its log file open for reading)."""
+    use_private_queue(monkeypatch)
+    log = open(tmp_path / "qcluster.log", "w+")  # noqa: SIM115
+    process = start_cluster(log)
+    yield process, log
+    stop_cluster(process)
+    log.close()
 
-    request = sandbox.create_customer_request(deployment, cidr=cidr)
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=request.peering_id,
-        customer_account_id=request.account_id,
-        customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr],
-        created_by=user,
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on 127.0.0.1 that webhooks can be sent to (tests.support.webhooks)."""
+    with http_server() as server:
+        yield server
+
+
+@pytest.fixture
+def local_network(settings):
+    """What local development turns on, for this test only: http, and loopback."""
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+
+
+@pytest.fixture
+def public_dns(monkeypatch):
+    """hooks.example.com and other.example.com resolve to public addresses; the names
+    looked up, in order."""
+    return fake_dns(
+        monkeypatch,
+        {"hooks.example.com": [PUBLIC_IPV4, PUBLIC_IPV6], "other.example.com": [PUBLIC_IPV4]},
     )
-
-
-def provisioned(deployment, cidr="172.16.8.0/24"):
-    """A peering the worker has taken to running, routes and rules in the simulator."""
-    from peerings import services
-
-    peering = confirmed(deployment, cidr)
-    assert services.provision(peering.pk) == "running"
-    peering.refresh_from_db()
-    return peering
-
-
-def event_text(event):
-    """Every stored value of an audit event, text and JSON alike, as one string to search."""
-    import json
-
-    from core.models import AuditEvent
-
-    values = []
-    for field in AuditEvent._meta.concrete_fields:
-        value = getattr(event, field.attname)
-        values.append(
-            json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
-        )
-    return "\n".join(values)

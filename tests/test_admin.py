@@ -7,7 +7,6 @@ from html.parser import HTMLParser
 
 import pytest
 from django.apps import apps
-from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -18,16 +17,23 @@ from django.utils.html import escape
 from core import admin as core_admin
 from core import audit
 from core.models import AuditEvent, Membership, Organization
-from demo import sandbox
 from peerings import admin as peerings_admin
 from peerings import aws, services
 from peerings.models import Deployment, PeeringConnection, Resource
 from peerings.services import reconciling
-from tests.conftest import event_text, make_deployment
+from tests.support.audit import all_events_text
+from tests.support.aws import VENDOR, customer_ec2, routes_to, rules_for, vendor_ec2
+from tests.support.factories import (
+    confirmed,
+    make_deployment,
+    make_peering,
+    make_resource,
+    provisioned,
+)
+from tests.support.web import queries_for
 
 pytestmark = pytest.mark.django_db
 
-VENDOR = "123456789012"
 MODELS = ["organization", "deployment", "peeringconnection", "resource", "auditevent"]
 PEERINGS = "/admin/peerings/peeringconnection/"
 
@@ -57,46 +63,16 @@ def add_page(model):
 
 
 def assert_no_password_hash_in_the_log():
-    text = "\n".join(event_text(e) for e in AuditEvent.objects.all())
+    text = all_events_text()
     for password in get_user_model().objects.values_list("password", flat=True):
         assert password not in text
         assert password.split("$")[-1] not in text  # nor the bare digest
 
 
 @pytest.fixture
-def support(db):
-    user = get_user_model().objects.create_user("sam", password="pw-sam", is_staff=True)
-    user.groups.add(Group.objects.get(name="Support"))
-    return user
-
-
-@pytest.fixture
-def superuser(db):
-    return get_user_model().objects.create_superuser("root", password="pw-root")
-
-
-def add_peering(deployment, n, status=PeeringConnection.Status.RUNNING, account_id="210987654321"):
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=f"pcx-{n:017x}",
-        customer_account_id=account_id,
-        customer_vpc_id=f"vpc-{n:017x}",
-        customer_cidrs=[f"172.16.{n % 250}.0/24"],
-        status=status,
-    )
-
-
-@pytest.fixture
 def one_of_each(organization, owner, deployment):
-    peering = add_peering(deployment, 1)
-    resource = Resource.objects.create(
-        deployment=deployment,
-        peering=peering,
-        name="orders-db",
-        kind="mysql",
-        host="172.16.1.10",
-        port=3306,
-    )
+    peering = make_peering(deployment)
+    resource = make_resource(peering, "orders-db")
     event = audit.record("peering.created", target=peering, message="seen by support")
     return {
         "organization": organization,
@@ -244,9 +220,9 @@ def two_peerings(organization, outsider):
         region="eu-west-1",
         vpc_id="vpc-0ffffffffffffffff",
     )
-    running = add_peering(mine, 1)
-    failed = add_peering(
-        theirs, 2, status=PeeringConnection.Status.FAILED, account_id="111122223333"
+    running = make_peering(mine)
+    failed = make_peering(
+        theirs, PeeringConnection.Status.FAILED, n=2, customer_account_id="111122223333"
     )
     return running, failed
 
@@ -275,39 +251,6 @@ def test_support_filters_peerings_by_status_plan_and_region(client, support, two
 # --- 3. Retry and Re-sync from AWS, as support ---
 
 
-def vendor_ec2():
-    return aws.Ec2("us-east-1", VENDOR)
-
-
-def routes_to(deployment, peering):
-    return {
-        table: sorted(
-            r["DestinationCidrBlock"]
-            for r in routes
-            if r.get("VpcPeeringConnectionId") == peering.peering_id
-        )
-        for table, routes in vendor_ec2().route_tables(deployment.vpc_id).items()
-    }
-
-
-def rules_for(deployment, cidr):
-    return sorted(
-        p for c, p in vendor_ec2().ingress_rules(deployment.security_group_id) if c == cidr
-    )
-
-
-def customer_request_row(deployment, cidr="172.16.8.0/24", **values):
-    made = sandbox.create_customer_request(deployment, cidr=cidr)
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=made.peering_id,
-        customer_account_id=made.account_id,
-        customer_vpc_id=made.vpc_id,
-        customer_cidrs=[made.cidr],
-        **values,
-    )
-
-
 def run_action(client, action, *peerings):
     return client.post(PEERINGS, {"action": action, "_selected_action": [p.pk for p in peerings]})
 
@@ -315,7 +258,7 @@ def run_action(client, action, *peerings):
 def test_support_retries_a_failed_peering_to_running(
     client, support, aws_deployment, django_capture_on_commit_callbacks
 ):
-    peering = customer_request_row(
+    peering = confirmed(
         aws_deployment,
         status=PeeringConnection.Status.FAILED,
         retryable=True,
@@ -347,7 +290,7 @@ def test_support_retries_a_failed_peering_to_running(
 def test_retry_skips_a_peering_that_cannot_be_retried(
     client, support, aws_deployment, django_capture_on_commit_callbacks
 ):
-    peering = customer_request_row(
+    peering = confirmed(
         aws_deployment,
         status=PeeringConnection.Status.FAILED,
         retryable=False,
@@ -366,7 +309,7 @@ def test_staff_without_the_retry_permission_cannot_run_it(
 ):
     staff = get_user_model().objects.create_user("vic", password="pw", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_peeringconnection"))
-    peering = add_peering(deployment, 1, status=PeeringConnection.Status.FAILED)
+    peering = make_peering(deployment, PeeringConnection.Status.FAILED)
     PeeringConnection.objects.filter(pk=peering.pk).update(retryable=True)
     client.force_login(staff)
     assert 'value="retry"' not in client.get(PEERINGS).content.decode()
@@ -379,9 +322,7 @@ def test_staff_without_the_retry_permission_cannot_run_it(
 
 @pytest.fixture
 def running_peering(aws_deployment):
-    peering = customer_request_row(aws_deployment)
-    assert services.provision(peering.pk) == "running"
-    peering.refresh_from_db()
+    peering = provisioned(aws_deployment)
     assert all(r == ["172.16.8.0/24"] for r in routes_to(aws_deployment, peering).values())
     assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
     return peering
@@ -391,7 +332,7 @@ def test_resync_marks_a_peering_the_customer_deleted_and_cleans_up(
     client, support, aws_deployment, running_peering
 ):
     peering = running_peering
-    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
+    customer_ec2().delete_peering(peering.peering_id)
     client.force_login(support)
     response = run_action(client, "resync_from_aws", peering)
     assert response.status_code == 302
@@ -440,11 +381,11 @@ def test_a_large_resync_is_queued_and_credited_to_the_support_engineer(
     client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(reconciling, "RESYNC_IN_REQUEST_LIMIT", 1)
-    first = customer_request_row(aws_deployment, cidr="172.16.8.0/24")
-    second = customer_request_row(aws_deployment, cidr="172.16.9.0/24")
+    first = confirmed(aws_deployment, cidr="172.16.8.0/24")
+    second = confirmed(aws_deployment, cidr="172.16.9.0/24")
     for peering in (first, second):
         assert services.provision(peering.pk) == "running"
-    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(second.peering_id)
+    customer_ec2().delete_peering(second.peering_id)
     client.force_login(support)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         response = run_action(client, "resync_from_aws", first, second)
@@ -464,7 +405,7 @@ def test_a_queued_resync_that_aws_does_not_answer_says_so_in_the_audit_log(
     client, support, aws_deployment, monkeypatch, django_capture_on_commit_callbacks
 ):
     monkeypatch.setattr(reconciling, "RESYNC_IN_REQUEST_LIMIT", 0)
-    peering = customer_request_row(aws_deployment, status=PeeringConnection.Status.RUNNING)
+    peering = confirmed(aws_deployment, status=PeeringConnection.Status.RUNNING)
 
     def throttled(self, peering_id):
         raise aws.AwsUnavailable("AWS is throttling", code="RequestLimitExceeded")
@@ -576,14 +517,7 @@ def test_a_superuser_deleting_a_resource_is_audited(client, superuser, one_of_ea
 
 def test_a_bulk_delete_in_the_admin_audits_each_row(client, superuser, one_of_each):
     first = one_of_each["resource"]
-    second = Resource.objects.create(
-        deployment=first.deployment,
-        peering=first.peering,
-        name="cache",
-        kind="redis",
-        host="172.16.1.11",
-        port=6379,
-    )
+    second = make_resource(first.peering, "cache", host="172.16.1.11", port=6379, kind="redis")
     client.force_login(superuser)
     response = client.post(
         changelist("resource"),
@@ -594,6 +528,19 @@ def test_a_bulk_delete_in_the_admin_audits_each_row(client, superuser, one_of_ea
     deleted = AuditEvent.objects.filter(action="admin.resource.deleted")
     assert sorted(e.target_id for e in deleted) == sorted([str(first.pk), str(second.pk)])
     assert {e.actor_id for e in deleted} == {superuser.pk}
+
+
+def test_a_bulk_delete_of_groups_in_the_admin_is_audited(client, superuser):
+    first, second = Group.objects.create(name="a"), Group.objects.create(name="b")
+    client.force_login(superuser)
+    client.post(
+        "/admin/auth/group/",
+        {"action": "delete_selected", "post": "yes", "_selected_action": [first.pk, second.pk]},
+    )
+    assert not Group.objects.filter(pk__in=[first.pk, second.pk]).exists()
+    events = AuditEvent.objects.filter(action="admin.group.deleted")
+    assert sorted(e.after["object"] for e in events) == ["a", "b"]
+    assert {e.actor_id for e in events} == {superuser.pk}
 
 
 def test_a_change_to_a_user_is_audited_without_the_password_hash(client, superuser, owner):
@@ -694,7 +641,7 @@ def test_a_password_set_in_the_admin_is_audited_without_the_password(client, sup
     assert (event.actor_id, event.source) == (superuser.pk, "admin")
     assert event.target_id == str(owner.pk)
     assert (event.before, event.after) == ({}, {"password": "changed"})  # the fact only
-    assert new_password not in "\n".join(event_text(e) for e in AuditEvent.objects.all())
+    assert new_password not in all_events_text()
     assert_no_password_hash_in_the_log()
 
 
@@ -742,16 +689,9 @@ def race_the_form_check(monkeypatch, peering):
 def test_a_resource_the_database_refuses_after_the_form_check_is_an_admin_error_not_a_500(
     client, superuser, deployment, monkeypatch, change
 ):
-    bound = add_peering(deployment, 1)
-    resource = Resource.objects.create(
-        deployment=deployment,
-        peering=bound,
-        name="orders-db",
-        kind="mysql",
-        host="172.16.1.10",
-        port=3306,
-    )
-    target = add_peering(deployment, 2)
+    bound = make_peering(deployment)
+    resource = make_resource(bound, "orders-db")
+    target = make_peering(deployment, n=2)
     url = change_page("resource", resource.pk) if change else add_page("resource")
     client.force_login(superuser)
     race_the_form_check(monkeypatch, target)
@@ -785,7 +725,7 @@ def test_a_resource_the_database_refuses_after_the_form_check_is_an_admin_error_
 def test_the_admin_refuses_a_resource_by_the_services_rules_in_their_words(
     client, superuser, deployment, status, host, field
 ):
-    peering = add_peering(deployment, 1, status=status)
+    peering = make_peering(deployment, status)
     client.force_login(superuser)
     response = client.post(
         "/admin/peerings/resource/add/",
@@ -805,18 +745,30 @@ def test_the_admin_refuses_a_resource_by_the_services_rules_in_their_words(
     assert not Resource.objects.exists()
 
 
+def test_the_admin_applies_the_resource_rules(client, superuser, deployment):
+    peering = make_peering(deployment, "running", n=0xA, cidr="172.16.1.0/24")
+    client.force_login(superuser)
+    response = client.post(
+        "/admin/peerings/resource/add/",
+        {
+            "deployment": deployment.pk,
+            "peering": peering.pk,
+            "name": "dns",
+            "kind": "http",
+            "host": "8.8.8.8",
+            "port": 53,
+        },
+    )
+    assert response.status_code == 200
+    assert "outside 172.16.1.0/24" in response.content.decode()
+    assert not Resource.objects.exists()
+
+
 @pytest.mark.parametrize("model", ["organization", "deployment", "peeringconnection"])
 def test_rows_the_audit_log_points_at_cannot_be_deleted_even_by_superusers(
     client, superuser, deployment, model
 ):
-    peering = PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id="pcx-0000000000000000e",
-        customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000e",
-        customer_cidrs=["172.16.0.0/24"],
-        status="failed",
-    )
+    peering = make_peering(deployment, "failed", n=0xE)
     obj = {
         "organization": deployment.organization,
         "deployment": deployment,
@@ -829,14 +781,7 @@ def test_rows_the_audit_log_points_at_cannot_be_deleted_even_by_superusers(
 
 
 def test_a_superuser_cannot_edit_a_peering_behind_the_services(client, superuser, deployment):
-    peering = PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id="pcx-0000000000000000e",
-        customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000e",
-        customer_cidrs=["172.16.0.0/24"],
-        status="running",
-    )
+    peering = make_peering(deployment, "running", n=0xE)
     client.force_login(superuser)
     url = change_page("peeringconnection", peering.pk)
     client.post(url, {"peering_id": "pcx-0000000000000000f", "status": "deleted", "_save": "Save"})
@@ -969,13 +914,11 @@ def populate(start, count):
 
 def changelist_queries(client, model):
     client.get(changelist(model))  # warm per-process caches before counting
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(changelist(model))
-    assert response.status_code == 200
+    queries, response = queries_for(client, changelist(model))
     rows = len(response.context["cl"].result_list)
     # One admin page (100 rows) of everything there is (logging in adds an audit event).
     assert rows == min(apps.get_model(app_of(model), model).objects.count(), 100)
-    return len(queries), rows
+    return queries, rows
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -13,7 +13,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,16 +22,15 @@ from demo import sandbox
 from demo.aws import SandboxEc2
 from peerings import aws
 from peerings.models import PeeringConnection, Resource
-from tests.conftest import event_text, make_deployment
-from tests.test_worker_cluster import cluster, wait_until_settled  # noqa: F401
+from tests.support.audit import all_events_text, event_text
+from tests.support.aws import REGION, VENDOR
+from tests.support.cluster import wait_until_settled
+from tests.support.factories import make_deployment
+from tests.support.web import queries_for
 
 pytestmark = pytest.mark.django_db
 
 CLIENT_IP = "198.51.100.7"
-
-
-def all_events_text():
-    return "\n".join(event_text(e) for e in AuditEvent.objects.order_by("id"))
 
 
 def request_peering(client, deployment, cidr="172.16.8.0/24", **extra):
@@ -339,7 +337,7 @@ def test_work_done_by_a_real_worker_is_credited_to_the_person_who_asked(
     client,
     aws_deployment,
     owner,
-    cluster,  # noqa: F811
+    cluster,
 ):
     process, log = cluster
     client.force_login(owner)
@@ -520,7 +518,7 @@ def test_no_secret_ever_reaches_the_audit_log(
     django_capture_on_commit_callbacks,
 ):
     settings.SECRET_KEY = "django-secret-" + secrets.token_hex(16)
-    ec2 = SandboxEc2("us-east-1", "123456789012")
+    ec2 = SandboxEc2(REGION, VENDOR)
     vpc_id, _tables, group_id = ec2.create_network("10.20.0.0/16", "orders")
     deployment = make_deployment(organization, vpc_id=vpc_id, security_group_id=group_id)
 
@@ -853,10 +851,8 @@ def test_csv_cells_that_would_run_as_formulas_are_defused(client, owner, deploym
 
 def audit_page_queries(client, url):
     client.get(url)  # warm caches (sessions, content types) before counting
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(queries), len(rows(response))
+    count, response = queries_for(client, url)
+    return count, len(rows(response))
 
 
 def record_events(deployment, actor, count):

@@ -4,7 +4,6 @@ customer and then a support engineer would use the portal."""
 
 import os
 import shutil
-from pathlib import Path
 from urllib.parse import quote
 
 import boto3
@@ -14,10 +13,11 @@ from django.conf import settings
 from demo import world
 from peerings import aws
 from peerings.models import PeeringConnection
+from tests.support.aws import CUSTOMER
+from tests.support.env import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CUSTOMER = "210987654321"
+ARTIFACTS = ROOT / "test-artifacts"
 
 if not shutil.which(CHROMIUM):
     if os.environ.get("CI"):
@@ -29,8 +29,6 @@ if not shutil.which(CHROMIUM):
     )
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from tests.test_worker_cluster import cluster  # noqa: E402, F401  (the real worker fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -116,7 +114,7 @@ def confirm(page, pcx, account, vpc):
 def test_a_customer_peers_binds_deletes_and_support_sees_it_all(
     simulator,
     live_server,
-    cluster,  # noqa: F811
+    cluster,
     browser_page,
 ):
     page, base = browser_page, live_server.url

@@ -4,62 +4,22 @@ services and, underneath them, by the database itself."""
 import threading
 
 import pytest
-from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
+from django_q.models import Schedule
 
 from peerings import aws, services
 from peerings.models import PeeringConnection, Resource
-from tests.conftest import make_deployment, provisioned
+from tests.support.aws import customer_ec2, nothing_left_for, rules_for, vendor_ec2
+from tests.support.factories import make_deployment, make_peering, make_resource, provisioned
 
 pytestmark = pytest.mark.django_db
-
-VENDOR = "123456789012"
-
-
-def row(deployment, n=1, status="running", cidr=None):
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=f"pcx-{n:017x}",
-        customer_account_id="210987654321",
-        customer_vpc_id=f"vpc-{n:017x}",
-        customer_cidrs=[cidr or f"172.16.{n}.0/24"],
-        status=status,
-    )
-
-
-def bind(peering, name="orders-db", host="172.16.1.10"):
-    return Resource.objects.create(
-        deployment=peering.deployment,
-        peering=peering,
-        name=name,
-        kind="mysql",
-        host=host,
-        port=3306,
-    )
-
-
-def vendor_side(deployment, peering):
-    ec2 = aws.Ec2("us-east-1", VENDOR)
-    routes = [
-        r
-        for rs in ec2.route_tables(deployment.vpc_id).values()
-        for r in rs
-        if r.get("VpcPeeringConnectionId") == peering.peering_id
-    ]
-    rules = {
-        (c, p)
-        for c, p in ec2.ingress_rules(deployment.security_group_id)
-        if c in peering.customer_cidrs
-    }
-    return routes, rules
-
 
 # --- refusals ---
 
 
 @pytest.mark.parametrize("status", ["pending", "provisioning", "deleting"])
 def test_it_refuses_to_delete_a_peering_in_a_transitional_state(deployment, status):
-    peering = row(deployment, status=status)
+    peering = make_peering(deployment, status=status)
     with pytest.raises(services.DeleteRefused, match=f"is {status}"):
         services.request_delete(peering)
     peering.refresh_from_db()
@@ -67,9 +27,9 @@ def test_it_refuses_to_delete_a_peering_in_a_transitional_state(deployment, stat
 
 
 def test_it_refuses_to_delete_a_peering_with_resources_and_names_them(deployment):
-    peering = row(deployment)
-    bind(peering, "orders-db")
-    bind(peering, "events-kafka", "172.16.1.11")
+    peering = make_peering(deployment)
+    make_resource(peering, "orders-db")
+    make_resource(peering, "events-kafka", "172.16.1.11")
     with pytest.raises(services.DeleteRefused) as caught:
         services.request_delete(peering)
     assert "events-kafka, orders-db" in str(caught.value)
@@ -81,7 +41,7 @@ def test_it_refuses_to_delete_a_peering_with_resources_and_names_them(deployment
 def test_it_allows_deleting_from_each_stable_state(
     deployment, status, django_capture_on_commit_callbacks
 ):
-    peering = row(deployment, status=status)
+    peering = make_peering(deployment, status=status)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         services.request_delete(peering)
     assert PeeringConnection.objects.get(pk=peering.pk).status == "deleting"
@@ -89,7 +49,7 @@ def test_it_allows_deleting_from_each_stable_state(
 
 
 def test_a_host_ip_must_lie_in_the_peering_cidr(deployment):
-    peering = row(deployment)
+    peering = make_peering(deployment)
     with pytest.raises(services.Refused) as caught:
         services.add_resource(
             deployment, peering=peering, name="db", kind="mysql", host="10.9.9.9", port=3306
@@ -105,7 +65,7 @@ def test_a_host_ip_must_lie_in_the_peering_cidr(deployment):
 
 
 def test_it_refuses_a_peering_of_another_deployment(deployment, organization):
-    other = row(make_deployment(organization, name="billing"), n=2)
+    other = make_peering(make_deployment(organization, name="billing"), n=2)
     with pytest.raises(services.Refused) as caught:
         services.add_resource(
             deployment, peering=other, name="db", kind="mysql", host="172.16.2.10", port=3306
@@ -115,7 +75,7 @@ def test_it_refuses_a_peering_of_another_deployment(deployment, organization):
 
 
 def test_binding_to_a_peering_that_stopped_running_is_refused_by_the_service(deployment):
-    peering = row(deployment)
+    peering = make_peering(deployment)
     stale = PeeringConnection.objects.get(pk=peering.pk)
     PeeringConnection.objects.filter(pk=peering.pk).update(status="failed")
     with pytest.raises(services.Refused) as caught:
@@ -127,7 +87,7 @@ def test_binding_to_a_peering_that_stopped_running_is_refused_by_the_service(dep
 
 
 def test_binding_to_a_peering_known_not_to_be_running_is_refused_before_the_database(deployment):
-    peering = row(deployment, status="failed")
+    peering = make_peering(deployment, status="failed")
     with pytest.raises(services.Refused) as caught:
         services.add_resource(
             deployment, peering=peering, name="db", kind="mysql", host="172.16.1.10", port=3306
@@ -139,8 +99,8 @@ def test_binding_to_a_peering_known_not_to_be_running_is_refused_before_the_data
 
 
 def test_a_taken_name_is_refused_by_the_service_in_the_dialogs_words(deployment):
-    peering = row(deployment)
-    bind(peering, "orders-db")
+    peering = make_peering(deployment)
+    make_resource(peering, "orders-db")
     with pytest.raises(services.Refused) as caught:
         services.add_resource(
             deployment,
@@ -161,13 +121,13 @@ def test_a_taken_name_is_refused_by_the_service_in_the_dialogs_words(deployment)
     "status", ["pending", "provisioning", "failed", "deleting", "deleted", "peer_deleted"]
 )
 def test_the_database_refuses_binding_to_a_peering_that_is_not_running(deployment, status):
-    peering = row(deployment, status=status)
+    peering = make_peering(deployment, status=status)
     with pytest.raises(IntegrityError), transaction.atomic():
-        bind(peering)
+        make_resource(peering)
 
 
 def test_the_database_refuses_binding_to_another_deployments_peering(deployment, organization):
-    other = row(make_deployment(organization, name="billing"), n=2)
+    other = make_peering(make_deployment(organization, name="billing"), n=2)
     with pytest.raises(IntegrityError), transaction.atomic():
         Resource.objects.create(
             deployment=deployment,
@@ -180,17 +140,17 @@ def test_the_database_refuses_binding_to_another_deployments_peering(deployment,
 
 
 def test_the_database_refuses_moving_a_bound_resource_to_a_peering_not_running(deployment):
-    running = row(deployment)
-    resource = bind(running)
-    failed = row(deployment, n=2, status="failed")
+    running = make_peering(deployment)
+    resource = make_resource(running)
+    failed = make_peering(deployment, n=2, status="failed")
     with pytest.raises(IntegrityError), transaction.atomic():
         Resource.objects.filter(pk=resource.pk).update(peering=failed)
 
 
 @pytest.mark.parametrize("status", ["deleting", "deleted"])
 def test_the_database_refuses_deleting_a_peering_with_a_resource(deployment, status):
-    peering = row(deployment)
-    bind(peering)
+    peering = make_peering(deployment)
+    make_resource(peering)
     with pytest.raises(IntegrityError), transaction.atomic():
         PeeringConnection.objects.filter(pk=peering.pk).update(status=status)
     table = PeeringConnection._meta.db_table
@@ -200,8 +160,8 @@ def test_the_database_refuses_deleting_a_peering_with_a_resource(deployment, sta
 
 
 def test_the_database_lets_reconcile_mark_a_bound_peering_peer_deleted(deployment):
-    peering = row(deployment)
-    bind(peering)
+    peering = make_peering(deployment)
+    make_resource(peering)
     PeeringConnection.objects.filter(pk=peering.pk).update(status="peer_deleted")
     assert PeeringConnection.objects.get(pk=peering.pk).status == "peer_deleted"
 
@@ -213,19 +173,19 @@ def test_deleting_removes_our_routes_rules_and_the_pcx(
     aws_deployment, django_capture_on_commit_callbacks
 ):
     peering = provisioned(aws_deployment)
-    assert vendor_side(aws_deployment, peering) != ([], set())
+    assert not nothing_left_for(aws_deployment, peering)
     with django_capture_on_commit_callbacks(execute=True):
         services.request_delete(peering)
     peering.refresh_from_db()
     assert peering.status == "deleted"
-    assert vendor_side(aws_deployment, peering) == ([], set())
-    seen = aws.Ec2("us-east-1", VENDOR).describe_peering(peering.peering_id)
+    assert nothing_left_for(aws_deployment, peering)
+    seen = vendor_ec2().describe_peering(peering.peering_id)
     assert seen is None or seen.status == "deleted"
 
 
 def test_deleting_leaves_routes_that_are_not_ours(aws_deployment):
     peering = provisioned(aws_deployment)
-    ec2 = aws.Ec2("us-east-1", VENDOR)
+    ec2 = vendor_ec2()
     tables = ec2.route_tables(aws_deployment.vpc_id)
     table_id = next(iter(tables))
     igw = ec2.ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
@@ -239,7 +199,7 @@ def test_deleting_leaves_routes_that_are_not_ours(aws_deployment):
 
 def test_the_delete_task_is_idempotent_run_twice_or_after_an_interruption(aws_deployment):
     peering = provisioned(aws_deployment)
-    ec2 = aws.Ec2("us-east-1", VENDOR)
+    ec2 = vendor_ec2()
     # Interrupted after revoking one rule and deleting one route:
     ec2.revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 1883)
     table_id, routes = next(iter(ec2.route_tables(aws_deployment.vpc_id).items()))
@@ -249,15 +209,15 @@ def test_the_delete_task_is_idempotent_run_twice_or_after_an_interruption(aws_de
     # Run again from deleting (a redelivered task): still converges, nothing raised.
     PeeringConnection.objects.filter(pk=peering.pk).update(status="deleting")
     assert services.deprovision(peering.pk) == "deleted"
-    assert vendor_side(aws_deployment, peering) == ([], set())
+    assert nothing_left_for(aws_deployment, peering)
 
 
 def test_the_delete_task_tolerates_a_pcx_the_customer_already_deleted(aws_deployment):
     peering = provisioned(aws_deployment)
-    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
+    customer_ec2().delete_peering(peering.peering_id)
     peering.move("deleting", allowed_from=["running"])
     assert services.deprovision(peering.pk) == "deleted"
-    assert vendor_side(aws_deployment, peering) == ([], set())
+    assert nothing_left_for(aws_deployment, peering)
 
 
 def test_a_failed_delete_says_why_and_can_be_deleted_again(aws_deployment, monkeypatch):
@@ -275,6 +235,52 @@ def test_a_failed_delete_says_why_and_can_be_deleted_again(aws_deployment, monke
     monkeypatch.undo()
     services.request_delete(peering)
     assert services.deprovision(peering.pk) == "deleted"
+
+
+def test_deleting_an_ended_peering_keeps_the_rules_a_live_one_with_its_cidr_needs(aws_deployment):
+    old = provisioned(aws_deployment)
+    customer_ec2().delete_peering(old.peering_id)
+    services.resync(old)
+    assert PeeringConnection.objects.get(pk=old.pk).status == "peer_deleted"
+    new = provisioned(aws_deployment)  # the customer's new VPC reuses 172.16.8.0/24
+    assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
+    old.refresh_from_db()
+    services.request_delete(old)
+    assert services.deprovision(old.pk) == "deleted"
+    assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
+    assert PeeringConnection.objects.get(pk=new.pk).status == "running"
+
+
+def test_the_delete_task_removes_what_a_racing_repair_put_back(aws_deployment, monkeypatch):
+    peering = provisioned(aws_deployment)
+    peering.move("deleting", allowed_from=["running"])
+    real_delete = aws.Ec2.delete_peering
+
+    def repair_sneaks_in(self, peering_id):
+        # Between our revoke and the pcx delete, a repair re-adds a rule.
+        self.ensure_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 1883, "x")
+        return real_delete(self, peering_id)
+
+    monkeypatch.setattr(aws.Ec2, "delete_peering", repair_sneaks_in)
+    assert services.deprovision(peering.pk) == "deleted"
+    assert rules_for(aws_deployment, "172.16.8.0/24") == []
+
+
+def test_throttling_during_a_delete_is_retried_later_not_a_failure(
+    aws_deployment, monkeypatch, django_capture_on_commit_callbacks
+):
+    peering = provisioned(aws_deployment)
+    peering.move("deleting", allowed_from=["running"])
+
+    def throttled(self, peering_id):
+        raise aws.AwsUnavailable("slow down", code="RequestLimitExceeded")
+
+    monkeypatch.setattr(aws.Ec2, "delete_peering", throttled)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.deprovision(peering.pk) == "deleting"
+    assert Schedule.objects.filter(func="peerings.tasks.deprovision_peering").exists()
+    monkeypatch.undo()
+    assert services.deprovision(peering.pk, unavailable_rounds=1) == "deleted"
 
 
 # --- racing "bind a resource" against "delete the peering", on real PostgreSQL ---
@@ -296,7 +302,7 @@ def test_bind_racing_delete_always_ends_consistent(organization, monkeypatch):
     for n in range(200):
         if n >= 20 and set(outcomes) == {"bound", "deleting"}:
             break
-        peering = row(deployment, n=n + 1)
+        peering = make_peering(deployment, n=n + 1)
         start = threading.Barrier(2)
         results = {}
 

@@ -2,7 +2,6 @@
 installed only in demo mode, and never needed (nor moto) by production."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -13,20 +12,20 @@ from django.core.management import call_command, get_commands
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 
 from core.models import AuditEvent, Membership, Organization
-from demo import sandbox, world
+from demo import world
 from demo.aws import SandboxEc2
-from peerings import aws, services
+from peerings import services
 from peerings.models import Deployment, PeeringConnection
-from tests.test_security import production_env
+from tests.support.aws import CUSTOMER, REGION, VENDOR, vendor_ec2
+from tests.support.env import ROOT, production_env
+from tests.support.factories import confirmed
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def vpcs_in_simulator(region):
-    ec2 = SandboxEc2(region, "123456789012")
+    ec2 = SandboxEc2(region, VENDOR)
     return {v["VpcId"] for v in ec2.ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")}
 
 
@@ -62,15 +61,7 @@ def test_seeding_twice_changes_nothing(simulator):
 def test_seeding_a_fresh_simulator_repoints_the_database_without_duplicates(simulator):
     world.seed()
     deployment = Deployment.objects.get(name="orders-us-east")
-    request = sandbox.create_customer_request(deployment)
-    PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=request.peering_id,
-        status="running",
-        customer_account_id=request.account_id,
-        customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr],
-    )
+    running = confirmed(deployment, status="running")
     old_vpc = deployment.vpc_id
     httpx.post(f"{simulator}/moto-api/reset", timeout=10).raise_for_status()
 
@@ -80,8 +71,8 @@ def test_seeding_a_fresh_simulator_repoints_the_database_without_duplicates(simu
     assert Deployment.objects.count() == 4
     deployment.refresh_from_db()
     assert deployment.vpc_id != old_vpc
-    assert SandboxEc2("us-east-1", "123456789012").vpc_exists(deployment.vpc_id)
-    stale = PeeringConnection.objects.get(peering_id=request.peering_id)
+    assert SandboxEc2(REGION, VENDOR).vpc_exists(deployment.vpc_id)
+    stale = PeeringConnection.objects.get(pk=running.pk)
     assert stale.status == "deleted"
     assert "simulator was restarted" in stale.status_reason
 
@@ -89,15 +80,7 @@ def test_seeding_a_fresh_simulator_repoints_the_database_without_duplicates(simu
 def test_the_reset_is_a_status_change_like_any_other_announced_and_audited(simulator):
     world.seed()
     deployment = Deployment.objects.get(name="orders-us-east")
-    request = sandbox.create_customer_request(deployment)
-    stale = PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=request.peering_id,
-        status="running",
-        customer_account_id=request.account_id,
-        customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr],
-    )
+    stale = confirmed(deployment, status="running")
     endpoint = WebhookEndpoint.objects.create(
         organization=deployment.organization,
         url="https://hooks.example.com/",
@@ -148,10 +131,10 @@ def test_the_customer_command_creates_a_request_the_deployment_can_see(
     call_command("create_customer_request", "orders-us-east", "--cidr", "172.31.5.0/24")
     out = capsys.readouterr().out
     values = dict(line.strip().split(": ", 1) for line in out.splitlines() if line.startswith("  "))
-    seen = aws.Ec2("us-east-1", "123456789012").describe_peering(values["Peering ID"])
+    seen = vendor_ec2().describe_peering(values["Peering ID"])
     assert seen.status == "pending-acceptance"
     assert seen.accepter_vpc_id == deployment.vpc_id
-    assert seen.requester_account_id == values["Account ID"] == "210987654321"
+    assert seen.requester_account_id == values["Account ID"] == CUSTOMER
     assert seen.requester_vpc_id == values["VPC ID"].strip()
     assert seen.requester_cidrs == ["172.31.5.0/24"]
 

@@ -15,32 +15,21 @@ from django_q.models import Schedule
 
 from peerings import aws, queue, services, tasks
 from peerings.models import PeeringConnection
-from tests.conftest import confirmed
-from tests.test_worker_cluster import start_cluster, stop_cluster, use_private_queue
-
-VENDOR = "123456789012"
+from tests.support.aws import routes_to, rules_for, vendor_ec2
+from tests.support.cluster import start_cluster, stop_cluster, use_private_queue
+from tests.support.factories import confirmed
 
 
 def routes_per_table(deployment, peering):
-    return [
-        sum(1 for r in routes if r.get("VpcPeeringConnectionId") == peering.peering_id)
-        for routes in aws.Ec2("us-east-1", VENDOR).route_tables(deployment.vpc_id).values()
-    ]
-
-
-def rules(deployment, peering):
-    return sorted(
-        p
-        for c, p in aws.Ec2("us-east-1", VENDOR).ingress_rules(deployment.security_group_id)
-        if c in peering.customer_cidrs
-    )
+    return [len(destinations) for destinations in routes_to(deployment, peering).values()]
 
 
 def assert_converged(deployment, peering, tables):
     peering.refresh_from_db()
     assert peering.status == "running"
     assert routes_per_table(deployment, peering) == [1] * tables
-    assert rules(deployment, peering) == [1883, 8883]
+    (cidr,) = peering.customer_cidrs
+    assert rules_for(deployment, cidr) == [1883, 8883]
 
 
 @pytest.mark.slow
@@ -48,7 +37,7 @@ def assert_converged(deployment, peering, tables):
 def test_a_worker_killed_mid_provisioning_is_finished_by_a_second_worker(
     aws_deployment, monkeypatch, tmp_path
 ):
-    ec2 = aws.Ec2("us-east-1", VENDOR)
+    ec2 = vendor_ec2()
     for _ in range(8):
         ec2.ec2.create_route_table(VpcId=aws_deployment.vpc_id)
     tables = len(ec2.route_tables(aws_deployment.vpc_id))

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from core.models import AuditEvent
 from peerings import validators
 from peerings.models import PeeringConnection, Resource
-from tests.conftest import make_deployment
+from tests.support.factories import make_deployment, make_peering
+from tests.support.webhooks import PUBLIC_IPV4
 from webhooks import services as webhook_services
 from webhooks import validators as webhook_validators
 from webhooks.events import EVENT_TYPES
@@ -64,24 +65,10 @@ def assert_no_raw_markup(page, *values):
             assert value not in page, f"{value!r} reached the page unescaped"
 
 
-@pytest.fixture
-def no_aws(settings, monkeypatch):
-    """A well-formed input reaches the AWS check: make AWS a closed port that fails fast
-    (again: an earlier test in this process may have pointed it at a simulator)."""
-    from peerings import aws
-
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    settings.AWS_MAX_ATTEMPTS = 1
-    settings.AWS_CONNECT_TIMEOUT = 1
-    aws._home_client.cache_clear()
-    yield
-    aws._home_client.cache_clear()
-
-
 @FUZZ
 @given(peering_id=hostile_text, account_id=hostile_text, vpc_id=hostile_text, htmx=st.booleans())
 def test_the_peering_dialog_survives_anything(
-    client, owner, deployment, no_aws, peering_id, account_id, vpc_id, htmx
+    client, owner, deployment, aws_unreachable, peering_id, account_id, vpc_id, htmx
 ):
     client.force_login(owner)
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
@@ -97,14 +84,7 @@ def test_the_peering_dialog_survives_anything(
 
 @pytest.fixture
 def running(deployment):
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/24"],
-        status="running",
-    )
+    return make_peering(deployment, "running", n=0xA, cidr="172.16.0.0/24")
 
 
 @FUZZ
@@ -211,7 +191,6 @@ def test_deployment_names_are_escaped_everywhere(client, owner, organization, na
 # --- webhook endpoints ---
 
 WEBHOOK_EVENTS = [event_type for event_type, _label in EVENT_TYPES]
-PUBLIC_ADDRESS = "93.184.215.14"
 
 
 @pytest.fixture
@@ -219,7 +198,7 @@ def closed_dns(monkeypatch):
     """socket.getaddrinfo without the network: hooks.example.com is public,
     internal.example.com private, and every other name is refused the way the real resolver
     refuses it (UnicodeError for what IDNA cannot encode, else gaierror)."""
-    answers = {"hooks.example.com": PUBLIC_ADDRESS, "internal.example.com": "10.0.0.5"}
+    answers = {"hooks.example.com": PUBLIC_IPV4, "internal.example.com": "10.0.0.5"}
 
     def getaddrinfo(host, port, *args, **kwargs):
         if host not in answers:
@@ -386,11 +365,6 @@ def test_a_webhook_url_with_unbalanced_brackets_is_refused(
 # --- the support admin ---
 
 PEERING_ADMIN = "/admin/peerings/peeringconnection/"
-
-
-@pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser("root", password="pw-root")
 
 
 @FUZZ

@@ -4,8 +4,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from core.models import Membership
-from peerings.models import Deployment, PeeringConnection, Resource
-from tests.conftest import make_deployment
+from peerings.models import Deployment, PeeringConnection
+from tests.support.factories import make_deployment, make_resource
 
 pytestmark = pytest.mark.django_db
 
@@ -68,9 +68,7 @@ def test_it_refuses_an_unknown_plan_or_role(organization, owner):
 
 def test_it_refuses_deleting_a_peering_that_has_resources(deployment):
     bound = peering(deployment, status=PeeringConnection.Status.RUNNING)
-    Resource.objects.create(
-        deployment=deployment, peering=bound, name="db", kind="mysql", host="172.16.0.10", port=3306
-    )
+    make_resource(bound, "db")
     with pytest.raises(ProtectedError):
         bound.delete()
 
@@ -79,9 +77,7 @@ def test_it_refuses_deleting_a_peering_that_has_resources(deployment):
 def test_the_database_itself_refuses_deleting_a_peering_that_has_resources(organization):
     deployment = make_deployment(organization)
     bound = peering(deployment, status=PeeringConnection.Status.RUNNING)
-    Resource.objects.create(
-        deployment=deployment, peering=bound, name="db", kind="mysql", host="172.16.0.10", port=3306
-    )
+    make_resource(bound, "db")
     table = PeeringConnection._meta.db_table
     # Raw SQL, past the ORM's PROTECT: the foreign key refuses it when the transaction
     # commits (Django's foreign keys are deferred on SQLite and PostgreSQL alike).
@@ -93,14 +89,7 @@ def test_the_database_itself_refuses_deleting_a_peering_that_has_resources(organ
 def test_it_refuses_a_resource_port_out_of_range(deployment):
     bound = peering(deployment, status=PeeringConnection.Status.RUNNING)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Resource.objects.create(
-            deployment=deployment,
-            peering=bound,
-            name="db",
-            kind="mysql",
-            host="172.16.0.10",
-            port=70000,
-        )
+        make_resource(bound, "db", port=70000)
 
 
 def test_move_is_compare_and_set(deployment):

@@ -1,16 +1,14 @@
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from peerings.models import PeeringConnection, Resource
-from tests.conftest import make_deployment
+from tests.support.factories import add_peerings_with_resources, make_deployment
+from tests.support.web import detail_url, queries_for
 
 pytestmark = pytest.mark.django_db
 
 
 def test_it_sends_anonymous_visitors_to_the_login_page(client, deployment):
-    for url in (reverse("deployment-list"), reverse("deployment-detail", args=[deployment.pk])):
+    for url in (reverse("deployment-list"), detail_url(deployment)):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
@@ -35,19 +33,19 @@ def test_it_lists_only_the_users_own_deployments(client, owner, deployment, outs
 
 def test_an_outsider_gets_404_for_another_organizations_deployment(client, deployment, outsider):
     client.force_login(outsider)
-    response = client.get(reverse("deployment-detail", args=[deployment.pk]))
+    response = client.get(detail_url(deployment))
     assert response.status_code == 404
 
 
 def test_the_detail_page_refuses_post(client, owner, deployment):
     client.force_login(owner)
-    response = client.post(reverse("deployment-detail", args=[deployment.pk]))
+    response = client.post(detail_url(deployment))
     assert response.status_code == 405
 
 
 def test_it_shows_the_deployment_network(client, viewer, deployment):
     client.force_login(viewer)
-    page = client.get(reverse("deployment-detail", args=[deployment.pk])).content.decode()
+    page = client.get(detail_url(deployment)).content.decode()
     for value in (deployment.region, deployment.vpc_id, deployment.cidr):
         assert value in page
 
@@ -56,14 +54,14 @@ def test_it_shows_the_deployment_network(client, viewer, deployment):
 def test_it_says_peering_is_unavailable_on_free_and_shared_plans(client, owner, organization, plan):
     deployment = make_deployment(organization, name=plan, plan=plan)
     client.force_login(owner)
-    page = client.get(reverse("deployment-detail", args=[deployment.pk])).content.decode()
+    page = client.get(detail_url(deployment)).content.decode()
     assert "VPC peering is not available" in page
     assert "+ VPC Peering Connection" not in page
 
 
 def test_it_serves_htmx_from_the_app_and_sends_csrf_with_htmx(client, owner, deployment):
     client.force_login(owner)
-    page = client.get(reverse("deployment-detail", args=[deployment.pk])).content.decode()
+    page = client.get(detail_url(deployment)).content.decode()
     assert "/static/django_htmx/htmx" in page or "htmx.min.js" in page
     assert "unpkg.com" not in page and "cdn" not in page.lower()
     assert 'hx-headers=\'{"X-CSRFToken": "' in page
@@ -72,53 +70,41 @@ def test_it_serves_htmx_from_the_app_and_sends_csrf_with_htmx(client, owner, dep
 def test_it_escapes_what_customers_typed(client, owner, organization):
     deployment = make_deployment(organization, name="<script>alert(1)</script>")
     client.force_login(owner)
-    page = client.get(reverse("deployment-detail", args=[deployment.pk])).content.decode()
+    page = client.get(detail_url(deployment)).content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def _add_peerings(deployment, count):
-    start = deployment.peerings.count()
-    for n in range(start, start + count):
-        row = PeeringConnection.objects.create(
-            deployment=deployment,
-            peering_id=f"pcx-{n:017x}",
-            customer_account_id="210987654321",
-            customer_vpc_id=f"vpc-{n:017x}",
-            customer_cidrs=[f"172.16.{n}.0/24"],
-            status=PeeringConnection.Status.RUNNING,
-        )
-        Resource.objects.create(
-            deployment=deployment,
-            peering=row,
-            name=f"db-{n}",
-            kind="mysql",
-            host=f"172.16.{n}.10",
-            port=3306,
-        )
-
-
-def _queries_for(client, url):
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(url).status_code == 200
-    return len(queries)
-
-
 def test_the_deployment_page_runs_a_fixed_number_of_queries(client, owner, deployment):
     client.force_login(owner)
-    url = reverse("deployment-detail", args=[deployment.pk])
-    _add_peerings(deployment, 1)
-    few = _queries_for(client, url)
-    _add_peerings(deployment, 49)
-    many = _queries_for(client, url)
+    url = detail_url(deployment)
+    add_peerings_with_resources(deployment, 1)
+    few, _ = queries_for(client, url)
+    add_peerings_with_resources(deployment, 49)
+    many, _ = queries_for(client, url)
     assert few == many
     assert many <= 8
+
+
+def test_the_deployment_page_queries_do_not_grow_with_peerings_and_resources(
+    client, owner, deployment
+):
+    client.force_login(owner)
+    url = detail_url(deployment)
+    add_peerings_with_resources(deployment, 1)
+    few, _ = queries_for(client, url)
+    add_peerings_with_resources(deployment, 29)
+    many, response = queries_for(client, url)
+    page = response.content.decode()
+    assert page.count('class="peering-row"') == 30
+    assert page.count('<tr id="resource-') == 30
+    assert few == many
 
 
 def test_the_deployment_list_runs_a_fixed_number_of_queries(client, owner, organization):
     client.force_login(owner)
     make_deployment(organization, name="d0")
-    few = _queries_for(client, reverse("deployment-list"))
+    few, _ = queries_for(client, reverse("deployment-list"))
     for n in range(1, 30):
         make_deployment(organization, name=f"d{n}")
-    assert _queries_for(client, reverse("deployment-list")) == few
+    assert queries_for(client, reverse("deployment-list"))[0] == few

@@ -11,18 +11,17 @@ from django.urls import reverse
 from core.models import AuditEvent
 from demo import sandbox
 from demo.aws import SandboxEc2
-from peerings import aws
+from peerings import services
 from peerings.models import PeeringConnection
-from tests.conftest import make_deployment
+from tests.support.aws import CUSTOMER, vendor_ec2
+from tests.support.factories import confirmed, make_deployment, make_peering
+from tests.support.web import HTMX, detail_url, errors_of
 
 pytestmark = pytest.mark.django_db
 
 # The worker's on_commit callbacks only fire when the request's transaction really commits,
 # as in production; these tests need the inline task to have run by the end of the request.
 committing = pytest.mark.django_db(transaction=True)
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-CUSTOMER_ACCOUNT = "210987654321"
 
 
 def new_url(deployment):
@@ -45,22 +44,6 @@ def retry_url(peering):
     return reverse("peering-retry", args=[peering.deployment_id, peering.pk])
 
 
-def detail_url(deployment):
-    return reverse("deployment-detail", args=[deployment.pk])
-
-
-def add_row(deployment, status, n=1, **fields):
-    values = {
-        "peering_id": f"pcx-{n:017x}",
-        "customer_account_id": CUSTOMER_ACCOUNT,
-        "customer_vpc_id": f"vpc-{n:017x}",
-        "customer_cidrs": ["172.16.0.0/24"],
-        "status": status,
-    }
-    values.update(fields)
-    return PeeringConnection.objects.create(deployment=deployment, **values)
-
-
 def form_data(request):
     return {
         "peering_id": request.peering_id,
@@ -69,29 +52,9 @@ def form_data(request):
     }
 
 
-def errors_of(page, field):
-    """The text of the error list shown next to `field`, or None when there is none."""
-    match = re.search(rf'<ul class="errorlist" id="errors-{field}">(.*?)</ul>', page, re.S)
-    return match.group(1) if match else None
-
-
 def form_errors(page):
     match = re.search(r'<ul class="errorlist" id="form-errors">(.*?)</ul>', page, re.S)
     return match.group(1) if match else None
-
-
-@pytest.fixture
-def aws_unreachable(monkeypatch, settings):
-    """AWS at an address where nothing listens, with one short attempt per call."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")  # so the failure is the connection, not credentials
-    settings.AWS_MAX_ATTEMPTS = 1
-    settings.AWS_CONNECT_TIMEOUT = 1
-    settings.AWS_READ_TIMEOUT = 1
-    aws._home_client.cache_clear()
-    yield
-    aws._home_client.cache_clear()
 
 
 # --- the dialog ---
@@ -195,7 +158,7 @@ def test_peering_is_refused_on_free_trial_and_shared_plans(
     assert client.get(new_url(deployment)).status_code == 404
     data = {
         "peering_id": "pcx-0123456789abcdef0",
-        "account_id": CUSTOMER_ACCOUNT,
+        "account_id": CUSTOMER,
         "vpc_id": "vpc-0123456789abcdef0",
     }
     assert client.post(new_url(deployment), data).status_code == 404
@@ -205,11 +168,11 @@ def test_peering_is_refused_on_free_trial_and_shared_plans(
 
 
 def test_a_viewer_may_not_act(client, viewer, deployment, demo_mode):
-    failed = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
+    failed = make_peering(deployment, "failed", status_reason="AWS refused", retryable=True)
     client.force_login(viewer)
     data = {
         "peering_id": "pcx-0123456789abcdef0",
-        "account_id": CUSTOMER_ACCOUNT,
+        "account_id": CUSTOMER,
         "vpc_id": "vpc-0123456789abcdef0",
     }
     assert client.get(new_url(deployment)).status_code == 403
@@ -223,7 +186,7 @@ def test_a_viewer_may_not_act(client, viewer, deployment, demo_mode):
 
 
 def test_a_viewer_may_watch_a_row(client, viewer, deployment):
-    row = add_row(deployment, "running")
+    row = make_peering(deployment, "running")
     client.force_login(viewer)
     response = client.get(row_url(row))
     assert response.status_code == 200
@@ -231,11 +194,11 @@ def test_a_viewer_may_watch_a_row(client, viewer, deployment):
 
 
 def test_an_outsider_gets_404_from_every_peering_view(client, outsider, deployment, demo_mode):
-    failed = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
+    failed = make_peering(deployment, "failed", status_reason="AWS refused", retryable=True)
     client.force_login(outsider)
     data = {
         "peering_id": "pcx-0123456789abcdef0",
-        "account_id": CUSTOMER_ACCOUNT,
+        "account_id": CUSTOMER,
         "vpc_id": "vpc-0123456789abcdef0",
     }
     assert client.get(new_url(deployment)).status_code == 404
@@ -250,14 +213,14 @@ def test_an_outsider_gets_404_from_every_peering_view(client, outsider, deployme
 
 def test_a_row_of_another_deployment_is_not_found(client, owner, organization, deployment):
     other = make_deployment(organization, name="other")
-    row = add_row(other, "running")
+    row = make_peering(other, "running")
     client.force_login(owner)
     url = reverse("peering-row", args=[deployment.pk, row.pk])
     assert client.get(url).status_code == 404
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, deployment):
-    row = add_row(deployment, "failed", retryable=True)
+    row = make_peering(deployment, "failed", retryable=True)
     for response in (
         client.get(new_url(deployment)),
         client.get(row_url(row)),
@@ -268,7 +231,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, deployment):
 
 
 def test_wrong_methods_get_405(client, owner, deployment, demo_mode):
-    row = add_row(deployment, "failed", retryable=True)
+    row = make_peering(deployment, "failed", retryable=True)
     client.force_login(owner)
     assert client.get(retry_url(row)).status_code == 405
     assert client.get(demo_url(deployment)).status_code == 405
@@ -280,10 +243,10 @@ def test_wrong_methods_get_405(client, owner, deployment, demo_mode):
 def test_posts_without_a_csrf_token_are_refused(owner, deployment):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
-    row = add_row(deployment, "failed", status_reason="AWS refused", retryable=True)
+    row = make_peering(deployment, "failed", status_reason="AWS refused", retryable=True)
     data = {
         "peering_id": "pcx-0123456789abcdef0",
-        "account_id": CUSTOMER_ACCOUNT,
+        "account_id": CUSTOMER,
         "vpc_id": "vpc-0123456789abcdef0",
     }
     assert client.post(new_url(deployment), data).status_code == 403
@@ -308,12 +271,12 @@ def test_it_creates_a_peering_and_runs_it(client, owner, aws_deployment):
     peering = PeeringConnection.objects.get()
     assert peering.deployment == aws_deployment
     assert peering.peering_id == request.peering_id
-    assert peering.customer_account_id == CUSTOMER_ACCOUNT
+    assert peering.customer_account_id == CUSTOMER
     assert peering.customer_vpc_id == request.vpc_id
     assert peering.customer_cidrs == [request.cidr]
     assert peering.created_by == owner
     assert peering.status == "running"
-    ec2 = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id)
+    ec2 = vendor_ec2()
     assert ec2.describe_peering(request.peering_id).status == "active"
     created = AuditEvent.objects.get(action="peering.created")
     assert created.actor == owner
@@ -367,7 +330,7 @@ def test_it_accepts_ids_as_people_paste_them(client, owner, aws_deployment):
     peering = PeeringConnection.objects.get()
     assert (peering.peering_id, peering.customer_account_id, peering.customer_vpc_id) == (
         request.peering_id,
-        CUSTOMER_ACCOUNT,
+        CUSTOMER,
         request.vpc_id,
     )
 
@@ -389,7 +352,7 @@ def test_it_accepts_ids_as_people_paste_them(client, owner, aws_deployment):
 def test_a_badly_formed_value_is_refused_next_to_its_field(client, owner, deployment, field, value):
     data = {
         "peering_id": "pcx-0123456789abcdef0",
-        "account_id": CUSTOMER_ACCOUNT,
+        "account_id": CUSTOMER,
         "vpc_id": "vpc-0123456789abcdef0",
         field: value,
     }
@@ -423,7 +386,7 @@ def test_a_wrong_account_is_refused(client, owner, aws_deployment):
     response = client.post(new_url(aws_deployment), data)
     assert response.status_code == 200
     errors = errors_of(response.content.decode(), "account_id")
-    assert CUSTOMER_ACCOUNT in errors
+    assert CUSTOMER in errors
     assert "111122223333" in errors
     assert PeeringConnection.objects.count() == 0
 
@@ -448,7 +411,7 @@ def test_a_customer_vpc_in_a_reserved_range_is_refused(client, owner, aws_deploy
     assert "100.64.0.0/16" in errors
     assert "100.0.0.0/8" in errors
     assert PeeringConnection.objects.count() == 0
-    ec2 = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id)
+    ec2 = vendor_ec2()
     assert ec2.describe_peering(request.peering_id).status == "pending-acceptance"
 
 
@@ -485,7 +448,7 @@ def test_it_says_so_when_aws_does_not_answer(client, owner, deployment, aws_unre
     client.force_login(owner)
     data = {
         "peering_id": "pcx-0123456789abcdef0",
-        "account_id": CUSTOMER_ACCOUNT,
+        "account_id": CUSTOMER,
         "vpc_id": "vpc-0123456789abcdef0",
     }
     response = client.post(new_url(deployment), data, **HTMX)
@@ -499,7 +462,7 @@ def test_it_says_so_when_aws_does_not_answer(client, owner, deployment, aws_unre
 
 @pytest.mark.parametrize("status", ["pending", "provisioning", "deleting"])
 def test_a_row_in_progress_polls_for_its_status(client, owner, deployment, status):
-    row = add_row(deployment, status)
+    row = make_peering(deployment, status)
     client.force_login(owner)
     response = client.get(row_url(row))
     assert response.status_code == 200
@@ -510,17 +473,17 @@ def test_a_row_in_progress_polls_for_its_status(client, owner, deployment, statu
 
 
 def test_a_row_seen_reaching_deleted_offers_no_delete_and_stops_polling(client, owner, deployment):
-    row = add_row(deployment, "deleted")
+    row = make_peering(deployment, "deleted")
     client.force_login(owner)
     page = client.get(row_url(row), HTTP_HX_REQUEST="true").content.decode()
     assert "moved to history" in page
     assert "Delete</a>" not in page and "hx-trigger" not in page
-    running = add_row(deployment, "running", n=2)
+    running = make_peering(deployment, "running", n=2)
     assert "Delete</a>" in client.get(row_url(running), HTTP_HX_REQUEST="true").content.decode()
 
 
 def test_a_running_row_stops_polling_and_shows_the_customer_steps(client, owner, deployment):
-    row = add_row(deployment, "running")
+    row = make_peering(deployment, "running")
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
     assert "every 2s" not in page
@@ -541,7 +504,7 @@ def test_a_running_row_stops_polling_and_shows_the_customer_steps(client, owner,
 
 
 def test_a_pending_row_does_not_show_the_customer_steps_yet(client, owner, deployment):
-    row = add_row(deployment, "pending")
+    row = make_peering(deployment, "pending")
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
     assert "Finish in your AWS account" not in page
@@ -549,13 +512,13 @@ def test_a_pending_row_does_not_show_the_customer_steps_yet(client, owner, deplo
 
 
 def test_an_outsider_cannot_read_the_customer_steps(client, outsider, deployment):
-    row = add_row(deployment, "running")
+    row = make_peering(deployment, "running")
     client.force_login(outsider)
     assert client.get(reverse("peering-steps", args=[deployment.pk, row.pk])).status_code == 404
 
 
 def test_a_failed_row_shows_why_and_offers_retry(client, owner, deployment):
-    row = add_row(
+    row = make_peering(
         deployment,
         "failed",
         retryable=True,
@@ -570,7 +533,7 @@ def test_a_failed_row_shows_why_and_offers_retry(client, owner, deployment):
 
 
 def test_no_retry_when_it_cannot_succeed(client, owner, deployment):
-    row = add_row(deployment, "failed", retryable=False, status_reason="The request expired.")
+    row = make_peering(deployment, "failed", retryable=False, status_reason="The request expired.")
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
     assert "The request expired." in page
@@ -579,7 +542,7 @@ def test_no_retry_when_it_cannot_succeed(client, owner, deployment):
 
 
 def test_a_viewer_sees_why_but_no_retry(client, viewer, deployment):
-    row = add_row(deployment, "failed", retryable=True, status_reason="AWS refused.")
+    row = make_peering(deployment, "failed", retryable=True, status_reason="AWS refused.")
     client.force_login(viewer)
     page = client.get(row_url(row)).content.decode()
     assert "AWS refused." in page
@@ -588,7 +551,7 @@ def test_a_viewer_sees_why_but_no_retry(client, viewer, deployment):
 
 
 def test_it_escapes_the_status_reason(client, owner, deployment):
-    add_row(deployment, "failed", status_reason="<script>alert(1)</script>")
+    make_peering(deployment, "failed", status_reason="<script>alert(1)</script>")
     row = PeeringConnection.objects.get()
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
@@ -599,13 +562,10 @@ def test_it_escapes_the_status_reason(client, owner, deployment):
 # --- retry ---
 
 
-def failed_row_for(deployment, request, retryable=True):
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=request.peering_id,
-        customer_account_id=request.account_id,
-        customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr],
+def failed_row_for(deployment, retryable=True):
+    """A peering whose set-up stopped on an AWS outage, its request waiting in AWS."""
+    return confirmed(
+        deployment,
         status="failed",
         retryable=retryable,
         status_reason="AWS did not answer for several minutes, so the set-up stopped.",
@@ -614,8 +574,7 @@ def failed_row_for(deployment, request, retryable=True):
 
 @committing
 def test_retry_runs_the_set_up_again(client, owner, aws_deployment):
-    request = sandbox.create_customer_request(aws_deployment)
-    row = failed_row_for(aws_deployment, request)
+    row = failed_row_for(aws_deployment)
     client.force_login(owner)
     response = client.post(retry_url(row))
     assert response.status_code == 302
@@ -626,12 +585,11 @@ def test_retry_runs_the_set_up_again(client, owner, aws_deployment):
     retried = AuditEvent.objects.get(action="peering.retried")
     assert retried.actor == owner
     assert retried.target_id == str(row.pk)
-    ec2 = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id)
-    assert ec2.describe_peering(request.peering_id).status == "active"
+    assert vendor_ec2().describe_peering(row.peering_id).status == "active"
 
 
 def test_retry_with_htmx_returns_the_row(client, owner, deployment):
-    row = add_row(deployment, "failed", retryable=True, status_reason="AWS refused.")
+    row = make_peering(deployment, "failed", retryable=True, status_reason="AWS refused.")
     client.force_login(owner)
     response = client.post(retry_url(row), **HTMX)
     assert response.status_code == 200
@@ -639,25 +597,31 @@ def test_retry_with_htmx_returns_the_row(client, owner, deployment):
 
 
 def test_retry_of_a_failure_that_cannot_be_retried_changes_nothing(client, owner, aws_deployment):
-    request = sandbox.create_customer_request(aws_deployment)
-    row = failed_row_for(aws_deployment, request, retryable=False)
+    row = failed_row_for(aws_deployment, retryable=False)
     client.force_login(owner)
     client.post(retry_url(row))
     row.refresh_from_db()
     assert (row.status, row.retryable) == ("failed", False)
     assert row.status_reason.startswith("AWS did not answer")
     assert not AuditEvent.objects.filter(action="peering.retried").exists()
-    ec2 = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id)
-    assert ec2.describe_peering(request.peering_id).status == "pending-acceptance"
+    assert vendor_ec2().describe_peering(row.peering_id).status == "pending-acceptance"
 
 
 def test_retry_of_a_running_row_changes_nothing(client, owner, deployment):
-    row = add_row(deployment, "running", retryable=True)
+    row = make_peering(deployment, "running", retryable=True)
     client.force_login(owner)
     client.post(retry_url(row))
     row.refresh_from_db()
     assert row.status == "running"
     assert not AuditEvent.objects.filter(action="peering.retried").exists()
+
+
+def test_retry_of_a_row_made_unretryable_meanwhile_does_nothing(deployment):
+    row = make_peering(deployment, "failed", n=0xA, cidr="172.16.0.0/24", retryable=True)
+    stale = PeeringConnection.objects.get(pk=row.pk)
+    PeeringConnection.objects.filter(pk=row.pk).update(retryable=False)
+    assert services.retry_peering(stale) is False
+    assert PeeringConnection.objects.get(pk=row.pk).status == "failed"
 
 
 # --- demo mode ---
@@ -674,12 +638,10 @@ def test_in_demo_mode_it_makes_a_request_and_fills_the_form_in(
     page = response.content.decode()
     assert "<html" not in page
     peering_id = re.search(r'name="peering_id" value="(pcx-[0-9a-f]{17})"', page).group(1)
-    assert f'name="account_id" value="{CUSTOMER_ACCOUNT}"' in page
+    assert f'name="account_id" value="{CUSTOMER}"' in page
     vpc_id = re.search(r'name="vpc_id" value="(vpc-[0-9a-f]{17})"', page).group(1)
     # A real request now waits in AWS; nothing is saved until the customer confirms.
-    request = aws.Ec2(aws_deployment.region, aws_deployment.vendor_account_id).describe_peering(
-        peering_id
-    )
+    request = vendor_ec2().describe_peering(peering_id)
     assert request.status == "pending-acceptance"
     assert request.requester_vpc_id == vpc_id
     assert PeeringConnection.objects.count() == 0

@@ -4,41 +4,24 @@ import logging
 
 import pytest
 from botocore.stub import ANY, Stubber
-from django.conf import settings
 from django_q.models import Schedule
 
 from core import audit
 from core.models import AuditEvent
-from demo import sandbox
 from peerings import aws, services
 from peerings.models import PeeringConnection
-from tests.conftest import confirmed
+from tests.support.aws import (
+    STUB_CIDR,
+    customer_ec2,
+    described,
+    routes_to,
+    rules_for,
+    stub_ec2,
+    vendor_ec2,
+)
+from tests.support.factories import confirmed, make_peering, verified_request
 
 pytestmark = pytest.mark.django_db
-
-VENDOR = "123456789012"
-
-
-def vendor_ec2():
-    return aws.Ec2("us-east-1", VENDOR)
-
-
-def routes_to(deployment, peering):
-    """{route table: [destinations routed to this pcx]} in the simulator."""
-    return {
-        table: sorted(
-            r["DestinationCidrBlock"]
-            for r in routes
-            if r.get("VpcPeeringConnectionId") == peering.peering_id
-        )
-        for table, routes in vendor_ec2().route_tables(deployment.vpc_id).items()
-    }
-
-
-def rules_for(deployment, cidr):
-    return sorted(
-        p for c, p in vendor_ec2().ingress_rules(deployment.security_group_id) if c == cidr
-    )
 
 
 def assert_fully_provisioned(deployment, peering):
@@ -60,13 +43,7 @@ def test_it_accepts_routes_authorises_and_runs(aws_deployment):
 def test_confirming_in_the_web_queues_the_task_on_commit(
     aws_deployment, owner, django_capture_on_commit_callbacks
 ):
-    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    verified = services.check_new_peering(
-        aws_deployment,
-        peering_id=request.peering_id,
-        account_id=request.account_id,
-        vpc_id=request.vpc_id,
-    )
+    verified = verified_request(aws_deployment)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         peering = services.create_peering(aws_deployment, verified=verified, user=owner)
     assert peering.status == "pending"
@@ -78,13 +55,7 @@ def test_confirming_in_the_web_queues_the_task_on_commit(
 def test_each_transition_is_audited_with_the_actor_who_asked(
     aws_deployment, owner, django_capture_on_commit_callbacks
 ):
-    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    verified = services.check_new_peering(
-        aws_deployment,
-        peering_id=request.peering_id,
-        account_id=request.account_id,
-        vpc_id=request.vpc_id,
-    )
+    verified = verified_request(aws_deployment)
     actor = audit.actor_for_user(owner, "web", "198.51.100.7", "req-123")
     with audit.acting_as(actor), django_capture_on_commit_callbacks(execute=True):
         peering = services.create_peering(aws_deployment, verified=verified, user=owner)
@@ -146,8 +117,7 @@ def test_a_second_worker_on_a_finished_row_does_nothing(aws_deployment):
 
 def test_it_fails_with_a_reason_when_the_request_vanished_since_confirm(aws_deployment):
     peering = confirmed(aws_deployment)
-    customer = aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID)
-    customer.delete_peering(peering.peering_id)
+    customer_ec2().delete_peering(peering.peering_id)
     assert services.provision(peering.pk) == "failed"
     peering.refresh_from_db()
     assert "has been deleted in AWS" in peering.status_reason
@@ -160,54 +130,17 @@ def test_it_fails_with_a_reason_when_the_request_vanished_since_confirm(aws_depl
 
 @pytest.fixture
 def stubbed(monkeypatch, settings, deployment):
-    import boto3
-
     settings.AWS_MAX_ATTEMPTS = 1
     settings.PEERING_ACTIVE_TIMEOUT = 5
-    ec2 = boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        endpoint_url="http://127.0.0.1:9",
-    )
-    stubber = Stubber(ec2)
-    monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
+    stubber = Stubber(stub_ec2(monkeypatch))
     monkeypatch.setattr(aws.time, "sleep", lambda seconds: None)
     with stubber:
         yield stubber
 
 
 def stub_row(deployment):
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id="pcx-0000000000000000c",
-        customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000c",
-        customer_cidrs=["172.16.0.0/24"],
-    )
-
-
-def described(deployment, status):
-    return {
-        "VpcPeeringConnections": [
-            {
-                "VpcPeeringConnectionId": "pcx-0000000000000000c",
-                "Status": {"Code": status, "Message": status},
-                "RequesterVpcInfo": {
-                    "OwnerId": "210987654321",
-                    "VpcId": "vpc-0000000000000000c",
-                    "Region": "us-east-1",
-                    "CidrBlock": "172.16.0.0/24",
-                },
-                "AccepterVpcInfo": {
-                    "OwnerId": VENDOR,
-                    "VpcId": deployment.vpc_id,
-                    "Region": "us-east-1",
-                },
-            }
-        ]
-    }
+    """The pending row of the request that Stubber-played AWS describes."""
+    return make_peering(deployment, "pending", n=0xC, cidr=STUB_CIDR)
 
 
 @pytest.mark.parametrize("final", ["failed", "rejected", "expired", "deleted"])
@@ -317,7 +250,7 @@ def test_ensure_route_refuses_to_steal_a_live_route(stubbed, deployment):
         }
     ]
     with pytest.raises(aws.RouteConflict):
-        aws.Ec2("us-east-1", VENDOR).ensure_route(
+        vendor_ec2().ensure_route(
             "rtb-0000000000000000a", "172.16.0.0/24", "pcx-0000000000000000c", routes
         )
 
@@ -330,9 +263,7 @@ def test_wait_until_active_gives_up_in_bounded_time(stubbed, deployment):
             {"VpcPeeringConnectionIds": ANY},
         )
     with pytest.raises(aws.AwsUnavailable):
-        aws.Ec2("us-east-1", VENDOR).wait_until_active(
-            "pcx-0000000000000000c", timeout=3, sleep=lambda s: None
-        )
+        vendor_ec2().wait_until_active("pcx-0000000000000000c", timeout=3, sleep=lambda s: None)
 
 
 def test_it_takes_over_a_blackhole_route_left_by_a_peering_that_is_gone(stubbed, deployment):
@@ -352,7 +283,7 @@ def test_it_takes_over_a_blackhole_route_left_by_a_peering_that_is_gone(stubbed,
             "VpcPeeringConnectionId": "pcx-0000000000000000c",
         },
     )
-    outcome = aws.Ec2("us-east-1", VENDOR).ensure_route(
+    outcome = vendor_ec2().ensure_route(
         "rtb-0000000000000000a", "172.16.0.0/24", "pcx-0000000000000000c", routes
     )
     assert outcome == "replaced"

@@ -5,41 +5,25 @@ from datetime import timedelta
 
 import pytest
 from botocore.stub import Stubber
-from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
 from core import audit
 from core.models import AuditEvent
-from demo import sandbox
 from peerings import aws, services
 from peerings.models import PeeringConnection, Resource
-from tests.conftest import event_text, provisioned
+from tests.support.audit import event_text
+from tests.support.aws import (
+    customer_ec2,
+    nothing_left_for,
+    routes_to,
+    rules_for,
+    stub_ec2,
+    vendor_ec2,
+)
+from tests.support.factories import confirmed, make_peering, make_resource, provisioned
 
 pytestmark = pytest.mark.django_db
-
-VENDOR = "123456789012"
-
-
-def vendor():
-    return aws.Ec2("us-east-1", VENDOR)
-
-
-def our_routes(deployment, peering):
-    return [
-        r
-        for rs in vendor().route_tables(deployment.vpc_id).values()
-        for r in rs
-        if r.get("VpcPeeringConnectionId") == peering.peering_id
-    ]
-
-
-def our_rules(deployment, peering):
-    return {
-        (c, p)
-        for c, p in vendor().ingress_rules(deployment.security_group_id)
-        if c in peering.customer_cidrs
-    }
 
 
 def reconcile(**kwargs):
@@ -49,22 +33,14 @@ def reconcile(**kwargs):
 
 def test_a_connection_the_customer_deleted_becomes_peer_deleted(aws_deployment):
     peering = provisioned(aws_deployment)
-    resource = Resource.objects.create(
-        deployment=aws_deployment,
-        peering=peering,
-        name="db",
-        kind="mysql",
-        host="172.16.8.10",
-        port=3306,
-    )
-    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
+    resource = make_resource(peering, "db")
+    customer_ec2().delete_peering(peering.peering_id)
     report = reconcile()
     assert (report.checked, report.peer_deleted, report.repaired) == (1, 1, 0)
     peering.refresh_from_db()
     assert peering.status == "peer_deleted"
     assert "deleted, rejected or expired on your side" in peering.status_reason
-    assert our_routes(aws_deployment, peering) == []
-    assert our_rules(aws_deployment, peering) == set()
+    assert nothing_left_for(aws_deployment, peering)
     assert Resource.objects.filter(pk=resource.pk).exists()  # kept, and flagged in the UI
     event = AuditEvent.objects.get(action="peering.peer_deleted")
     assert (event.source, event.actor_id, event.actor_name) == ("system", None, "system")
@@ -74,15 +50,8 @@ def test_the_deployment_page_flags_resources_of_a_peer_deleted_peering(
     aws_deployment, client, owner
 ):
     peering = provisioned(aws_deployment)
-    Resource.objects.create(
-        deployment=aws_deployment,
-        peering=peering,
-        name="db",
-        kind="mysql",
-        host="172.16.8.10",
-        port=3306,
-    )
-    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
+    make_resource(peering, "db")
+    customer_ec2().delete_peering(peering.peering_id)
     reconcile()
     client.force_login(owner)
     page = client.get(f"/deployments/{aws_deployment.pk}/").content.decode()
@@ -91,14 +60,14 @@ def test_the_deployment_page_flags_resources_of_a_peer_deleted_peering(
 
 def test_a_missing_vendor_route_and_rule_are_put_back(aws_deployment):
     peering = provisioned(aws_deployment)
-    ec2 = vendor()
+    ec2 = vendor_ec2()
     table_id, routes = next(iter(ec2.route_tables(aws_deployment.vpc_id).items()))
     ec2.delete_route(table_id, "172.16.8.0/24", peering.peering_id, routes)
     ec2.revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 8883)
     report = reconcile()
     assert (report.repaired, report.peer_deleted) == (1, 0)
-    assert len(our_routes(aws_deployment, peering)) == 2
-    assert our_rules(aws_deployment, peering) == {("172.16.8.0/24", 1883), ("172.16.8.0/24", 8883)}
+    assert list(routes_to(aws_deployment, peering).values()) == [["172.16.8.0/24"]] * 2
+    assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
     findings = AuditEvent.objects.get(action="peering.resynced").after["findings"]
     assert any(table_id in f for f in findings)
     assert any("port 8883" in f for f in findings)
@@ -107,7 +76,7 @@ def test_a_missing_vendor_route_and_rule_are_put_back(aws_deployment):
 def test_a_route_aws_will_not_let_us_repair_is_reported_once_with_what_was_repaired(aws_deployment):
     peering = provisioned(aws_deployment)
     cidr = "172.16.8.0/24"
-    ec2 = vendor()
+    ec2 = vendor_ec2()
     (first, first_routes), (second, second_routes) = ec2.route_tables(aws_deployment.vpc_id).items()
     ec2.delete_route(first, cidr, peering.peering_id, first_routes)
     ec2.delete_route(second, cidr, peering.peering_id, second_routes)
@@ -119,7 +88,7 @@ def test_a_route_aws_will_not_let_us_repair_is_reported_once_with_what_was_repai
     report = reconcile()
 
     assert (report.unrepaired, report.unreachable, report.repaired) == (1, 0, 0)
-    assert len(our_routes(aws_deployment, peering)) == 1  # the first table's, put back
+    assert routes_to(aws_deployment, peering) == {first: [cidr], second: []}  # first put back
     failed = AuditEvent.objects.get(action="peering.resync_failed")
     assert second in failed.message and "somewhere else" in failed.message
     assert (failed.source, failed.after) == ("system", {"aws_error": "RouteConflict"})
@@ -134,7 +103,7 @@ def test_a_route_aws_will_not_let_us_repair_is_reported_once_with_what_was_repai
 
 def test_a_refused_repair_is_recorded_without_awss_own_words(aws_deployment, monkeypatch):
     peering = provisioned(aws_deployment)
-    vendor().revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 8883)
+    vendor_ec2().revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 8883)
 
     def unauthorized(self, *args, **kwargs):
         raise aws.AwsRefused(
@@ -155,7 +124,7 @@ def test_the_scheduled_task_reports_and_credits_its_findings_to_system(aws_deplo
     from peerings import tasks
 
     peering = provisioned(aws_deployment)
-    ec2 = vendor()
+    ec2 = vendor_ec2()
     ec2.revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 8883)
     assert "1 repaired" in tasks.reconcile_peerings()
     event = AuditEvent.objects.get(action="peering.resynced")
@@ -170,6 +139,15 @@ def test_a_clean_peering_is_checked_without_filling_the_audit_log(aws_deployment
     assert AuditEvent.objects.count() == before
 
 
+def test_a_resync_working_from_a_stale_row_does_not_put_back_what_a_delete_removed(aws_deployment):
+    peering = provisioned(aws_deployment)
+    stale = PeeringConnection.objects.get(pk=peering.pk)  # reconcile read it as running
+    peering.move("deleting", allowed_from=["running"])
+    services.remove_vendor_side(peering, ec2=vendor_ec2())  # the delete task
+    assert services.resync(stale) == []
+    assert rules_for(aws_deployment, "172.16.8.0/24") == []
+
+
 def _age(peering, seconds):
     PeeringConnection.objects.filter(pk=peering.pk).update(
         status_changed_at=timezone.now() - timedelta(seconds=seconds)
@@ -179,14 +157,7 @@ def _age(peering, seconds):
 def test_a_stuck_pending_peering_is_requeued_and_converges(
     aws_deployment, django_capture_on_commit_callbacks
 ):
-    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    peering = PeeringConnection.objects.create(
-        deployment=aws_deployment,
-        peering_id=request.peering_id,
-        customer_account_id=request.account_id,
-        customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr],
-    )
+    peering = confirmed(aws_deployment)
     _age(peering, 3600)
     with django_capture_on_commit_callbacks(execute=True):
         report = reconcile(stuck_after=600)
@@ -199,14 +170,7 @@ def test_a_stuck_pending_peering_is_requeued_and_converges(
 def test_a_recent_transitional_peering_is_left_alone(
     aws_deployment, django_capture_on_commit_callbacks
 ):
-    peering = PeeringConnection.objects.create(
-        deployment=aws_deployment,
-        peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/24"],
-        status="provisioning",
-    )
+    peering = make_peering(aws_deployment, "provisioning", n=0xA)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         report = reconcile(stuck_after=600)
     assert report.requeued == 0 and queued == []
@@ -223,20 +187,13 @@ def test_a_stuck_deleting_peering_is_requeued_and_deleted(
         assert reconcile(stuck_after=600).requeued == 1
     peering.refresh_from_db()
     assert peering.status == "deleted"
-    assert our_routes(aws_deployment, peering) == []
+    assert not any(routes_to(aws_deployment, peering).values())
 
 
 def test_a_requeued_peering_is_not_queued_again_by_the_next_run(
     aws_deployment, django_capture_on_commit_callbacks
 ):
-    peering = PeeringConnection.objects.create(
-        deployment=aws_deployment,
-        peering_id="pcx-0000000000000000a",
-        customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/24"],
-        status="provisioning",
-    )
+    peering = make_peering(aws_deployment, "provisioning", n=0xA)
     _age(peering, 3600)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         assert reconcile(stuck_after=600).requeued == 1
@@ -246,24 +203,8 @@ def test_a_requeued_peering_is_not_queued_again_by_the_next_run(
 
 @pytest.mark.parametrize("state", ["expired", "rejected", "failed"])
 def test_a_connection_aws_reports_gone_becomes_peer_deleted(monkeypatch, deployment, state):
-    import boto3
-
-    ec2 = boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        endpoint_url="http://127.0.0.1:9",
-    )
-    monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
-    peering = PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id="pcx-0000000000000000c",
-        customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000c",
-        customer_cidrs=["172.16.0.0/24"],
-        status="failed",
-    )
+    ec2 = stub_ec2(monkeypatch)
+    peering = make_peering(deployment, "failed", n=0xC)
     with Stubber(ec2) as stubber:
         stubber.add_response(
             "describe_vpc_peering_connections",
@@ -303,7 +244,7 @@ def test_an_unreachable_aws_is_counted_and_changes_nothing(aws_deployment, monke
 
 def test_the_command_prints_its_counts(aws_deployment, capsys):
     peering = provisioned(aws_deployment)
-    aws.Ec2("us-east-1", settings.DEMO_CUSTOMER_ACCOUNT_ID).delete_peering(peering.peering_id)
+    customer_ec2().delete_peering(peering.peering_id)
     call_command("reconcile")
     out = capsys.readouterr().out
     assert "checked 1 peerings: 1 deleted on the customer side, 0 repaired" in out

@@ -6,25 +6,22 @@ so rows that need another status get it before a resource is bound or after it i
 import re
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.models import AuditEvent
-from demo import sandbox
-from peerings import aws, services
-from peerings.models import PeeringConnection, Resource
-from tests.conftest import make_deployment
+from peerings import services
+from peerings.models import Resource
+from tests.support.aws import routes_to, rules_for, vendor_ec2
+from tests.support.factories import (
+    make_deployment,
+    make_peering,
+    make_resource,
+    provisioned,
+)
+from tests.support.web import HTMX, detail_url, errors_of
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-CUSTOMER_ACCOUNT = "210987654321"
-
-
-def detail_url(deployment):
-    return reverse("deployment-detail", args=[deployment.pk])
 
 
 def resource_new_url(deployment):
@@ -39,31 +36,6 @@ def peering_delete_url(peering):
     return reverse("peering-delete", args=[peering.deployment_id, peering.pk])
 
 
-def add_row(deployment, status, n=1, cidr=None):
-    """A peering row that never touches AWS; `n` keeps its IDs and CIDR apart from others."""
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=f"pcx-{n:017x}",
-        customer_account_id=CUSTOMER_ACCOUNT,
-        customer_vpc_id=f"vpc-{n:017x}",
-        customer_cidrs=[cidr or f"172.16.{n}.0/24"],
-        status=status,
-    )
-
-
-def bind(peering, name, host=None, port=3306):
-    """A resource on a running peering, by default at .10 of its customer CIDR."""
-    host = host or peering.customer_cidrs[0].rsplit(".", 1)[0] + ".10"
-    return Resource.objects.create(
-        deployment=peering.deployment,
-        peering=peering,
-        name=name,
-        kind="mysql",
-        host=host,
-        port=port,
-    )
-
-
 def resource_data(peering, **overrides):
     data = {
         "name": "orders-db",
@@ -74,12 +46,6 @@ def resource_data(peering, **overrides):
     }
     data.update(overrides)
     return data
-
-
-def errors_of(page, field):
-    """The text of the error list shown next to `field`, or None when there is none."""
-    match = re.search(rf'<ul class="errorlist" id="errors-{field}">(.*?)</ul>', page, re.S)
-    return match.group(1) if match else None
 
 
 def section(page, pattern):
@@ -103,11 +69,11 @@ def deleted_history(page):
 def test_the_dialog_offers_only_the_deployments_running_peerings(
     client, owner, organization, deployment
 ):
-    running = add_row(deployment, "running", n=1)
-    pending = add_row(deployment, "pending", n=2)
-    failed = add_row(deployment, "failed", n=3)
+    running = make_peering(deployment, "running", n=1)
+    pending = make_peering(deployment, "pending", n=2)
+    failed = make_peering(deployment, "failed", n=3)
     other = make_deployment(organization, name="billing")
-    elsewhere = add_row(other, "running", n=4)
+    elsewhere = make_peering(other, "running", n=4)
     client.force_login(owner)
     response = client.get(resource_new_url(deployment))
     assert response.status_code == 200
@@ -120,8 +86,8 @@ def test_the_dialog_offers_only_the_deployments_running_peerings(
 
 
 def test_without_a_running_peering_the_dialog_sends_to_create_one_first(client, owner, deployment):
-    add_row(deployment, "pending", n=2)
-    add_row(deployment, "failed", n=3)
+    make_peering(deployment, "pending", n=2)
+    make_peering(deployment, "failed", n=3)
     client.force_login(owner)
     page = client.get(resource_new_url(deployment)).content.decode()
     notice = section(page, r'<p class="notice" id="needs-peering">(.*?)</p>')
@@ -132,7 +98,7 @@ def test_without_a_running_peering_the_dialog_sends_to_create_one_first(client, 
 
 
 def test_with_a_running_peering_there_is_no_notice(client, owner, deployment):
-    add_row(deployment, "running")
+    make_peering(deployment, "running")
     client.force_login(owner)
     page = client.get(resource_new_url(deployment)).content.decode()
     assert 'id="needs-peering"' not in page
@@ -140,7 +106,7 @@ def test_with_a_running_peering_there_is_no_notice(client, owner, deployment):
 
 
 def test_it_serves_the_resource_dialog_alone_to_htmx(client, owner, deployment):
-    add_row(deployment, "running")
+    make_peering(deployment, "running")
     client.force_login(owner)
     fragment = client.get(resource_new_url(deployment), **HTMX).content.decode()
     assert 'id="resource-dialog"' in fragment
@@ -153,7 +119,7 @@ def test_it_serves_the_resource_dialog_alone_to_htmx(client, owner, deployment):
 
 
 def test_a_member_may_add_a_resource(client, member, deployment):
-    peering = add_row(deployment, "running")
+    peering = make_peering(deployment, "running")
     client.force_login(member)
     assert client.post(resource_new_url(deployment), resource_data(peering)).status_code == 302
     assert Resource.objects.filter(name="orders-db").exists()
@@ -163,7 +129,7 @@ def test_a_member_may_add_a_resource(client, member, deployment):
 
 
 def test_it_adds_a_resource_and_audits_it(client, owner, deployment):
-    peering = add_row(deployment, "running")
+    peering = make_peering(deployment, "running")
     client.force_login(owner)
     response = client.post(resource_new_url(deployment), resource_data(peering))
     assert response.status_code == 302
@@ -187,7 +153,7 @@ def test_it_adds_a_resource_and_audits_it(client, owner, deployment):
 
 
 def test_with_htmx_adding_closes_the_dialog_and_redraws_the_tables(client, owner, deployment):
-    peering = add_row(deployment, "running")
+    peering = make_peering(deployment, "running")
     client.force_login(owner)
     response = client.post(resource_new_url(deployment), resource_data(peering), **HTMX)
     assert response.status_code == 200
@@ -202,7 +168,7 @@ def test_with_htmx_adding_closes_the_dialog_and_redraws_the_tables(client, owner
 
 
 def test_a_host_name_is_accepted(client, owner, deployment):
-    peering = add_row(deployment, "running")
+    peering = make_peering(deployment, "running")
     client.force_login(owner)
     response = client.post(resource_new_url(deployment), resource_data(peering, host="db.internal"))
     assert response.status_code == 302
@@ -223,7 +189,7 @@ def assert_refused(response, field):
 
 
 def test_an_ip_outside_the_peerings_cidr_is_refused_naming_the_cidr(client, owner, deployment):
-    peering = add_row(deployment, "running")
+    peering = make_peering(deployment, "running")
     client.force_login(owner)
     response = client.post(resource_new_url(deployment), resource_data(peering, host="172.16.9.10"))
     errors = assert_refused(response, "host")
@@ -233,25 +199,25 @@ def test_an_ip_outside_the_peerings_cidr_is_refused_naming_the_cidr(client, owne
 
 @pytest.mark.parametrize("port", ["0", "65536"])
 def test_a_port_out_of_range_is_refused(client, owner, deployment, port):
-    peering = add_row(deployment, "running")
+    peering = make_peering(deployment, "running")
     client.force_login(owner)
     response = client.post(resource_new_url(deployment), resource_data(peering, port=port))
     assert_refused(response, "port")
 
 
 def test_a_peering_of_another_deployment_is_refused(client, owner, organization, deployment):
-    add_row(deployment, "running", n=1)
+    make_peering(deployment, "running", n=1)
     other = make_deployment(organization, name="billing")
-    foreign = add_row(other, "running", n=2)
+    foreign = make_peering(other, "running", n=2)
     client.force_login(owner)
     response = client.post(resource_new_url(deployment), resource_data(foreign, host="172.16.2.10"))
     assert_refused(response, "peering")
 
 
 def test_a_peering_of_another_organization_is_refused(client, owner, outsider, deployment):
-    add_row(deployment, "running", n=1)
+    make_peering(deployment, "running", n=1)
     other = make_deployment(outsider.memberships.get().organization, name="theirs")
-    foreign = add_row(other, "running", n=2)
+    foreign = make_peering(other, "running", n=2)
     client.force_login(owner)
     response = client.post(resource_new_url(deployment), resource_data(foreign, host="172.16.2.10"))
     assert_refused(response, "peering")
@@ -259,16 +225,16 @@ def test_a_peering_of_another_organization_is_refused(client, owner, outsider, d
 
 @pytest.mark.parametrize("status", ["pending", "provisioning", "failed", "deleting"])
 def test_a_peering_that_is_not_running_is_refused(client, owner, deployment, status):
-    add_row(deployment, "running", n=1)
-    idle = add_row(deployment, status, n=2)
+    make_peering(deployment, "running", n=1)
+    idle = make_peering(deployment, status, n=2)
     client.force_login(owner)
     response = client.post(resource_new_url(deployment), resource_data(idle, host="172.16.2.10"))
     assert_refused(response, "peering")
 
 
 def test_a_duplicate_name_is_refused(client, owner, deployment):
-    peering = add_row(deployment, "running")
-    bind(peering, "orders-db")
+    peering = make_peering(deployment, "running")
+    make_resource(peering, "orders-db")
     client.force_login(owner)
     response = client.post(resource_new_url(deployment), resource_data(peering, host="172.16.1.20"))
     assert response.status_code == 200
@@ -278,7 +244,7 @@ def test_a_duplicate_name_is_refused(client, owner, deployment):
 
 
 def test_a_garbage_host_is_refused_and_shown_escaped(client, owner, deployment):
-    peering = add_row(deployment, "running")
+    peering = make_peering(deployment, "running")
     client.force_login(owner)
     payload = "<script>alert(1)</script>"
     response = client.post(resource_new_url(deployment), resource_data(peering, host=payload))
@@ -292,7 +258,7 @@ def test_a_garbage_host_is_refused_and_shown_escaped(client, owner, deployment):
 
 
 def test_the_resource_delete_dialog_names_the_resource(client, owner, deployment):
-    resource = bind(add_row(deployment, "running"), "orders-db")
+    resource = make_resource(make_peering(deployment, "running"), "orders-db")
     client.force_login(owner)
     response = client.get(resource_delete_url(resource))
     assert response.status_code == 200
@@ -303,7 +269,7 @@ def test_the_resource_delete_dialog_names_the_resource(client, owner, deployment
 
 
 def test_it_deletes_a_resource_and_audits_it(client, owner, deployment):
-    resource = bind(add_row(deployment, "running"), "orders-db")
+    resource = make_resource(make_peering(deployment, "running"), "orders-db")
     client.force_login(owner)
     response = client.post(resource_delete_url(resource))
     assert response.status_code == 302
@@ -317,7 +283,7 @@ def test_it_deletes_a_resource_and_audits_it(client, owner, deployment):
 
 
 def test_with_htmx_deleting_a_resource_redraws_the_tables(client, owner, deployment):
-    resource = bind(add_row(deployment, "running"), "orders-db")
+    resource = make_resource(make_peering(deployment, "running"), "orders-db")
     client.force_login(owner)
     response = client.post(resource_delete_url(resource), **HTMX)
     assert response.status_code == 200
@@ -331,7 +297,7 @@ def test_with_htmx_deleting_a_resource_redraws_the_tables(client, owner, deploym
 
 def test_a_resource_of_another_deployment_is_not_found(client, owner, organization, deployment):
     other = make_deployment(organization, name="billing")
-    foreign = bind(add_row(other, "running"), "billing-db")
+    foreign = make_resource(make_peering(other, "running"), "billing-db")
     url = reverse("resource-delete", args=[deployment.pk, foreign.pk])
     client.force_login(owner)
     assert client.get(url).status_code == 404
@@ -340,12 +306,21 @@ def test_a_resource_of_another_deployment_is_not_found(client, owner, organizati
     assert not AuditEvent.objects.filter(action="resource.deleted").exists()
 
 
+def test_a_resource_deleted_twice_is_audited_once(deployment):
+    peering = make_peering(deployment, "running", n=0xA, cidr="172.16.0.0/24")
+    resource = make_resource(peering, "db", host="172.16.0.9")
+    second_click = Resource.objects.get(pk=resource.pk)
+    services.delete_resource(resource)
+    services.delete_resource(second_click)
+    assert AuditEvent.objects.filter(action="resource.deleted").count() == 1
+
+
 # --- the peering delete dialog ---
 
 
 @pytest.mark.parametrize("status", ["running", "failed", "peer_deleted"])
 def test_the_delete_dialog_names_the_peering_and_asks_to_confirm(client, owner, deployment, status):
-    peering = add_row(deployment, status, cidr="172.16.44.0/24")
+    peering = make_peering(deployment, status, cidr="172.16.44.0/24")
     client.force_login(owner)
     response = client.get(peering_delete_url(peering))
     assert response.status_code == 200
@@ -359,7 +334,7 @@ def test_the_delete_dialog_names_the_peering_and_asks_to_confirm(client, owner, 
 
 
 def test_it_serves_the_delete_dialog_alone_to_htmx(client, owner, deployment):
-    peering = add_row(deployment, "running")
+    peering = make_peering(deployment, "running")
     client.force_login(owner)
     fragment = client.get(peering_delete_url(peering), **HTMX).content.decode()
     assert 'id="delete-dialog"' in fragment
@@ -368,7 +343,7 @@ def test_it_serves_the_delete_dialog_alone_to_htmx(client, owner, deployment):
 
 @pytest.mark.parametrize("status", ["pending", "provisioning", "deleting"])
 def test_a_peering_in_progress_cannot_be_deleted(client, owner, deployment, status):
-    peering = add_row(deployment, status)
+    peering = make_peering(deployment, status)
     client.force_login(owner)
     page = client.get(peering_delete_url(peering)).content.decode()
     assert status in section(page, r'<p class="error" id="delete-refusal">(.*?)</p>')
@@ -382,9 +357,9 @@ def test_a_peering_in_progress_cannot_be_deleted(client, owner, deployment, stat
 
 
 def test_a_peering_with_resources_lists_them_and_refuses_to_delete(client, owner, deployment):
-    peering = add_row(deployment, "running")
-    analytics = bind(peering, "analytics-db", host="172.16.1.11")
-    orders = bind(peering, "orders-db", host="172.16.1.12", port=5432)
+    peering = make_peering(deployment, "running")
+    analytics = make_resource(peering, "analytics-db", host="172.16.1.11")
+    orders = make_resource(peering, "orders-db", host="172.16.1.12", port=5432)
     client.force_login(owner)
     page = client.get(peering_delete_url(peering)).content.decode()
     refusal = section(page, r'<p class="error" id="delete-refusal">(.*?)</p>')
@@ -409,7 +384,7 @@ def test_a_peering_with_resources_lists_them_and_refuses_to_delete(client, owner
 
 
 def test_with_htmx_a_delete_closes_the_dialog_and_redraws_the_tables(client, owner, deployment):
-    peering = add_row(deployment, "running")
+    peering = make_peering(deployment, "running")
     client.force_login(owner)
     # The worker is queued on commit, which a test transaction never reaches: the row stays
     # `deleting`, as a web request leaves it.
@@ -429,31 +404,7 @@ def test_with_htmx_a_delete_closes_the_dialog_and_redraws_the_tables(client, own
 @pytest.fixture
 def running_peering(aws_deployment):
     """A peering accepted, routed and authorised in the simulator, as the worker leaves it."""
-    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    row = PeeringConnection.objects.create(
-        deployment=aws_deployment,
-        peering_id=request.peering_id,
-        customer_account_id=request.account_id,
-        customer_vpc_id=request.vpc_id,
-        customer_cidrs=[request.cidr],
-    )
-    assert services.provision(row.pk) == "running"
-    return row
-
-
-def routes_to(deployment, peering_id):
-    ec2 = aws.Ec2("us-east-1", "123456789012")
-    return [
-        (table, route["DestinationCidrBlock"])
-        for table, routes in ec2.route_tables(deployment.vpc_id).items()
-        for route in routes
-        if route.get("VpcPeeringConnectionId") == peering_id
-    ]
-
-
-def rules_for(deployment, cidr):
-    ec2 = aws.Ec2("us-east-1", "123456789012")
-    return sorted(port for c, port in ec2.ingress_rules(deployment.security_group_id) if c == cidr)
+    return provisioned(aws_deployment)
 
 
 def test_deleting_takes_the_vendor_side_down_and_keeps_the_row_as_history(
@@ -461,7 +412,7 @@ def test_deleting_takes_the_vendor_side_down_and_keeps_the_row_as_history(
 ):
     pcx = running_peering.peering_id
     # The simulator really holds what deleting has to remove.
-    assert len(routes_to(aws_deployment, pcx)) == 2
+    assert list(routes_to(aws_deployment, running_peering).values()) == [["172.16.8.0/24"]] * 2
     assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
     client.force_login(owner)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -472,9 +423,9 @@ def test_deleting_takes_the_vendor_side_down_and_keeps_the_row_as_history(
 
     running_peering.refresh_from_db()
     assert running_peering.status == "deleted"
-    assert routes_to(aws_deployment, pcx) == []
+    assert not any(routes_to(aws_deployment, running_peering).values())
     assert rules_for(aws_deployment, "172.16.8.0/24") == []
-    in_aws = aws.Ec2("us-east-1", "123456789012").describe_peering(pcx)
+    in_aws = vendor_ec2().describe_peering(pcx)
     assert in_aws is None or in_aws.status == "deleted"
 
     requested = AuditEvent.objects.get(action="peering.delete_requested")
@@ -497,9 +448,9 @@ def test_deleting_takes_the_vendor_side_down_and_keeps_the_row_as_history(
 @pytest.fixture
 def world(deployment):
     """A running peering with a resource, and a running peering with none (deletable)."""
-    used = add_row(deployment, "running", n=1)
-    resource = bind(used, "orders-db")
-    free = add_row(deployment, "running", n=2)
+    used = make_peering(deployment, "running", n=1)
+    resource = make_resource(used, "orders-db")
+    free = make_peering(deployment, "running", n=2)
     return {"deployment": deployment, "used": used, "resource": resource, "free": free}
 
 
@@ -584,34 +535,7 @@ def test_the_owner_passes_the_same_requests(client, owner, world):
     assert world["free"].status == "deleting"
 
 
-# --- query count ---
-
-
-def _add_peerings_with_resources(deployment, count):
-    start = deployment.peerings.count()
-    for n in range(start + 1, start + count + 1):
-        bind(add_row(deployment, "running", n=n), f"db-{n}")
-
-
-def _queries_for(client, url):
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(queries), response.content.decode()
-
-
-def test_the_deployment_page_queries_do_not_grow_with_peerings_and_resources(
-    client, owner, deployment
-):
-    client.force_login(owner)
-    url = detail_url(deployment)
-    _add_peerings_with_resources(deployment, 1)
-    few, _ = _queries_for(client, url)
-    _add_peerings_with_resources(deployment, 29)
-    many, page = _queries_for(client, url)
-    assert page.count('class="peering-row"') == 30
-    assert page.count('<tr id="resource-') == 30
-    assert few == many
+# --- caches ---
 
 
 def test_it_tells_caches_the_dialogs_depend_on_the_htmx_header(client, owner, world):

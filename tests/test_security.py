@@ -2,12 +2,10 @@
 escape them), login lockout, security headers, and `check --deploy` under production
 settings."""
 
-import os
 import subprocess
 import sys
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -15,13 +13,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from core import login_guard
 from core.models import AuditEvent, Membership, Organization
 from peerings.models import PeeringConnection, Resource
-from tests.conftest import make_deployment, provisioned
+from tests.support.env import ROOT, SETTINGS_FILE, production_env
+from tests.support.factories import make_deployment, make_peering, make_resource, provisioned
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Routes that take no organization's object or are Django's own.
 NOT_SCOPED = ("admin/", "login/", "logout/")  # their CSRF is checked on its own below
 PEERING_ADMIN = "/admin/peerings/peeringconnection/"
@@ -52,31 +50,9 @@ def world(organization, owner):
     rows = {}
     for org, tag in ((organization, 1), (other_org, 2)):
         deployment = make_deployment(org, name=f"d{tag}")
-        peering = PeeringConnection.objects.create(
-            deployment=deployment,
-            peering_id=f"pcx-{tag:017x}",
-            customer_account_id="210987654321",
-            customer_vpc_id=f"vpc-{tag:017x}",
-            customer_cidrs=[f"172.16.{tag}.0/24"],
-            status="failed",
-            retryable=True,
-        )
-        running = PeeringConnection.objects.create(
-            deployment=deployment,
-            peering_id=f"pcx-{tag + 10:017x}",
-            customer_account_id="210987654321",
-            customer_vpc_id=f"vpc-{tag + 10:017x}",
-            customer_cidrs=[f"172.17.{tag}.0/24"],
-            status="running",
-        )
-        resource = Resource.objects.create(
-            deployment=deployment,
-            peering=running,
-            name="db",
-            kind="mysql",
-            host=f"172.17.{tag}.9",
-            port=3306,
-        )
+        peering = make_peering(deployment, "failed", n=tag, retryable=True)
+        running = make_peering(deployment, "running", n=tag + 10, cidr=f"172.17.{tag}.0/24")
+        resource = make_resource(running, "db", host=f"172.17.{tag}.9")
         endpoint = webhook_services.create_endpoint(
             org, url="https://hooks.example.com/", event_types=["peering.running"]
         )
@@ -211,13 +187,6 @@ def test_a_logout_without_a_csrf_token_is_refused(django_user_model, route):
     assert client.post(reverse(route), with_token(client)).status_code in (200, 302)
     assert "_auth_user_id" not in client.session
     assert AuditEvent.objects.filter(action="user.logged_out").count() == 1
-
-
-@pytest.fixture
-def support(django_user_model):
-    user = django_user_model.objects.create_user("sam", password="pw-sam", is_staff=True)
-    user.groups.add(Group.objects.get(name="Support"))
-    return user
 
 
 def test_an_admin_action_without_a_csrf_token_is_refused(support, aws_deployment):
@@ -371,23 +340,6 @@ def test_hsts_is_sent_over_https_when_not_in_debug(client, owner, settings):
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
-def production_env(**extra):
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DEBUG", "SECURE_", "DATABASE_URL", "REDIS_URL"))
-    }
-    env.update(
-        {
-            "DEBUG": "false",
-            "SECRET_KEY": "p" * 20 + "r0duct10n-s3cr3t-k3y-" + "x" * 20,
-            "ALLOWED_HOSTS": "portal.example.com",
-        },
-        **extra,
-    )
-    return env
-
-
 def test_check_deploy_is_clean_under_production_settings():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -408,7 +360,7 @@ def test_production_cookies_are_secure(monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("SECURE_COOKIES", raising=False)
     monkeypatch.delenv("SECURE_SSL_REDIRECT", raising=False)
-    loaded = runpy.run_path(os.path.join(ROOT, "peering_portal", "settings.py"))
+    loaded = runpy.run_path(str(SETTINGS_FILE))
     assert loaded["SESSION_COOKIE_SECURE"] and loaded["CSRF_COOKIE_SECURE"]
     assert loaded["SECURE_SSL_REDIRECT"]
     assert loaded["SECURE_HSTS_SECONDS"] >= 31536000

@@ -1,76 +1,50 @@
 import runpy
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-SETTINGS_FILE = Path(__file__).resolve().parent.parent / "peering_portal" / "settings.py"
-CLEAN = {"SECRET_KEY": "s3cret", "DEBUG": "false"}
-
-
-def load(monkeypatch, **env):
-    for name in (
-        "DATABASE_URL",
-        "REDIS_URL",
-        "RESERVED_CIDRS",
-        "Q_WORKERS",
-        "DEBUG",
-        "SECRET_KEY",
-        "VENDOR_ROLE_ARN_TEMPLATE",
-        "Q_TIMEOUT",
-        "LOG_LEVEL",
-        "PEERING_PLANS",
-        "VENDOR_HOME_ACCOUNT_ID",
-        "DEMO_MODE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {**CLEAN, **env}.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-    return runpy.run_path(str(SETTINGS_FILE))
+from tests.support.env import CLEAN, ROOT, SETTINGS_FILE, load_settings
 
 
 def test_it_defaults_to_sqlite_and_the_orm_broker(monkeypatch):
-    settings = load(monkeypatch)
+    settings = load_settings(monkeypatch)
     assert settings["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert settings["Q_CLUSTER"]["orm"] == "default"
     assert "redis" not in settings["Q_CLUSTER"]
 
 
 def test_it_installs_the_demo_app_only_in_demo_mode(monkeypatch):
-    assert "demo" not in load(monkeypatch)["INSTALLED_APPS"]
-    assert "demo" not in load(monkeypatch, DEMO_MODE="false")["INSTALLED_APPS"]
-    assert load(monkeypatch, DEMO_MODE="true")["INSTALLED_APPS"][-1] == "demo"
+    assert "demo" not in load_settings(monkeypatch)["INSTALLED_APPS"]
+    assert "demo" not in load_settings(monkeypatch, DEMO_MODE="false")["INSTALLED_APPS"]
+    assert load_settings(monkeypatch, DEMO_MODE="true")["INSTALLED_APPS"][-1] == "demo"
 
 
 def test_it_selects_postgresql_from_database_url(monkeypatch):
-    settings = load(monkeypatch, DATABASE_URL="postgres://postgres@127.0.0.1:5432/portal")
+    settings = load_settings(monkeypatch, DATABASE_URL="postgres://postgres@127.0.0.1:5432/portal")
     database = settings["DATABASES"]["default"]
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert database["NAME"] == "portal"
 
 
 def test_it_selects_the_redis_broker_from_redis_url(monkeypatch):
-    settings = load(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/0")
+    settings = load_settings(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/0")
     assert settings["Q_CLUSTER"]["redis"] == "redis://127.0.0.1:6379/0"
     assert "orm" not in settings["Q_CLUSTER"]
 
 
 def test_it_keeps_the_task_retry_longer_than_its_timeout(monkeypatch):
-    cluster = load(monkeypatch, Q_TIMEOUT="120")["Q_CLUSTER"]
+    cluster = load_settings(monkeypatch, Q_TIMEOUT="120")["Q_CLUSTER"]
     assert cluster["retry"] > cluster["timeout"] == 120
     assert cluster["max_attempts"] >= 1
 
 
 def test_it_requires_a_secret_key_when_debug_is_off(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
-        load(monkeypatch, SECRET_KEY=None)
+        load_settings(monkeypatch, SECRET_KEY=None)
 
 
 def test_it_allows_no_secret_key_in_debug(monkeypatch):
-    assert load(monkeypatch, SECRET_KEY=None, DEBUG="1")["SECRET_KEY"]
+    assert load_settings(monkeypatch, SECRET_KEY=None, DEBUG="1")["SECRET_KEY"]
 
 
 @pytest.mark.parametrize(
@@ -92,11 +66,13 @@ def test_it_allows_no_secret_key_in_debug(monkeypatch):
 )
 def test_it_stops_on_a_bad_value_naming_the_variable(monkeypatch, name, value):
     with pytest.raises(ImproperlyConfigured, match=name):
-        load(monkeypatch, **{name: value})
+        load_settings(monkeypatch, **{name: value})
 
 
 def test_it_parses_the_reserved_ranges(monkeypatch):
-    networks = load(monkeypatch, RESERVED_CIDRS="100.0.0.0/8, 101.0.0.0/8")["RESERVED_CIDRS"]
+    networks = load_settings(monkeypatch, RESERVED_CIDRS="100.0.0.0/8, 101.0.0.0/8")[
+        "RESERVED_CIDRS"
+    ]
     assert [str(n) for n in networks] == ["100.0.0.0/8", "101.0.0.0/8"]
 
 
@@ -121,7 +97,7 @@ class _RecordingEnviron(dict):
 
 
 def _listed_in_env_example():
-    example = SETTINGS_FILE.parent.parent / ".env.example"
+    example = ROOT / ".env.example"
     names = set()
     for line in example.read_text().splitlines():
         line = line.lstrip("# ").strip()
@@ -148,3 +124,38 @@ def test_it_lists_every_variable_settings_read_in_env_example(monkeypatch):
         runpy.run_path(str(SETTINGS_FILE))
     assert "SECRET_KEY" in read  # the recording works
     assert read - _listed_in_env_example() == set()
+
+
+def test_the_webhook_settings_default_to_closed(monkeypatch):
+    loaded = load_settings(monkeypatch)
+    assert loaded["WEBHOOK_ALLOW_HTTP"] is False
+    assert loaded["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] is False
+    assert (loaded["WEBHOOK_TIMEOUT"], loaded["WEBHOOK_MAX_ATTEMPTS"]) == (10, 12)
+    opened = load_settings(
+        monkeypatch,
+        WEBHOOK_ALLOW_HTTP="yes",
+        WEBHOOK_ALLOW_PRIVATE_ADDRESSES="1",
+        WEBHOOK_TIMEOUT="3",
+        WEBHOOK_MAX_ATTEMPTS="2",
+    )
+    assert (
+        opened["WEBHOOK_ALLOW_HTTP"],
+        opened["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"],
+        opened["WEBHOOK_TIMEOUT"],
+        opened["WEBHOOK_MAX_ATTEMPTS"],
+    ) == (True, True, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEBHOOK_ALLOW_HTTP", "sometimes"),
+        ("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "maybe"),
+        ("WEBHOOK_TIMEOUT", "ten"),
+        ("WEBHOOK_TIMEOUT", "0"),
+        ("WEBHOOK_MAX_ATTEMPTS", "0"),
+    ],
+)
+def test_a_bad_webhook_setting_stops_start_up_naming_it(monkeypatch, name, value):
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_settings(monkeypatch, **{name: value})

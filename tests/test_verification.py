@@ -17,10 +17,19 @@ from demo import sandbox
 from demo.aws import SandboxEc2
 from peerings import aws, services
 from peerings.models import PeeringConnection
+from tests.support.aws import (
+    CUSTOMER,
+    REGION,
+    STUB_PCX,
+    STUB_VPC,
+    VENDOR,
+    described,
+    stub_ec2,
+    vendor_ec2,
+)
+from tests.support.factories import confirmed, make_deployment, make_peering
 
 pytestmark = pytest.mark.django_db
-
-CUSTOMER = "210987654321"
 
 
 def check(deployment, request, **typed):
@@ -78,9 +87,7 @@ def test_it_refuses_the_wrong_vpc(aws_deployment):
 
 
 def test_it_refuses_a_request_for_another_vpc_of_ours(aws_deployment, organization):
-    from tests.conftest import make_deployment
-
-    ec2 = SandboxEc2("us-east-1", "123456789012")
+    ec2 = SandboxEc2(REGION, VENDOR)
     other_vpc, _, other_group = ec2.create_network("10.40.0.0/16", "other")
     other = make_deployment(
         organization,
@@ -128,14 +135,7 @@ def test_it_refuses_a_customer_vpc_overlapping_the_deployment(aws_deployment):
 
 
 def test_it_refuses_a_customer_vpc_overlapping_a_live_peering(aws_deployment):
-    PeeringConnection.objects.create(
-        deployment=aws_deployment,
-        peering_id="pcx-0000000000000000a",
-        customer_account_id=CUSTOMER,
-        customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/16"],
-        status="running",
-    )
+    make_peering(aws_deployment, "running", n=0xA, cidr="172.16.0.0/16")
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
     errors = refusal(aws_deployment, request)
     assert "existing peering pcx-0000000000000000a" in errors["vpc_id"][0]
@@ -143,14 +143,7 @@ def test_it_refuses_a_customer_vpc_overlapping_a_live_peering(aws_deployment):
 
 def live_rows(deployment, count, status="running"):
     for n in range(count):
-        PeeringConnection.objects.create(
-            deployment=deployment,
-            peering_id=f"pcx-{n + 1:017x}",
-            customer_account_id=CUSTOMER,
-            customer_vpc_id=f"vpc-{n + 1:017x}",
-            customer_cidrs=[f"192.168.{n}.0/24"],
-            status=status,
-        )
+        make_peering(deployment, status, n=n + 1, cidr=f"192.168.{n}.0/24")
 
 
 def test_it_refuses_a_peering_the_security_group_has_no_room_for(aws_deployment, settings):
@@ -159,14 +152,7 @@ def test_it_refuses_a_peering_the_security_group_has_no_room_for(aws_deployment,
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
     assert check(aws_deployment, request)  # the fourth fits
 
-    one_more = PeeringConnection.objects.create(
-        deployment=aws_deployment,
-        peering_id="pcx-00000000000000aaa",
-        customer_account_id=CUSTOMER,
-        customer_vpc_id="vpc-00000000000000aaa",
-        customer_cidrs=["192.168.100.0/24"],
-        status="pending",
-    )
+    one_more = make_peering(aws_deployment, "pending", n=0xAAA, cidr="192.168.100.0/24")
     errors = refusal(aws_deployment, request)
     assert list(errors) == [None]
     assert (
@@ -180,8 +166,6 @@ def test_it_refuses_a_peering_the_security_group_has_no_room_for(aws_deployment,
 
 
 def test_a_confirmed_peering_is_never_failed_for_room_by_the_worker(aws_deployment, settings):
-    from tests.conftest import confirmed
-
     first = confirmed(aws_deployment, cidr="172.16.8.0/24")
     second = confirmed(aws_deployment, cidr="172.16.9.0/24")
     settings.AWS_RULES_PER_SECURITY_GROUP = 2  # room for one; both were confirmed
@@ -203,14 +187,7 @@ def test_it_refuses_a_peering_the_route_tables_have_no_room_for(aws_deployment, 
 
 
 def test_an_ended_peering_does_not_block_its_cidr(aws_deployment):
-    PeeringConnection.objects.create(
-        deployment=aws_deployment,
-        peering_id="pcx-0000000000000000a",
-        customer_account_id=CUSTOMER,
-        customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/16"],
-        status="deleted",
-    )
+    make_peering(aws_deployment, "deleted", n=0xA, cidr="172.16.0.0/16")
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.4.0/24")
     assert check(aws_deployment, request)
 
@@ -218,14 +195,7 @@ def test_an_ended_peering_does_not_block_its_cidr(aws_deployment):
 def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aws(
     deployment, monkeypatch
 ):
-    PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id="pcx-0000000000000000a",
-        customer_account_id=CUSTOMER,
-        customer_vpc_id="vpc-0000000000000000a",
-        customer_cidrs=["172.16.0.0/16"],
-        status="failed",
-    )
+    make_peering(deployment, "failed", n=0xA, cidr="172.16.0.0/16")
     monkeypatch.setattr(aws, "client", lambda *a: pytest.fail("AWS must not be asked"))
     with pytest.raises(services.Refused) as caught:
         services.check_new_peering(
@@ -244,10 +214,8 @@ def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aw
 def test_it_refuses_to_create_from_an_unverified_request(
     aws_deployment, organization, owner, django_capture_on_commit_callbacks
 ):
-    from tests.conftest import make_deployment
-
     request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
-    in_aws = aws.Ec2("us-east-1", "123456789012").describe_peering(request.peering_id)
+    in_aws = vendor_ec2().describe_peering(request.peering_id)
     # What a caller could hand over without the checks: the values as typed, or AWS's own
     # answer that nobody compared with the deployment.
     typed = SimpleNamespace(
@@ -278,47 +246,11 @@ def test_it_refuses_to_create_from_an_unverified_request(
 # --- what moto cannot show: botocore's Stubber plays AWS ---
 
 
-def described(status="pending-acceptance", message="", deployment=None, **requester):
-    info = {
-        "OwnerId": CUSTOMER,
-        "VpcId": "vpc-0000000000000000c",
-        "Region": "us-east-1",
-        "CidrBlock": "172.16.0.0/24",
-        "CidrBlockSet": [{"CidrBlock": "172.16.0.0/24"}],
-    }
-    info.update(requester)
-    return {
-        "VpcPeeringConnections": [
-            {
-                "VpcPeeringConnectionId": "pcx-0000000000000000c",
-                "Status": {"Code": status, "Message": message},
-                "RequesterVpcInfo": info,
-                "AccepterVpcInfo": {
-                    "OwnerId": "123456789012",
-                    "VpcId": deployment.vpc_id,
-                    "Region": "us-east-1",
-                    "CidrBlock": deployment.cidr,
-                },
-            }
-        ]
-    }
-
-
 @pytest.fixture
 def stubbed(monkeypatch, settings):
     """An EC2 client whose answers the test scripts, wired in where the portal builds one."""
-    import boto3
-
     settings.AWS_MAX_ATTEMPTS = 1
-    ec2 = boto3.client(
-        "ec2",
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        endpoint_url="http://127.0.0.1:9",
-    )
-    stubber = Stubber(ec2)
-    monkeypatch.setattr(aws, "client", lambda service, region, account, interactive=False: ec2)
+    stubber = Stubber(stub_ec2(monkeypatch))
     with stubber:
         yield stubber
     stubber.assert_no_pending_responses()
@@ -327,14 +259,14 @@ def stubbed(monkeypatch, settings):
 def stubbed_check(deployment):
     return services.check_new_peering(
         deployment,
-        peering_id="pcx-0000000000000000c",
+        peering_id=STUB_PCX,
         account_id=CUSTOMER,
-        vpc_id="vpc-0000000000000000c",
+        vpc_id=STUB_VPC,
     )
 
 
 def test_it_passes_a_good_stubbed_request(stubbed, deployment):
-    stubbed.add_response("describe_vpc_peering_connections", described(deployment=deployment))
+    stubbed.add_response("describe_vpc_peering_connections", described(deployment))
     assert stubbed_check(deployment).cidrs == ["172.16.0.0/24"]
 
 
@@ -353,7 +285,7 @@ def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
 
 
 def test_it_refuses_a_request_addressed_to_another_account(stubbed, deployment):
-    answer = described(deployment=deployment)
+    answer = described(deployment)
     answer["VpcPeeringConnections"][0]["AccepterVpcInfo"]["OwnerId"] = "999999999999"
     stubbed.add_response("describe_vpc_peering_connections", answer)
     with pytest.raises(services.Refused) as caught:
@@ -377,9 +309,7 @@ def test_it_refuses_a_request_addressed_to_another_account(stubbed, deployment):
     ],
 )
 def test_it_refuses_a_request_not_waiting_for_acceptance(stubbed, deployment, state, words):
-    stubbed.add_response(
-        "describe_vpc_peering_connections", described(state, "boom", deployment=deployment)
-    )
+    stubbed.add_response("describe_vpc_peering_connections", described(deployment, state, "boom"))
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
     assert words in caught.value.errors["peering_id"][0]
@@ -389,7 +319,7 @@ def test_it_checks_every_cidr_of_a_vpc_with_several(stubbed, deployment):
     stubbed.add_response(
         "describe_vpc_peering_connections",
         described(
-            deployment=deployment,
+            deployment,
             CidrBlockSet=[{"CidrBlock": "172.16.0.0/24"}, {"CidrBlock": "100.64.0.0/24"}],
         ),
     )
@@ -407,6 +337,29 @@ def test_throttling_and_server_errors_are_unavailable_not_refusals(stubbed, depl
     )
     with pytest.raises(aws.AwsUnavailable):
         stubbed_check(deployment)
+
+
+def test_the_dialog_shows_an_aws_refusal_instead_of_failing(client, owner, deployment, stubbed):
+    stubbed.add_client_error(
+        "describe_vpc_peering_connections",
+        service_error_code="UnauthorizedOperation",
+        service_message="arn:aws:iam::123456789012:role/secret-detail",
+    )
+    client.force_login(owner)
+    response = client.post(
+        reverse("peering-new", args=[deployment.pk]),
+        {
+            "peering_id": "pcx-0123456789abcdef0",
+            "account_id": CUSTOMER,
+            "vpc_id": "vpc-0123456789abcdef0",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "AWS refused our check of your request (UnauthorizedOperation)" in page
+    assert "secret-detail" not in page
+    assert not PeeringConnection.objects.exists()
 
 
 # --- how long a customer can be kept waiting, and what is not an outage ---
@@ -466,8 +419,8 @@ def test_the_dialogs_check_gives_up_on_a_silent_aws_within_its_own_budget(
 
 def test_the_workers_keep_their_longer_budget(settings, fresh_clients):
     settings.AWS_READ_TIMEOUT, settings.AWS_CHECK_READ_TIMEOUT = 10, 3
-    worker = aws.Ec2("us-east-1", "123456789012").ec2.meta.config
-    dialog = aws.Ec2("us-east-1", "123456789012", interactive=True).ec2.meta.config
+    worker = vendor_ec2().ec2.meta.config
+    dialog = aws.Ec2(REGION, VENDOR, interactive=True).ec2.meta.config
     assert (worker.read_timeout, dialog.read_timeout) == (10, 3)
 
 
@@ -486,12 +439,12 @@ def test_missing_credentials_are_retried_like_an_outage_and_logged_as_an_error(
 
     # An instance role's credentials can be out of reach for a moment: retry, but loudly.
     without_credentials(monkeypatch, tmp_path)
-    peering = PeeringConnection.objects.create(
-        deployment=deployment,
+    peering = make_peering(
+        deployment,
+        "pending",
+        cidr="172.16.8.0/24",
         peering_id="pcx-0123456789abcdef0",
-        customer_account_id=CUSTOMER,
         customer_vpc_id="vpc-0123456789abcdef0",
-        customer_cidrs=["172.16.8.0/24"],
     )
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         assert services.provision(peering.pk) == "pending"

@@ -4,10 +4,11 @@ where the very same file runs again, now with the demo's URLs included. (Run fro
 not imported: the module peering_portal.urls itself must stay as production builds it.)"""
 
 import runpy
-from pathlib import Path
 
 from django.conf import settings
 
+from tests.support.env import ROOT
+
 assert settings.DEMO_MODE, "only for the demo_mode fixture, which turns DEMO_MODE on first"
-URLS_FILE = Path(__file__).resolve().parent.parent / "peering_portal" / "urls.py"
+URLS_FILE = ROOT / "peering_portal" / "urls.py"
 urlpatterns = runpy.run_path(str(URLS_FILE))["urlpatterns"]

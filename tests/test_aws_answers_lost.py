@@ -15,18 +15,12 @@ from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
 from peerings import aws, services
-from peerings.models import PeeringConnection
-from tests.conftest import confirmed, provisioned
+from tests.support.aws import STUB_CIDR, described, stub_ec2, vendor_ec2
+from tests.support.factories import confirmed, make_peering, provisioned
 
 pytestmark = pytest.mark.django_db
 
-REGION = "us-east-1"
-VENDOR = "123456789012"
 CIDR = "172.16.8.0/24"
-
-
-def vendor():
-    return aws.Ec2(REGION, VENDOR)
 
 
 # --- losing one answer, after the simulator has applied the request ---
@@ -68,8 +62,8 @@ def lose_answer(settings):
     def install(operation, fault, attempts, whole_call):
         settings.AWS_MAX_ATTEMPTS = attempts
         aws._home_client.cache_clear()  # a client built with this retry budget
-        client = vendor().ec2
-        assert vendor().ec2 is client  # the product's calls go through this very client
+        client = vendor_ec2().ec2
+        assert vendor_ec2().ec2 is client  # the product's calls go through this very client
         calls, thrown_away = [], []
 
         def applied_then_lost(request, **_):
@@ -90,18 +84,18 @@ def lose_answer(settings):
 
 
 def every_attempt_made():
-    return vendor().ec2.meta.config.retries["total_max_attempts"]
+    return vendor_ec2().ec2.meta.config.retries["total_max_attempts"]
 
 
 def vendor_side(deployment, peering):
     """(pcx status in AWS, routes to the pcx per route table, ports of the CIDR's ingress
     rules), counted from the raw answers so a duplicate route or rule would show."""
-    seen = vendor().describe_peering(peering.peering_id)
+    seen = vendor_ec2().describe_peering(peering.peering_id)
     routes = sorted(
         sum(1 for r in table if r.get("VpcPeeringConnectionId") == peering.peering_id)
-        for table in vendor().route_tables(deployment.vpc_id).values()
+        for table in vendor_ec2().route_tables(deployment.vpc_id).values()
     )
-    groups = vendor().ec2.describe_security_groups(GroupIds=[deployment.security_group_id])
+    groups = vendor_ec2().ec2.describe_security_groups(GroupIds=[deployment.security_group_id])
     ports = sorted(
         permission["FromPort"]
         for group in groups["SecurityGroups"]
@@ -229,61 +223,22 @@ def test_botocore_resending_an_applied_delete_step_is_taken_as_done(
 
 # --- InvalidStateTransition on DeleteVpcPeeringConnection (moto never answers it) ---
 
-PCX = "pcx-0000000000000000d"
-STUB_CIDR = "172.16.0.0/24"
+PCX = "pcx-0000000000000000d"  # deleting_row's
 TABLE = "rtb-0000000000000000a"
 
 
 @pytest.fixture
 def stubbed(monkeypatch, settings):
-    import boto3
-
     settings.AWS_MAX_ATTEMPTS = 1
-    ec2 = boto3.client(
-        "ec2",
-        region_name=REGION,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        endpoint_url="http://127.0.0.1:9",
-    )
-    monkeypatch.setattr(aws, "client", lambda *args, **kwargs: ec2)
-    with Stubber(ec2) as stubber:
+    with Stubber(stub_ec2(monkeypatch)) as stubber:
         yield stubber
 
 
 def deleting_row(deployment):
-    row = PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=PCX,
-        customer_account_id="210987654321",
-        customer_vpc_id="vpc-0000000000000000d",
-        customer_cidrs=[STUB_CIDR],
-    )
+    row = make_peering(deployment, "pending", n=0xD, cidr=STUB_CIDR)
     row.move("running", allowed_from=["pending"])
     services.request_delete(row)
     return row
-
-
-def described(deployment, status):
-    return {
-        "VpcPeeringConnections": [
-            {
-                "VpcPeeringConnectionId": PCX,
-                "Status": {"Code": status, "Message": status},
-                "RequesterVpcInfo": {
-                    "OwnerId": "210987654321",
-                    "VpcId": "vpc-0000000000000000d",
-                    "Region": REGION,
-                    "CidrBlock": STUB_CIDR,
-                },
-                "AccepterVpcInfo": {
-                    "OwnerId": VENDOR,
-                    "VpcId": deployment.vpc_id,
-                    "Region": REGION,
-                },
-            }
-        ]
-    }
 
 
 def expect_vendor_side_removed(stubber, deployment, routes_left):
@@ -344,7 +299,7 @@ def expect_delete_refused_then_described(stubber, deployment, answer):
     else:
         stubber.add_response(
             "describe_vpc_peering_connections",
-            described(deployment, answer),
+            described(deployment, answer, pcx=PCX, customer_vpc="vpc-0000000000000000d"),
             {"VpcPeeringConnectionIds": [PCX]},
         )
 
