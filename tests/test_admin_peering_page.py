@@ -21,7 +21,7 @@ from demo import sandbox
 from peerings import admin as peerings_admin
 from peerings import aws, services
 from peerings.models import PeeringConnection, SupportRequest
-from tests.conftest import make_deployment
+from tests.support.factories import make_deployment
 
 pytestmark = pytest.mark.django_db
 

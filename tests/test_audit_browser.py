@@ -14,7 +14,7 @@ from django.utils import timezone
 from core import audit
 from peerings.models import PeeringConnection, Resource
 from peerings.services.transitions import peering_snapshot
-from tests.conftest import make_deployment
+from tests.support.factories import make_deployment
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from core import audit
 from peerings.audit_display import NOTHING, Change, as_text, as_words, changes
-from tests.conftest import make_deployment
+from tests.support.factories import make_deployment
 
 pytestmark = pytest.mark.django_db
 

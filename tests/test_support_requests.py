@@ -19,7 +19,7 @@ from core.models import AuditEvent
 from peerings import services
 from peerings.apps import PeeringsConfig
 from peerings.models import PeeringConnection, SupportRequest
-from tests.conftest import make_deployment
+from tests.support.factories import make_deployment
 
 pytestmark = pytest.mark.django_db
 
