@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from core.login_guard import AdminLoginForm, LoginForm
+from core.views import favicon
 
 admin.site.login_form = AdminLoginForm
 admin.site.site_header = "Peering Portal support"
@@ -12,6 +13,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon),
     path("", include("peerings.urls")),
     path("", include("webhooks.urls")),
 ]
