@@ -16,6 +16,7 @@ from django.test import Client
 from peerings.models import Resource
 from tests.conftest import provisioned
 from tests.support import axe
+from webhooks.models import WebhookEndpoint
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -65,7 +66,13 @@ def world(owner, aws_deployment):
         host="172.16.8.20",
         port=3306,
     )
-    return {"owner": owner, "deployment": aws_deployment, "peering": peering}
+    endpoint = WebhookEndpoint.objects.create(
+        organization=aws_deployment.organization,
+        url="https://hooks.example.com/peering",
+        event_types=["peering.running"],
+        secret="whsec_made-up-for-the-page",
+    )
+    return {"owner": owner, "deployment": aws_deployment, "peering": peering, "endpoint": endpoint}
 
 
 @pytest.fixture
@@ -135,6 +142,9 @@ PAGES = {
     "delete-dialog": delete_dialog,
     "resource-dialog": resource_dialog,
     "webhooks": lambda page, base, world: page.goto(f"{base}/webhooks/"),
+    "webhook-endpoint": lambda page, base, world: page.goto(
+        f"{base}/webhooks/{world['endpoint'].pk}/"
+    ),
     "webhook-form": lambda page, base, world: page.goto(
         f"{base}/organizations/{world['deployment'].organization_id}/webhooks/new/"
     ),
