@@ -82,6 +82,18 @@ def test_messages_are_a_status_list(rf, owner):
     ) in html
 
 
+def test_a_field_in_error_is_described_by_its_error(client, owner, organization):
+    client.force_login(owner)
+    response = client.post(reverse("webhook-new", args=[organization.pk]), {"url": "nope"})
+    page = response.content.decode()
+    field = re.search(r'<input type="text" name="url"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in field
+    described_by = re.search(r'aria-describedby="([^"]+)"', field).group(1).split()
+    assert described_by == ["id_url_helptext", "id_url_error"]
+    for id_ in described_by:
+        assert f'id="{id_}"' in page
+
+
 def test_every_table_header_has_a_scope():
     templates = [p for p in ROOT.glob("*/templates/**/*.html") if "node_modules" not in p.parts]
     assert len(templates) > 10
