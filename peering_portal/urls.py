@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from core.login_guard import AdminLoginForm
-from core.views import LoginView
+from core.views import LoginView, favicon
 
 admin.site.login_form = AdminLoginForm
 admin.site.site_header = "Peering Portal support"
@@ -13,6 +13,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon),
     path("", include("peerings.urls")),
     path("", include("webhooks.urls")),
 ]

@@ -16,7 +16,14 @@ AWS_PORT = int(os.environ.get("AWS_PORT", "5000"))
 
 ENV = {
     **os.environ,
-    "DEBUG": os.environ.get("DEBUG", "1"),
+    # DEBUG off, as in production and in the tests, so that people trying the demo meet the
+    # console's own error pages rather than Django's debug pages (`DEBUG=1 make run` brings
+    # those back). DEBUG off wants a secret key, and plain http on 127.0.0.1 wants no
+    # redirect to https and no Secure-only cookies.
+    "DEBUG": os.environ.get("DEBUG", "0"),
+    "SECRET_KEY": os.environ.get("SECRET_KEY", "demo-only-key-never-used-in-production"),
+    "SECURE_SSL_REDIRECT": os.environ.get("SECURE_SSL_REDIRECT", "0"),
+    "SECURE_COOKIES": os.environ.get("SECURE_COOKIES", "0"),
     # The demo app (its seed, its commands, the dialog's sandbox button) is installed only
     # in demo mode, and this is the demo.
     "DEMO_MODE": "1",
@@ -29,6 +36,11 @@ ENV = {
     "WEBHOOK_ALLOW_HTTP": os.environ.get("WEBHOOK_ALLOW_HTTP", "1"),
     "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": os.environ.get("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "1"),
 }
+
+
+# --insecure: runserver serves the static files with DEBUG off too (production serves the
+# collected files with WhiteNoise instead).
+RUNSERVER = [PYTHON, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{WEB_PORT}"]
 
 
 def wait_for_port(port, process, seconds=30):
@@ -93,13 +105,7 @@ def main():
         wait_for_port(AWS_PORT, moto)
         manage("migrate", "--no-input", "-v", "0")
         manage("seed_demo")
-        processes.append(
-            subprocess.Popen(
-                [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{WEB_PORT}"],
-                cwd=ROOT,
-                env=ENV,
-            )
-        )
+        processes.append(subprocess.Popen(RUNSERVER, cwd=ROOT, env=ENV))
         processes.append(subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=ENV))
         wait_for_port(WEB_PORT, processes[1])
         print(

@@ -15,6 +15,7 @@ from core.models import Membership, Organization
 from demo.aws import SandboxEc2
 from peerings import aws
 from tests.support.aws import REGION, VENDOR
+from tests.support.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
 from tests.support.cluster import (
     kill_clusters_left_by_dead_runs,
     start_cluster,
@@ -245,3 +246,22 @@ def public_dns(monkeypatch):
         monkeypatch,
         {"hooks.example.com": [PUBLIC_IPV4, PUBLIC_IPV6], "other.example.com": [PUBLIC_IPV4]},
     )
+
+
+@pytest.fixture
+def browser_page(live_server, monkeypatch):
+    """A page of Debian's Chromium (1280x1000), for tests against the live server."""
+    from playwright.sync_api import expect, sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the live server's ORM calls
+    # happen in their own thread, this test's ORM calls are plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(20_000)
+        # expect() has its own 5 s default; a loaded 2-core box needs the same margin.
+        expect.set_options(timeout=20_000)
+        yield page
+        browser.close()

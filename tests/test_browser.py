@@ -2,8 +2,6 @@
 and a moto server as AWS, driven through Debian's headless Chromium by Playwright, as a
 customer and then a support engineer would use the portal."""
 
-import os
-import shutil
 from urllib.parse import quote
 
 import boto3
@@ -14,49 +12,13 @@ from demo import world
 from peerings import aws
 from peerings.models import PeeringConnection
 from tests.support.aws import CUSTOMER
-from tests.support.env import ROOT
+from tests.support.browser import ARTIFACTS, skip_without_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
+skip_without_chromium()
 
-if not shutil.which(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing; .ci/run installs it with apt-get")
-    pytest.skip(
-        f"{CHROMIUM} not found: install Debian's Chromium with "
-        "`apt-get install -y chromium` to run the browser tests",
-        allow_module_level=True,
-    )
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser_page(live_server, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the live server's ORM calls
-    # happen in their own thread, this test's ORM calls are plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.set_default_timeout(20_000)
-        # expect() has its own 5 s default; a loaded 2-core box needs the same margin.
-        expect.set_options(timeout=20_000)
-        yield page
-        browser.close()
 
 
 def customer_ec2(region):

@@ -15,7 +15,7 @@ from demo.aws import SandboxEc2
 from peerings import services
 from peerings.models import PeeringConnection, Resource
 from peerings.services import checks
-from tests.conftest import make_deployment
+from tests.support.factories import make_deployment
 
 pytestmark = pytest.mark.django_db
 

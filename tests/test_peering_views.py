@@ -74,7 +74,7 @@ def test_it_shows_the_values_the_customer_needs_in_aws(client, owner, aws_deploy
         assert f"<dt>{label}</dt>" in page
     values = ("us-east-1", aws_deployment.vpc_id, "10.20.0.0/16", "123456789012")
     for value in values:
-        assert f">{value}</dd>" in page
+        assert f">{value}</code>" in page
         assert f'data-copy="{value}"' in page
     command = (
         "aws ec2 create-vpc-peering-connection --vpc-id &lt;your VPC&gt; "

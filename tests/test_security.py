@@ -8,39 +8,20 @@ import sys
 import pytest
 from django.core.cache import cache
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from core import login_guard
 from core.models import AuditEvent, Membership, Organization
 from peerings.models import PeeringConnection, Resource
 from tests.support.env import ROOT, SETTINGS_FILE, production_env
 from tests.support.factories import make_deployment, make_peering, make_resource, provisioned
+from tests.support.routes import customer_routes, scoped_routes
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
-# Routes that take no organization's object or are Django's own.
-NOT_SCOPED = ("admin/", "login/", "logout/")  # their CSRF is checked on its own below
 PEERING_ADMIN = "/admin/peerings/peeringconnection/"
-
-
-def customer_routes():
-    """(name, kwarg names) of every named route of ours, walked from the URL conf."""
-    found = []
-
-    def walk(patterns, prefix=""):
-        for pattern in patterns:
-            route = prefix + str(pattern.pattern)
-            if route.startswith(NOT_SCOPED):
-                continue
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, route)
-            elif isinstance(pattern, URLPattern) and pattern.name:
-                found.append((pattern.name, tuple(pattern.pattern.converters)))
-
-    walk(get_resolver().url_patterns)
-    return found
 
 
 @pytest.fixture
@@ -77,10 +58,6 @@ def kwargs_for(converters, rows):
         "is checked with another organization's IDs"
     )
     return {name: rows[name] for name in converters}
-
-
-def scoped_routes():
-    return [(name, converters) for name, converters in customer_routes() if converters]
 
 
 def test_the_sweep_sees_the_routes_it_must(demo_mode):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from demo import sandbox, world
 from peerings.models import Deployment, PeeringConnection, SupportRequest
-from tests.test_browser import ARTIFACTS, browser_page  # noqa: F401  (the fixture)
+from tests.support.browser import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -595,6 +595,6 @@ def test_support_can_neither_add_nor_delete_requests(client, member, support, fa
 
 
 def test_the_route_is_in_the_security_sweeps():
-    from tests.test_security import scoped_routes
+    from tests.support.routes import scoped_routes
 
     assert ("peering-support", ("pk", "peering_pk")) in scoped_routes()

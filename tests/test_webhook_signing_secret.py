@@ -44,7 +44,7 @@ def test_the_secret_is_shown_once_and_never_again(client, owner, organization, p
     endpoint = WebhookEndpoint.objects.get()
     first = endpoint.secret
     assert first.startswith("whsec_") and len(first) > 40
-    assert f'<dd id="signing-secret">{first}</dd>' in response.content.decode()
+    assert f'<code id="signing-secret">{first}</code>' in response.content.decode()
     assert "no-store" in response["Cache-Control"]
 
     def pages():
