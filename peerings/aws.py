@@ -74,7 +74,7 @@ class RouteConflict(AwsError):
         self.route_table_id = route_table_id
 
     def for_support(self):
-        return f"route table {self.route_table_id} already routes {self.cidr} elsewhere"
+        return f"route table {self.route_table_id} already sends {self.cidr} somewhere else"
 
 
 class PeeringNotActive(AwsError):

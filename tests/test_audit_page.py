@@ -83,7 +83,7 @@ def test_it_shows_a_time_on_one_line_in_utc_and_says_so(
     assert row["time"] == (
         '<time datetime="2026-11-30T14:05:09+00:00">2026-11-30 14:05:09 UTC</time>'
     )
-    assert "<th>Time</th>" in client.get(reverse("audit-log")).content.decode()
+    assert '<th scope="col">Time</th>' in client.get(reverse("audit-log")).content.decode()
 
 
 # --- one naming for actions ---
@@ -153,7 +153,7 @@ def test_it_names_each_events_deployment_or_shows_a_dash(client, owner, organiza
     client.force_login(owner)
     response = client.get(reverse("audit-log"))
     assert [text_of(r["deployment"]) for r in rows_as_dicts(response)] == [NOTHING, "orders"]
-    assert "<th>Deployment</th>" in response.content.decode()
+    assert '<th scope="col">Deployment</th>' in response.content.decode()
     exported = csv_rows(client.get(reverse("audit-export")))
     assert [(r["message"], r["deployment"]) for r in exported] == [
         ("own-hook", ""),

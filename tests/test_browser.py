@@ -98,10 +98,14 @@ def test_a_customer_peers_binds_deletes_and_support_sees_it_all(
     pcx, vpc_id = customer_request(values, "172.16.8.0/24")
     confirm(page, pcx, CUSTOMER, vpc_id)
     expect(page.locator("#dialog")).not_to_be_visible()
-    row = page.locator(".peering-row", has_text=pcx)
+    row = page.locator("tbody.peering", has_text=pcx)
     expect(row).to_have_attribute("data-status", "running", timeout=60_000)
-    row.locator("summary", has_text="Finish in your AWS account").click()
+    # Seen reaching running, the row opens the customer's own last steps by itself, and
+    # says so in the page's status region.
+    steps = row.locator("details.next-steps")
+    expect(steps).to_have_attribute("open", "")
     expect(row.locator(".customer-steps")).to_contain_text(f"--vpc-peering-connection-id {pcx}")
+    expect(page.locator("#flash")).to_contain_text(f"{pcx} is running now")
     page.screenshot(path=ARTIFACTS / "running.png", full_page=True)
 
     # 3. The simulator holds our route and our security-group rule.

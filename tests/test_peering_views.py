@@ -90,7 +90,8 @@ def test_it_shows_the_values_the_customer_needs_in_aws(client, owner, aws_deploy
     ):
         assert f'<label for="id_{name}">{label}</label>' in page
         assert f'name="{name}"' in page
-    assert '<button type="submit" class="primary">Confirm</button>' in page
+    confirm = '<button type="submit" class="primary" data-busy-label="Checking with AWS…">'
+    assert confirm + "Confirm</button>" in page
 
 
 def test_it_serves_the_dialog_alone_to_htmx_and_a_full_page_without_js(client, owner, deployment):
@@ -300,7 +301,7 @@ def test_with_htmx_it_closes_the_dialog_and_replaces_the_table(client, owner, aw
     assert request.peering_id in page
     peering = PeeringConnection.objects.get()
     assert peering.status == "running"
-    assert '<span class="status status-running">running</span>' in page
+    assert '<span class="pill pill-running">running</span>' in page
 
 
 def test_a_full_deployment_says_so_in_the_dialog_and_saves_nothing(
@@ -467,8 +468,10 @@ def test_a_row_in_progress_polls_for_its_status(client, owner, deployment, statu
     response = client.get(row_url(row))
     assert response.status_code == 200
     page = response.content.decode()
-    assert f'hx-get="{row_url(row)}" hx-trigger="every 2s"' in page
-    assert f'<span class="status status-{status}">{status}</span>' in page
+    # The poll says which status it shows, so that a change can be announced.
+    assert f'hx-get="{row_url(row)}?was={status}" hx-trigger="every 2s"' in page
+    busy = f'<span class="pill pill-{status}"><span class="spinner" aria-hidden="true"></span>'
+    assert busy + f"{status}</span>" in page
     assert "<html" not in page
 
 
@@ -487,7 +490,7 @@ def test_a_running_row_stops_polling_and_shows_the_customer_steps(client, owner,
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
     assert "every 2s" not in page
-    assert '<span class="status status-running">running</span>' in page
+    assert '<span class="pill pill-running">running</span>' in page
     assert "Finish in your AWS account" in page
     steps_url = reverse("peering-steps", args=[deployment.pk, row.pk])
     assert f'hx-get="{steps_url}" hx-trigger="toggle once"' in page

@@ -1,6 +1,7 @@
 """Reconcile: the database and AWS never silently disagree. Each finding is produced from a
 state made in the simulator (or by Stubber where moto cannot make it)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -55,7 +56,9 @@ def test_the_deployment_page_flags_resources_of_a_peer_deleted_peering(
     reconcile()
     client.force_login(owner)
     page = client.get(f"/deployments/{aws_deployment.pk}/").content.decode()
-    assert "peering peer_deleted: this resource is unreachable" in page
+    resource_row = re.search(r'<tr id="resource-\d+" class="unreachable">(.*?)</tr>', page, re.S)
+    assert resource_row, "the resource is flagged"
+    assert "deleted in AWS" in resource_row.group(1) and "unreachable" in resource_row.group(1)
 
 
 def test_a_missing_vendor_route_and_rule_are_put_back(aws_deployment):

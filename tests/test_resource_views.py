@@ -55,7 +55,8 @@ def section(page, pattern):
 
 
 def peering_rows(page):
-    return section(page, r'<tbody id="peering-rows">(.*?)</tbody>')
+    # One tbody per peering, between the table's head and its end.
+    return section(page, r'<table class="table" id="peering-table">.*?</thead>(.*?)</table>')
 
 
 def deleted_history(page):
@@ -79,7 +80,11 @@ def test_the_dialog_offers_only_the_deployments_running_peerings(
     assert response.status_code == 200
     page = response.content.decode()
     assert 'id="resource-form"' in page
-    assert f'<option value="{running.pk}">{running.peering_id} (172.16.1.0/24)</option>' in page
+    # The only running peering is chosen already.
+    assert (
+        f'<option value="{running.pk}" selected>{running.peering_id} (172.16.1.0/24)</option>'
+        in page
+    )
     for absent in (pending, failed, elsewhere):
         assert absent.peering_id not in page
         assert f'<option value="{absent.pk}"' not in page
@@ -393,7 +398,7 @@ def test_with_htmx_a_delete_closes_the_dialog_and_redraws_the_tables(client, own
     assert "closeDialog" in response["HX-Trigger"]
     assert response["HX-Retarget"] == "#tables"
     body = response.content.decode()
-    assert f'id="peering-{peering.pk}" class="peering-row" data-status="deleting"' in body
+    assert f'<tbody id="peering-{peering.pk}" class="peering" data-status="deleting"' in body
     peering.refresh_from_db()
     assert peering.status == "deleting"
 

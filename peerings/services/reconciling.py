@@ -135,7 +135,8 @@ def _why_not_resynced(exc: aws.AwsError) -> str:
     if isinstance(exc, aws.AwsUnavailable):
         return f"AWS did not answer ({exc.code})"
     if isinstance(exc, aws.RouteConflict):
-        return str(exc)
+        # The audit log records what we did in AWS, tables included (its findings name them).
+        return f"the deployment's {exc.for_support()}"
     return f"AWS refused ({exc.code}); the details are in our log"
 
 
