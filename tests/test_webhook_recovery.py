@@ -17,6 +17,7 @@ from tests.support.webhooks import (
 )
 from webhooks import queue, services, tasks
 from webhooks.models import WebhookAttempt, WebhookDelivery
+from webhooks.services import recovery
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +155,7 @@ def test_of_the_sweep_and_a_late_worker_only_one_takes_a_delivery_over(
     services.claim_next_attempt(delivery)  # the worker starts after all
     with django_capture_on_commit_callbacks(execute=True) as queued:
         later = stale.presumed_lost_at + timedelta(seconds=1)
-        assert services._take_over(stale, later) == "moved on meanwhile"
+        assert recovery._take_over(stale, later) == "moved on meanwhile"
     assert queued == []
 
 
@@ -171,7 +172,7 @@ def test_the_sweep_keeps_off_a_delivery_whose_deadline_moved_meanwhile(
         presumed_lost_at=later + timedelta(minutes=10)
     )
     with django_capture_on_commit_callbacks(execute=True) as queued:
-        assert services._take_over(stale, later) == "moved on meanwhile"
+        assert recovery._take_over(stale, later) == "moved on meanwhile"
     assert queued == []
 
 
@@ -213,14 +214,14 @@ def test_one_delivery_that_cannot_be_taken_over_does_not_keep_the_others_waiting
     with django_capture_on_commit_callbacks(execute=False):
         broken = services.send_test_event(endpoint)
         fine = services.send_test_event(endpoint)
-    real_take_over = services._take_over
+    real_take_over = recovery._take_over
 
     def take_over(delivery, now):
         if delivery.pk == broken.pk:
             raise RuntimeError("a row that cannot be taken over")
         return real_take_over(delivery, now)
 
-    monkeypatch.setattr(services, "_take_over", take_over)
+    monkeypatch.setattr(recovery, "_take_over", take_over)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         found = services.recover_stalled_deliveries(now=overdue(fine))
     assert found == {"re-queued": 1, "could not be taken over (see the log)": 1}
