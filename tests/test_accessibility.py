@@ -15,7 +15,7 @@ from django.test import Client
 
 from peerings.models import Resource
 from tests.support import axe
-from tests.support.factories import provisioned
+from tests.support.factories import make_peering, provisioned
 from webhooks.models import WebhookEndpoint
 
 CHROMIUM = "/usr/bin/chromium"
@@ -133,6 +133,24 @@ def resource_dialog(page, base, world):
     expect(page.locator("#resource-dialog")).to_be_visible()
 
 
+def move_dialog(page, base, world):
+    # A second running peering the bound resource may move to.
+    make_peering(world["deployment"], "running", n=99, cidr="172.16.0.0/16")
+    resource = world["deployment"].resources.get()
+    page.goto(f"{base}/deployments/{world['deployment'].pk}/")
+    page.locator(f"#resource-{resource.pk}").get_by_text("Move").click()
+    expect(page.locator("#move-dialog")).to_be_visible()
+
+
+def support_dialog(page, base, world):
+    failed = make_peering(
+        world["deployment"], "failed", n=98, status_reason="AWS refused a step of the set-up."
+    )
+    page.goto(f"{base}/deployments/{world['deployment'].pk}/")
+    page.locator(f"#peering-{failed.pk}").get_by_text("Ask support").click()
+    expect(page.locator("#support-dialog")).to_be_visible()
+
+
 PAGES = {
     "login": lambda page, base, world: page.goto(f"{base}/login/"),
     "deployments": lambda page, base, world: page.goto(f"{base}/deployments/"),
@@ -141,6 +159,8 @@ PAGES = {
     "refused-confirm-dialog": refused_confirm,
     "delete-dialog": delete_dialog,
     "resource-dialog": resource_dialog,
+    "move-dialog": move_dialog,
+    "support-dialog": support_dialog,
     "webhooks": lambda page, base, world: page.goto(f"{base}/webhooks/"),
     "webhook-endpoint": lambda page, base, world: page.goto(
         f"{base}/webhooks/{world['endpoint'].pk}/"

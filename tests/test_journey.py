@@ -141,7 +141,9 @@ def test_the_row_opens_the_customer_steps_when_it_is_first_seen_running(client, 
     assert "Route Tables" in seen_reaching_running and "Security Groups" in seen_reaching_running
     assert "aws ec2 create-route" in seen_reaching_running
     assert f"{peering.peering_id} is running now" in seen_reaching_running
-    assert 'id="flash"' in seen_reaching_running and 'hx-swap-oob="true"' in seen_reaching_running
+    assert (
+        'id="flash"' in seen_reaching_running and 'hx-swap-oob="innerHTML"' in seen_reaching_running
+    )
 
     already_running = row_of(client, peering, was="running")
     assert f'id="steps-{peering.pk}" open' not in already_running
