@@ -8,19 +8,18 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
-from django.db.models import Case, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html
-from django.utils.timesince import timesince
-from django.utils.timezone import localtime, now
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from core.admin import AuditedAdmin, KeepsHistory
 from core.models import AuditEvent
 from peerings import services
+from peerings.admin_display import change_url, status_badge
 from peerings.models import Deployment, PeeringConnection, Resource, SupportRequest
+from peerings.support_admin import SupportRequestAdmin
 
 
 @admin.register(Deployment)
@@ -35,10 +34,6 @@ class DeploymentAdmin(KeepsHistory, AuditedAdmin):
 AUDIT_TRAIL_MAX = 50
 
 Status = PeeringConnection.Status
-
-
-def status_badge(status):
-    return format_html('<span class="status-badge status-{}">{}</span>', status, status)
 
 
 @admin.register(PeeringConnection)
@@ -157,12 +152,12 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
     def retry_view(self, request, object_id):
         peering = self._acting_on(request, object_id, self.has_retry_permission(request))
         self._retry(request, [peering])
-        return HttpResponseRedirect(_change_url(peering))
+        return HttpResponseRedirect(change_url(peering))
 
     def resync_view(self, request, object_id):
         peering = self._acting_on(request, object_id, self.has_resync_permission(request))
         self._resync(request, [peering])
-        return HttpResponseRedirect(_change_url(peering))
+        return HttpResponseRedirect(change_url(peering))
 
     def _acting_on(self, request, object_id, permitted):
         """The peering a change page's button acts on (its view takes POST only)."""
@@ -214,10 +209,6 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
                 else None
             ),
         }
-
-
-def _change_url(peering):
-    return reverse("admin:peerings_peeringconnection_change", args=[peering.pk])
 
 
 def _retry_outcome(peering):
@@ -333,171 +324,5 @@ def _why_refused(resource):
     )
 
 
-class SupportAnswerForm(forms.ModelForm):
-    class Meta:
-        model = SupportRequest
-        fields = ["answer", "cause_fixed"]
-        labels = {"cause_fixed": "Cause fixed: offer the customer's Retry again"}
-
-    def clean_answer(self):
-        answer = self.cleaned_data["answer"].strip()
-        if not answer:
-            raise forms.ValidationError("Write the answer the customer will read.")
-        return answer
-
-
-# Open first, then answered, then closed; the oldest first within each: a queue.
-QUEUE_ORDER = Case(
-    When(state=SupportRequest.State.OPEN, then=Value(0)),
-    When(state=SupportRequest.State.ANSWERED, then=Value(1)),
-    default=Value(2),
-)
-
-
-@admin.register(SupportRequest)
-class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
-    """The Support group's queue. Support writes the answer (and may say the cause is
-    fixed) and closes requests; both go through the services, audited with the staff
-    member as actor. Nothing else of a request is changed here."""
-
-    form = SupportAnswerForm
-    list_display = ["__str__", "state_column", "age", "organization", "peering_link", "failure"]
-    list_filter = ["state"]
-    list_select_related = ["peering__deployment__organization"]
-    search_fields = [
-        "peering__peering_id",
-        "peering__deployment__organization__name",
-        "peering__deployment__name",
-    ]
-    ordering = [QUEUE_ORDER, "opened_at"]
-    fieldsets = [
-        (
-            "The request",
-            {
-                "fields": [
-                    "organization",
-                    "peering_link",
-                    "failed_status",
-                    "failure_reason",
-                    "words",
-                    "opened_by_name",
-                    "opened_at",
-                    "state",
-                ]
-            },
-        ),
-        (
-            "Support's answer",
-            {
-                "fields": [
-                    "answer",
-                    "cause_fixed",
-                    "answered_by_name",
-                    "answered_at",
-                    "closed_by_name",
-                    "closed_at",
-                ]
-            },
-        ),
-    ]
-
-    class Media:
-        css = {"all": ["support-admin.css"]}
-
-    def has_add_permission(self, request):
-        return False  # customers open them, from the peering's row
-
-    def has_change_permission(self, request, obj=None):
-        closed = obj is not None and obj.state == SupportRequest.State.CLOSED
-        return not closed and super().has_change_permission(request, obj)
-
-    def get_readonly_fields(self, request, obj=None):
-        answerable = obj is not None and obj.state == SupportRequest.State.OPEN
-        shown = [f for _name, fieldset in self.fieldsets for f in fieldset["fields"]]
-        return [f for f in shown if not answerable or f not in ("answer", "cause_fixed")]
-
-    @admin.display(description="State", ordering="state")
-    def state_column(self, request_):
-        return format_html(
-            '<span class="status-badge support-{}">{}</span>', request_.state, request_.state
-        )
-
-    @admin.display(description="Age", ordering="opened_at")
-    def age(self, request_):
-        return timesince(request_.opened_at, now())
-
-    @admin.display(description="Organization")
-    def organization(self, request_):
-        return request_.organization.name
-
-    @admin.display(description="Peering")
-    def peering_link(self, request_):
-        peering = request_.peering
-        return format_html(
-            '<a href="{}">{}</a> {}', _change_url(peering), peering, status_badge(peering.status)
-        )
-
-    @admin.display(description="Failure")
-    def failure(self, request_):
-        reason = request_.failure_reason
-        if len(reason) > 120:
-            reason = reason[:119] + "\u2026"
-        return format_html("{}: {}", request_.failed_status, reason)
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context.update(
-            show_save=obj is not None and obj.state == SupportRequest.State.OPEN,
-            show_save_and_continue=False,
-            show_save_and_add_another=False,
-            can_close_request=self.has_change_permission(request, obj),
-        )
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def save_model(self, request, obj, form, change):
-        if "answer" not in form.cleaned_data:
-            # Answered since the page was loaded: the form no longer offered the answer.
-            raise services.SupportRefused(f"{obj} was {obj.state} meanwhile. Reload the page.")
-        retry_offered = services.answer_support_request(
-            obj,
-            user=request.user,
-            answer=form.cleaned_data["answer"],
-            cause_fixed=form.cleaned_data["cause_fixed"],
-        )
-        if retry_offered:
-            self.message_user(request, "The customer's Retry is offered again.", messages.SUCCESS)
-        elif obj.cause_fixed:
-            peering = obj.peering
-            why = (
-                "its Retry is offered already"
-                if peering.status == Status.FAILED
-                else "only a failed peering is retried"
-            )
-            self.message_user(
-                request,
-                f"Retry was not offered: {peering} is {peering.status}, and {why}.",
-                messages.WARNING,
-            )
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if request.method == "POST" and "_close" in request.POST and object_id:
-            return self._close(request, object_id)
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except services.SupportRefused as refused:
-            # Raised inside the view's transaction, which has rolled everything back.
-            self.message_user(request, f"Nothing was saved: {refused}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def _close(self, request, object_id):
-        support_request = self.get_object(request, unquote(object_id))
-        if support_request is None:
-            raise Http404("No such support request.")
-        if not self.has_change_permission(request, support_request):
-            raise PermissionDenied
-        try:
-            services.close_support_request(support_request, user=request.user)
-        except services.SupportRefused as refused:
-            self.message_user(request, str(refused), messages.ERROR)
-        else:
-            self.message_user(request, f"{support_request} is closed.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:peerings_supportrequest_changelist"))
+# The Support group's queue of support requests (support_admin.py).
+admin.site.register(SupportRequest, SupportRequestAdmin)

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from peerings import views
+from peerings import audit_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="deployment-list"), name="home"),
@@ -42,6 +42,6 @@ urlpatterns = [
         views.resource_delete,
         name="resource-delete",
     ),
-    path("audit/", views.audit_log, name="audit-log"),
-    path("audit/export.csv", views.audit_export, name="audit-export"),
+    path("audit/", audit_views.audit_log, name="audit-log"),
+    path("audit/export.csv", audit_views.audit_export, name="audit-export"),
 ]

@@ -1,11 +1,8 @@
-import csv
-import json
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -13,19 +10,14 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from core.access import organizations_of
-from core.models import AuditEvent
-from peerings import access, audit_display, services
+from peerings import access, services
 from peerings.forms import (
-    AuditFilterForm,
     MoveResourceForm,
     PeeringForm,
     ResourceForm,
     SupportRequestForm,
 )
 from peerings.models import Deployment, PeeringConnection, SupportRequest
-
-AUDIT_PAGE_SIZE = 50
 
 
 @login_required
@@ -376,134 +368,3 @@ def resource_delete(request, pk, resource_pk):
         return _done(request, deployment, f"{resource.name} deleted.")
     context = {"deployment": deployment, "resource": resource}
     return _render_dialog(request, "peerings/resource_delete.html", context)
-
-
-def _audit_events(request):
-    organizations = organizations_of(request.user)
-    form = AuditFilterForm(
-        request.GET or None, deployments=access.deployments_visible_to(request.user)
-    )
-    events = AuditEvent.objects.filter(organization__in=organizations)
-    events, before = form.filter(events)
-    return form, events, before
-
-
-@login_required
-@require_GET
-def audit_log(request):
-    """The organization's events, newest first. Keyset pagination on the id: page 1,000
-    costs what page 1 costs, an index range scan, never an OFFSET."""
-    form, events, before = _audit_events(request)
-    if before:
-        events = events.filter(id__lt=before)
-    # The deployments' names in one more query, however many rows. Not a join
-    # (select_related): SQLite then joins every matching event before it sorts and cuts
-    # the page, and the first page of 300,000 events went from 15 ms to 260 ms.
-    page = list(events.prefetch_related("deployment").order_by("-id")[: AUDIT_PAGE_SIZE + 1])
-    older = page[AUDIT_PAGE_SIZE - 1].id if len(page) > AUDIT_PAGE_SIZE else None
-    labels = audit_display.action_labels()
-    for event in page:
-        event.actor_label, event.ip, event.request_id = _as_customers_see(
-            event.actor_name, event.source, event.ip, event.request_id, event.by_support
-        )
-        event.action_label = audit_display.action_label(event.action, labels)
-        event.changes = audit_display.changes(event.before, event.after)
-    query = request.GET.copy()
-    query.pop("before", None)
-    context = {
-        "form": form,
-        "events": page[:AUDIT_PAGE_SIZE],
-        "older": older,
-        "query": query.urlencode(),
-        "first_page": not before,
-    }
-    # htmx asks for the whole page, not an update, when it restores a page missing from its
-    # history cache: it puts the answer in place of the whole <body>.
-    update = request.htmx and not request.htmx.history_restore_request
-    response = render(
-        request, "peerings/audit.html#update" if update else "peerings/audit.html", context
-    )
-    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
-    return response
-
-
-def _as_customers_see(actor_name, source, ip, request_id, by_support):
-    """(actor, IP, request ID) as a customer may see them: the vendor's support staff, in
-    the admin or through work they queued, appear as the vendor's support, without their
-    usernames, addresses or request IDs (which would tie their events together)."""
-    if source == AuditEvent.Source.ADMIN or by_support:
-        return f"{settings.VENDOR_NAME} support", None, ""
-    return actor_name or "system", ip, request_id
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-@login_required
-@require_GET
-def audit_export(request):
-    """The filtered events as CSV, streamed row by row: a million rows never sit in memory."""
-    _form, events, _before = _audit_events(request)
-    writer = csv.writer(_Echo())
-    columns = [
-        "created_at",
-        "actor_name",
-        "source",
-        "ip",
-        "request_id",
-        "action",
-        "target_type",
-        "target_id",
-        "target_repr",
-        "message",
-        "by_support",
-        "deployment__name",
-    ]
-
-    def rows():
-        yield writer.writerow(
-            [
-                "time",
-                "actor",
-                "source",
-                "ip",
-                "request_id",
-                "action",
-                "target_type",
-                "target_id",
-                "target",
-                "message",
-                "before",
-                "after",
-                # Added at the end, so that scripts reading the columns by position still work.
-                "action_label",
-                "deployment",
-            ]
-        )
-        labels = audit_display.action_labels()
-        for event in (
-            events.order_by("-id")
-            .values_list(*columns, "before", "after")
-            .iterator(chunk_size=2000)
-        ):
-            *values, by_support, deployment, before, after = event
-            values[0] = values[0].isoformat()
-            values[1], values[3], values[4] = _as_customers_see(*values[1:5], by_support)
-            added = [audit_display.action_label(values[5], labels), deployment]
-            yield writer.writerow(
-                [_csv_safe(v) for v in values]
-                + [json.dumps(before), json.dumps(after)]
-                + [_csv_safe(v) for v in added]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-    return response
-
-
-def _csv_safe(value):
-    # A cell starting with = + - @ runs as a formula in a spreadsheet; defuse it.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
