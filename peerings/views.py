@@ -211,7 +211,9 @@ def peering_row(request, pk, peering_pk):
     changed = was in PeeringConnection.Status.values and was != peering.status
     running = peering.status == PeeringConnection.Status.RUNNING
     response = _row(request, deployment, peering, open_steps=changed and running)
-    if changed:
+    if changed and request.htmx:
+        # Only to the page that polls: a plain GET must not leave a message in the session
+        # (a link could plant one).
         message = f"{peering.peering_id} is {peering.status_label} now."
         if running:
             message += " Two steps are left in your AWS account."

@@ -387,3 +387,11 @@ def test_a_route_left_as_a_blackhole_or_already_ours_is_no_conflict():
         == []
     )
     assert len(checks.route_problems(tables, cidrs=["172.16.10.0/24"], peering_id="pcx-new")) == 1
+
+
+def test_a_plain_get_of_a_row_leaves_no_message_behind(client, owner, deployment):
+    peering = add_peering(deployment, "running", 1)
+    client.force_login(owner)
+    url = reverse("peering-row", args=[deployment.pk, peering.pk])
+    assert client.get(url, {"was": "pending"}).status_code == 200  # a link, not the poll
+    assert f"{peering.peering_id} is running now" not in page_of(client, deployment)

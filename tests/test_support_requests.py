@@ -19,7 +19,7 @@ from core.models import AuditEvent
 from peerings import services
 from peerings.apps import PeeringsConfig
 from peerings.models import PeeringConnection, SupportRequest
-from tests.support.factories import make_deployment
+from tests.support.factories import make_deployment, make_peering
 
 pytestmark = pytest.mark.django_db
 
@@ -598,3 +598,13 @@ def test_the_route_is_in_the_security_sweeps():
     from tests.support.routes import scoped_routes
 
     assert ("peering-support", ("pk", "peering_pk")) in scoped_routes()
+
+
+def test_asking_about_a_failure_that_moved_on_meanwhile_is_refused(deployment, owner):
+    peering = make_peering(deployment, "failed", status_reason="It broke.")
+    # Retried in another browser after this page loaded the row.
+    PeeringConnection.objects.filter(pk=peering.pk).update(status="pending", status_reason="")
+    with pytest.raises(services.SupportRefused):
+        services.ask_support(peering, user=owner, words="")
+    assert not SupportRequest.objects.exists()
+    assert not AuditEvent.objects.filter(action="support.requested").exists()

@@ -43,6 +43,20 @@ def ask_support(peering: PeeringConnection, *, user: User | None, words: str) ->
     opened_by, opened_by_name = _who(user)
     try:
         with transaction.atomic():
+            # The failure as it is now, not as the page loaded it: a Retry or a delete may
+            # have moved the peering on meanwhile (the row is locked until the request is
+            # saved, so it cannot move between this read and the insert).
+            current = (
+                PeeringConnection.objects.select_for_update()
+                .filter(pk=peering.pk)
+                .values("status", "status_reason")
+                .first()
+            )
+            if current is None or current["status"] not in PeeringConnection.SUPPORT_ASKABLE:
+                raise SupportRefused(
+                    f"{peering.peering_id} changed meanwhile; reload the page to see it."
+                )
+            peering.status, peering.status_reason = current["status"], current["status_reason"]
             request = SupportRequest.objects.create(
                 peering=peering,
                 failed_status=peering.status,
@@ -63,8 +77,14 @@ def ask_support(peering: PeeringConnection, *, user: User | None, words: str) ->
                 },
             )
     except IntegrityError:
-        # The constraint kept the request that got there first.
-        return SupportRequest.objects.get(peering=peering, state=State.OPEN)
+        # The constraint kept the request that got there first (unless support has answered
+        # it in the meantime too).
+        first = SupportRequest.objects.filter(peering=peering, state=State.OPEN).first()
+        if first is None:
+            raise SupportRefused(
+                f"Support's request about {peering.peering_id} changed meanwhile; reload the page."
+            ) from None
+        return first
     return request
 
 
