@@ -209,7 +209,7 @@ def test_the_skip_link_is_the_first_stop_and_lands_in_main(open_page, live_serve
     box = page.locator(".skip-link").bounding_box()
     assert box["y"] >= 0 and box["height"] > 0  # on screen once focused
     page.keyboard.press("Enter")
-    assert focused(page)["id"] == "main"
+    expect(page.locator("#main")).to_be_focused()
 
 
 def test_the_dialog_opens_by_keyboard_is_named_and_gives_the_focus_back(
@@ -221,10 +221,10 @@ def test_the_dialog_opens_by_keyboard_is_named_and_gives_the_focus_back(
     page.keyboard.press("Enter")
     expect(page.locator("#peering-dialog")).to_be_visible()
     expect(page.get_by_role("dialog", name="VPC Peering Connection")).to_be_visible()
-    assert focused(page)["inDialog"]
+    expect(page.locator("#dialog :focus")).to_have_count(1)
     page.keyboard.press("Escape")
     expect(page.locator("#dialog")).not_to_be_visible()
-    assert focused(page)["id"] == "new-peering"
+    expect(page.locator("#new-peering")).to_be_focused()
 
     # Opened by a click that does not focus what it clicks (Safari's way with links and
     # buttons): the focus still goes back to the opener, not to the top of the page.
@@ -232,7 +232,7 @@ def test_the_dialog_opens_by_keyboard_is_named_and_gives_the_focus_back(
     expect(page.locator("#peering-dialog")).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator("#dialog")).not_to_be_visible()
-    assert focused(page)["id"] == "new-peering"
+    expect(page.locator("#new-peering")).to_be_focused()
 
     # The close button, by keyboard: it comes just before the dialog's heading.
     page.keyboard.press("Enter")
@@ -242,7 +242,7 @@ def test_the_dialog_opens_by_keyboard_is_named_and_gives_the_focus_back(
     assert focused(page)["label"] == "Close"
     page.keyboard.press("Enter")
     expect(page.locator("#dialog")).not_to_be_visible()
-    assert focused(page)["id"] == "new-peering"
+    expect(page.locator("#new-peering")).to_be_focused()
 
 
 def test_after_a_confirm_the_focus_goes_to_the_redrawn_button(open_page, live_server, world):
@@ -258,7 +258,7 @@ def test_after_a_confirm_the_focus_goes_to_the_redrawn_button(open_page, live_se
     expect(page.locator("#dialog")).not_to_be_visible()
     expect(page.locator(".peering-row", has_text=request.peering_id)).to_be_visible()
     # The tables were redrawn: the button that opened the dialog is a new element now.
-    assert focused(page)["id"] == "new-peering"
+    expect(page.locator("#new-peering")).to_be_focused()
 
 
 def test_a_refused_confirm_puts_the_focus_on_the_first_field_in_error(
@@ -267,7 +267,7 @@ def test_a_refused_confirm_puts_the_focus_on_the_first_field_in_error(
     page = open_page("desktop")
     refused_confirm(page, live_server.url, world)
     first_invalid = page.locator('#dialog [aria-invalid="true"]').first
-    assert focused(page)["id"] == first_invalid.get_attribute("id")
+    expect(first_invalid).to_be_focused()
     assert first_invalid.evaluate("e => getComputedStyle(e).borderColor") == "rgb(180, 35, 24)"
     # The refusal is also read out (the page around a modal dialog is inert: its own region).
     expect(page.locator("#dialog-live")).not_to_be_empty()
