@@ -4,10 +4,7 @@ Each page's screenshots land in test-artifacts/<page>-{desktop,phone}.png to loo
 
 import functools
 import json
-import os
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,17 +12,13 @@ from django.test import Client
 
 from peerings.models import Resource
 from tests.support import axe
+from tests.support.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, skip_without_chromium
 from tests.support.factories import make_peering, provisioned
 from webhooks.models import WebhookEndpoint
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
-if not shutil.which(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing; .ci/run installs it with apt-get")
-    pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium)", allow_module_level=True)
+skip_without_chromium()
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
@@ -41,14 +34,7 @@ def chromium():
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=LAUNCH_ARGS,
         )
         yield browser
         browser.close()

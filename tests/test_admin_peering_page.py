@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -21,7 +21,7 @@ from demo import sandbox
 from peerings import admin as peerings_admin
 from peerings import aws, services
 from peerings.models import PeeringConnection, SupportRequest
-from tests.support.factories import make_deployment
+from tests.support.factories import make_deployment, make_peering
 
 pytestmark = pytest.mark.django_db
 
@@ -31,28 +31,8 @@ PEERINGS = "/admin/peerings/peeringconnection/"
 committing = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def support(db):
-    user = get_user_model().objects.create_user("sam", password="pw-sam", is_staff=True)
-    user.groups.add(Group.objects.get(name="Support"))
-    return user
-
-
-@pytest.fixture
-def superuser(db):
-    return get_user_model().objects.create_superuser("root", password="pw-root")
-
-
 def add_peering(deployment, n=1, status="running", **fields):
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=f"pcx-{n:017x}",
-        customer_account_id="210987654321",
-        customer_vpc_id=f"vpc-{n:017x}",
-        customer_cidrs=[f"172.16.{n % 250}.0/24"],
-        status=status,
-        **fields,
-    )
+    return make_peering(deployment, status, n=n, cidr=f"172.16.{n % 250}.0/24", **fields)
 
 
 def aws_request_row(deployment, cidr="172.16.8.0/24", **fields):

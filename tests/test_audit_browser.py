@@ -2,11 +2,8 @@
 bring the filters back in step with the URL and the table, a From after To is said next to
 From as it is chosen, and the page reads on a desktop and on a phone."""
 
-import os
 import re
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,19 +11,10 @@ from django.utils import timezone
 from core import audit
 from peerings.models import PeeringConnection, Resource
 from peerings.services.transitions import peering_snapshot
+from tests.support.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, skip_without_chromium
 from tests.support.factories import make_deployment
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-if not shutil.which(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing; .ci/run installs it with apt-get")
-    pytest.skip(
-        f"{CHROMIUM} not found: install Debian's Chromium with "
-        "`apt-get install -y chromium` to run the browser tests",
-        allow_module_level=True,
-    )
+skip_without_chromium()
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
@@ -45,14 +33,7 @@ def chromium(live_server, monkeypatch):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=LAUNCH_ARGS,
         )
         expect.set_options(timeout=20_000)  # a loaded 2-core box needs the margin
         yield browser

@@ -15,7 +15,7 @@ from demo.aws import SandboxEc2
 from peerings import services
 from peerings.models import PeeringConnection, Resource
 from peerings.services import checks
-from tests.support.factories import make_deployment
+from tests.support.factories import make_deployment, make_peering
 
 pytestmark = pytest.mark.django_db
 
@@ -36,15 +36,7 @@ def row_of(client, peering, was=None):
 
 
 def add_peering(deployment, status, n, cidr="172.16.0.0/24", **fields):
-    values = {
-        "peering_id": f"pcx-{n:017x}",
-        "customer_account_id": "210987654321",
-        "customer_vpc_id": f"vpc-{n:017x}",
-        "customer_cidrs": [cidr],
-        "status": status,
-        **fields,
-    }
-    return PeeringConnection.objects.create(deployment=deployment, **values)
+    return make_peering(deployment, status, n=n, cidr=cidr, **fields)
 
 
 def test_it_shows_the_seeds_notes_with_the_reserved_ranges_of_the_setting(

@@ -7,8 +7,7 @@ import re
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -29,13 +28,11 @@ REASON = "AWS refused a step of the set-up (UnauthorizedOperation)."
 
 
 def add_peering(deployment, n=1, status="failed", reason=REASON, retryable=False):
-    return PeeringConnection.objects.create(
-        deployment=deployment,
-        peering_id=f"pcx-{n:017x}",
-        customer_account_id="210987654321",
-        customer_vpc_id=f"vpc-{n:017x}",
-        customer_cidrs=[f"172.16.{n % 250}.0/24"],
-        status=status,
+    return make_peering(
+        deployment,
+        status,
+        n=n,
+        cidr=f"172.16.{n % 250}.0/24",
         status_reason=reason,
         retryable=retryable,
     )
@@ -44,13 +41,6 @@ def add_peering(deployment, n=1, status="failed", reason=REASON, retryable=False
 @pytest.fixture
 def failed(deployment):
     return add_peering(deployment)
-
-
-@pytest.fixture
-def support(db):
-    user = get_user_model().objects.create_user("sam", password="pw-sam", is_staff=True)
-    user.groups.add(Group.objects.get(name="Support"))
-    return user
 
 
 def support_url(peering):
