@@ -10,6 +10,8 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import BadRequest, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core import audit
 from core.models import AuditEvent, Membership, Organization
@@ -25,7 +27,8 @@ class BoundedSearch:
         if len(words) > SEARCH_WORDS_MAX:
             self.message_user(
                 request,
-                f"Only the first {SEARCH_WORDS_MAX} words of the search were used.",
+                gettext("Only the first %(count)d words of the search were used.")
+                % {"count": SEARCH_WORDS_MAX},
                 messages.WARNING,
             )
             search_term = " ".join(words[:SEARCH_WORDS_MAX])
@@ -45,7 +48,8 @@ class SelectedIdsChecked:
                 pk.clean(value, None)
             except ValidationError:
                 raise BadRequest(
-                    f"Not an ID of a {self.model._meta.verbose_name}: {value[:40]!r}"
+                    gettext("Not an ID of a %(model)s: %(value)s")
+                    % {"model": self.model._meta.verbose_name, "value": repr(value[:40])}
                 ) from None
         return super().response_action(request, queryset, *args, **kwargs)
 
@@ -141,13 +145,13 @@ class OrganizationAdmin(KeepsHistory, AuditedAdmin):
 
 # Beside the customers' actions, what only support reads: sign-ins and admin changes.
 SUPPORT_ONLY_AUDIT_ACTIONS = [
-    ("user.logged_in", "Signed in"),
-    ("user.logged_out", "Signed out"),
-    ("user.login_failed", "Failed sign-in"),
-    ("user.login_locked", "Sign-in locked"),
-    ("admin.*", "Any change in the admin"),
-    ("admin.user.*", "User changed in the admin"),
-    ("admin.group.*", "Group changed in the admin"),
+    ("user.logged_in", _("Signed in")),
+    ("user.logged_out", _("Signed out")),
+    ("user.login_failed", _("Failed sign-in")),
+    ("user.login_locked", _("Sign-in locked")),
+    ("admin.*", _("Any change in the admin")),
+    ("admin.user.*", _("User changed in the admin")),
+    ("admin.group.*", _("Group changed in the admin")),
 ]
 
 
@@ -159,7 +163,7 @@ class KnownActionFilter(admin.SimpleListFilter):
     """Actions from a fixed list: Django's own filter on a plain field runs SELECT DISTINCT
     over the whole (million-row) table on every page. `x.*` picks every action under x."""
 
-    title = "action"
+    title = _("action")
     parameter_name = "action"
 
     def lookups(self, request, model_admin):

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
@@ -7,7 +8,7 @@ class CoreConfig(AppConfig):
     the support admin's shared pieces, sign-in."""
 
     name = "core"
-    verbose_name = "Organizations and audit"
+    verbose_name = _("Organizations and audit")
 
     def ready(self):
         # Here, not at the top: signals imports models, which cannot load before the apps;

@@ -12,6 +12,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
+from django.utils.translation import ngettext
 
 from core import audit
 from core.middleware import client_ip
@@ -96,7 +97,13 @@ class LockoutMixin:
         if is_locked(username, ip):
             minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
             raise forms.ValidationError(
-                f"Too many failed attempts. Try again in {minutes} minutes.", code="locked"
+                ngettext(
+                    "Too many failed attempts. Try again in %(minutes)d minute.",
+                    "Too many failed attempts. Try again in %(minutes)d minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes},
+                code="locked",
             )
         cleaned = super().clean()
         clear(username, ip)

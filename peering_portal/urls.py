@@ -2,12 +2,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from core.login_guard import AdminLoginForm
 from core.views import LoginView, favicon
 
 admin.site.login_form = AdminLoginForm
-admin.site.site_header = "Peering Portal support"
+admin.site.site_header = _("Peering Portal support")
 
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),

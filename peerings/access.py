@@ -3,6 +3,7 @@ An outsider gets 404, exactly as for a row that does not exist."""
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 
 from core.access import membership_for
 from peerings.models import Deployment
@@ -20,6 +21,6 @@ def deployment_for(request, pk, *, to_act=False):
     )
     membership = membership_for(request.user, deployment.organization_id)
     if to_act and not membership.can_act:
-        raise PermissionDenied("Viewers can look but not change anything.")
+        raise PermissionDenied(gettext("Viewers can look but not change anything."))
     deployment.membership = membership
     return deployment

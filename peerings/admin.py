@@ -12,14 +12,16 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from core.admin import AuditedAdmin, KeepsHistory
 from core.models import AuditEvent
 from peerings import services
-from peerings.admin_display import change_url, status_badge
+from peerings.admin_display import change_url, status_badge, status_word
 from peerings.models import Deployment, PeeringConnection, Resource, SupportRequest
-from peerings.support_admin import SupportRequestAdmin
+from peerings.support_admin import STATE_WORDS, SupportRequestAdmin, title
 
 
 @admin.register(Deployment)
@@ -69,15 +71,15 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
     def has_add_permission(self, request):
         return False  # peerings are created by customers' confirmed requests, nowhere else
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def status_column(self, peering):
         return status_badge(peering.status)
 
-    @admin.display(description="Organization", ordering="deployment__organization__name")
+    @admin.display(description=_("Organization"), ordering="deployment__organization__name")
     def organization_name(self, peering):
         return peering.deployment.organization.name
 
-    @admin.display(description="Changed", ordering="status_changed_at")
+    @admin.display(description=_("Changed"), ordering="status_changed_at")
     def changed(self, peering):
         return date_format(localtime(peering.status_changed_at), "Y-m-d H:i")
 
@@ -87,11 +89,11 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
     def has_resync_permission(self, request):
         return request.user.has_perm("peerings.resync_peering")
 
-    @admin.action(description="Retry", permissions=["retry"])
+    @admin.action(description=_("Retry"), permissions=["retry"])
     def retry(self, request, queryset):
         self._retry(request, list(queryset.select_related("deployment")))
 
-    @admin.action(description="Re-sync from AWS", permissions=["resync"])
+    @admin.action(description=_("Re-sync from AWS"), permissions=["resync"])
     def resync_from_aws(self, request, queryset):
         self._resync(request, list(queryset.select_related("deployment__organization")))
 
@@ -105,11 +107,21 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
         for peering in retried:
             peering.refresh_from_db()
             outcomes.append((peering, *_retry_outcome(peering)))
-        _tell(self, request, "Retried", outcomes)
+        _tell(
+            self,
+            request,
+            gettext("Retried 1 peering; %(outcome)s."),
+            lambda count: (
+                ngettext("Retried %(count)d peering.", "Retried %(count)d peerings.", count)
+                % {"count": count}
+            ),
+            outcomes,
+        )
         for peering in skipped:
             self.message_user(
                 request,
-                f"Peering {peering} was not retried: {_why_not_retried(peering)}",
+                gettext("Peering %(peering)s was not retried: %(why)s")
+                % {"peering": peering, "why": _why_not_retried(peering)},
                 messages.WARNING,
             )
 
@@ -118,20 +130,41 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
         if results is None:
             self.message_user(
                 request,
-                f"Re-sync of {len(peerings)} peerings queued; each one's outcome shows in its "
-                "audit trail (peering.resynced, or peering.resync_failed).",
+                ngettext(
+                    "Re-sync of %(count)d peering queued; its outcome shows in its audit "
+                    "trail (peering.resynced, or peering.resync_failed).",
+                    "Re-sync of %(count)d peerings queued; each one's outcome shows in its "
+                    "audit trail (peering.resynced, or peering.resync_failed).",
+                    len(peerings),
+                )
+                % {"count": len(peerings)},
                 messages.INFO,
             )
             return
         outcomes = []
         for peering, findings, problem in results:
             if problem:
-                outcomes.append((peering, f"AWS could not be checked: {problem}", messages.ERROR))
+                outcomes.append(
+                    (
+                        peering,
+                        gettext("AWS could not be checked: %(problem)s") % {"problem": problem},
+                        messages.ERROR,
+                    )
+                )
             elif findings:
                 outcomes.append((peering, " ".join(findings), messages.WARNING))
             else:
-                outcomes.append((peering, "it matches AWS", messages.SUCCESS))
-        _tell(self, request, "Re-synced", outcomes)
+                outcomes.append((peering, gettext("it matches AWS"), messages.SUCCESS))
+        _tell(
+            self,
+            request,
+            gettext("Re-synced 1 peering; %(outcome)s."),
+            lambda count: (
+                ngettext("Re-synced %(count)d peering.", "Re-synced %(count)d peerings.", count)
+                % {"count": count}
+            ),
+            outcomes,
+        )
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -163,7 +196,7 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
         """The peering a change page's button acts on (its view takes POST only)."""
         peering = self.get_object(request, unquote(object_id))
         if peering is None:
-            raise Http404("No such peering.")
+            raise Http404(gettext("No such peering."))
         if not (permitted and self.has_view_or_change_permission(request, peering)):
             raise PermissionDenied
         return peering
@@ -191,13 +224,19 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
         )
         for event in trail:
             event.summary = _summary(event)
+        support_requests = list(peering.support_requests.all())
+        for support_request in support_requests:
+            support_request.title = title(support_request)
+            support_request.state_word = STATE_WORDS.get(
+                support_request.state, support_request.state
+            )
         return {
             "aws_view": services.state_in_aws(peering),
             "audit_trail": trail[:AUDIT_TRAIL_MAX],
             "audit_trail_cut": len(trail) > AUDIT_TRAIL_MAX,
             "audit_log_url": reverse("admin:core_auditevent_changelist")
             + f"?q={peering.peering_id}",
-            "support_requests": list(peering.support_requests.all()),
+            "support_requests": support_requests,
             "retry_url": (
                 reverse("admin:peerings_peeringconnection_retry", args=[peering.pk])
                 if self.has_retry_permission(request) and peering.status == Status.FAILED
@@ -214,38 +253,50 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
 def _retry_outcome(peering):
     """What became of a peering just retried, in words, and a message level."""
     if peering.status == Status.RUNNING:
-        return "it is running now", messages.SUCCESS
+        return gettext("it is running now"), messages.SUCCESS
     if peering.status == Status.FAILED:
-        return f"it failed again: {peering.status_reason}", messages.ERROR
+        return (
+            gettext("it failed again: %(reason)s") % {"reason": peering.status_reason},
+            messages.ERROR,
+        )
     return (
-        f"it is {peering.status}: queued; its status shows here when the worker has tried",
+        gettext("it is %(status)s: queued; its status shows here when the worker has tried")
+        % {"status": status_word(peering.status)},
         messages.INFO,
     )
 
 
 def _why_not_retried(peering):
     if peering.status != Status.FAILED:
-        return f"it is {peering.status}; only a failed peering is retried."
-    return (
+        return gettext("it is %(status)s; only a failed peering is retried.") % {
+            "status": status_word(peering.status)
+        }
+    return gettext(
         "a retry cannot succeed as things are (AWS no longer holds a request we can accept, "
         "or the cause needs fixing first). Once it is fixed, answer the customer's support "
         "request with \u201ccause fixed\u201d."
     )
 
 
-def _tell(model_admin, request, verb, outcomes):
-    """One message for one peering ("Retried 1 peering; it failed again: ..."); for
-    several, a count and a message per peering."""
-    outcomes = [(peering, outcome.rstrip("."), level) for peering, outcome, level in outcomes]
+def _tell(model_admin, request, one, several, outcomes):
+    """One message for one peering (`one`: "Retried 1 peering; it failed again: ..."); for
+    several, a count (`several(count)`) and a message per peering. Whole sentences, each
+    translated as one: word order differs between languages."""
+    # The sentence around an outcome ends it, in English or in Chinese.
+    outcomes = [(peering, outcome.rstrip(".\u3002"), level) for peering, outcome, level in outcomes]
     if len(outcomes) == 1:
         ((_peering, outcome, level),) = outcomes
-        model_admin.message_user(request, f"{verb} 1 peering; {outcome}.", level)
+        model_admin.message_user(request, one % {"outcome": outcome}, level)
         return
     if outcomes:
-        model_admin.message_user(request, f"{verb} {len(outcomes)} peerings.", messages.INFO)
+        model_admin.message_user(request, several(len(outcomes)), messages.INFO)
     for peering, outcome, level in outcomes:
         # "Peering pcx-…": the admin capitalises the first letter of each message.
-        model_admin.message_user(request, f"Peering {peering}: {outcome}.", level)
+        model_admin.message_user(
+            request,
+            gettext("Peering %(peering)s: %(outcome)s.") % {"peering": peering, "outcome": outcome},
+            level,
+        )
 
 
 def _summary(event):
@@ -313,12 +364,14 @@ class ResourceAdmin(AuditedAdmin):
             return super().changeform_view(request, object_id, form_url, extra_context)
         except DatabaseRefused as refused:
             # Raised inside the view's transaction, which has rolled everything back.
-            self.message_user(request, f"Nothing was saved: {refused}", messages.ERROR)
+            self.message_user(
+                request, gettext("Nothing was saved: %(why)s") % {"why": refused}, messages.ERROR
+            )
             return HttpResponseRedirect(request.get_full_path())
 
 
 def _why_refused(resource):
-    return services.peering_left_running(resource) or (
+    return services.peering_left_running(resource) or gettext(
         "the database refused it (a resource of this name or a change to its peering was "
         "made meanwhile). Reload and try again."
     )

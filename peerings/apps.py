@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class PeeringsConfig(AppConfig):
     name = "peerings"
-    verbose_name = "VPC peering"
+    verbose_name = _("VPC peering")
     # What customers may filter their audit log by (core.audit.customer_actions).
     audit_actions = [
         ("peering.created", "Peering created"),

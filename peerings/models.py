@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 from peerings import validators
 
@@ -265,42 +266,47 @@ class SupportRequest(models.Model):
     open per peering (the database refuses a second)."""
 
     class State(models.TextChoices):
-        OPEN = "open"
-        ANSWERED = "answered"
-        CLOSED = "closed"
+        OPEN = "open", _("Open")
+        ANSWERED = "answered", _("Answered")
+        CLOSED = "closed", _("Closed")
 
     WORDS_MAX_LENGTH = 2000
 
     peering = models.ForeignKey(
-        PeeringConnection, on_delete=models.PROTECT, related_name="support_requests"
+        PeeringConnection,
+        on_delete=models.PROTECT,
+        related_name="support_requests",
+        verbose_name=_("peering"),
     )
     # The failure it is about, copied when asked: the peering moves on (a retry, a delete).
-    failed_status = models.CharField("status when asked", max_length=20)
-    failure_reason = models.TextField("reason when asked", blank=True)
+    failed_status = models.CharField(_("status when asked"), max_length=20)
+    failure_reason = models.TextField(_("reason when asked"), blank=True)
     # Plain text, shown escaped, never as HTML.
-    words = models.TextField("customer's words", max_length=WORDS_MAX_LENGTH, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
-    answer = models.TextField("support's answer", blank=True)
+    words = models.TextField(_("customer's words"), max_length=WORDS_MAX_LENGTH, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
+    answer = models.TextField(_("support's answer"), blank=True)
     # Support's answer says the cause is fixed: the customer's Retry is offered again.
-    cause_fixed = models.BooleanField(default=False)
+    cause_fixed = models.BooleanField(_("cause fixed"), default=False)
     # Names frozen when they acted: a renamed or removed account does not rewrite them.
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    opened_by_name = models.CharField("opened by (name)", max_length=150, blank=True)
+    opened_by_name = models.CharField(_("opened by (name)"), max_length=150, blank=True)
     answered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    answered_by_name = models.CharField("answered by (name)", max_length=150, blank=True)
+    answered_by_name = models.CharField(_("answered by (name)"), max_length=150, blank=True)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    closed_by_name = models.CharField("closed by (name)", max_length=150, blank=True)
-    opened_at = models.DateTimeField(default=timezone.now)
-    answered_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by_name = models.CharField(_("closed by (name)"), max_length=150, blank=True)
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("support request")
+        verbose_name_plural = _("support requests")
         ordering = ["-opened_at", "-id"]
         constraints = [
             models.UniqueConstraint(

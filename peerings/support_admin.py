@@ -12,10 +12,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.timezone import now
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from core.admin import AuditedAdmin, KeepsHistory
 from peerings import services
-from peerings.admin_display import change_url, status_badge
+from peerings.admin_display import change_url, status_badge, status_word
 from peerings.models import PeeringConnection, SupportRequest
 
 Status = PeeringConnection.Status
@@ -25,13 +27,28 @@ class SupportAnswerForm(forms.ModelForm):
     class Meta:
         model = SupportRequest
         fields = ["answer", "cause_fixed"]
-        labels = {"cause_fixed": "Cause fixed: offer the customer's Retry again"}
+        labels = {"cause_fixed": _("Cause fixed: offer the customer's Retry again")}
 
     def clean_answer(self):
         answer = self.cleaned_data["answer"].strip()
         if not answer:
-            raise forms.ValidationError("Write the answer the customer will read.")
+            raise forms.ValidationError(gettext("Write the answer the customer will read."))
         return answer
+
+
+# What support reads on a request's badge: its state in English (as the filters and the
+# audit log name it), in the reader's language otherwise.
+STATE_WORDS = {
+    SupportRequest.State.OPEN: pgettext_lazy("support request state", "open"),
+    SupportRequest.State.ANSWERED: pgettext_lazy("support request state", "answered"),
+    SupportRequest.State.CLOSED: pgettext_lazy("support request state", "closed"),
+}
+
+
+def title(support_request):
+    """ "Support request #12", in the reader's language (str() stays English: it is what the
+    audit log records)."""
+    return gettext("Support request #%(number)s") % {"number": support_request.pk}
 
 
 # Open first, then answered, then closed; the oldest first within each: a queue.
@@ -48,7 +65,14 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
     member as actor. Nothing else of a request is changed here."""
 
     form = SupportAnswerForm
-    list_display = ["__str__", "state_column", "age", "organization", "peering_link", "failure"]
+    list_display = [
+        "title_column",
+        "state_column",
+        "age",
+        "organization",
+        "peering_link",
+        "failure",
+    ]
     list_filter = ["state"]
     list_select_related = ["peering__deployment__organization"]
     search_fields = [
@@ -59,7 +83,7 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
     ordering = [QUEUE_ORDER, "opened_at"]
     fieldsets = [
         (
-            "The request",
+            _("The request"),
             {
                 "fields": [
                     "organization",
@@ -74,7 +98,7 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
             },
         ),
         (
-            "Support's answer",
+            _("Support's answer"),
             {
                 "fields": [
                     "answer",
@@ -103,33 +127,39 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
         shown = [f for _name, fieldset in self.fieldsets for f in fieldset["fields"]]
         return [f for f in shown if not answerable or f not in ("answer", "cause_fixed")]
 
-    @admin.display(description="State", ordering="state")
+    @admin.display(description=_("Support request"), ordering="pk")
+    def title_column(self, request_):
+        return title(request_)
+
+    @admin.display(description=_("State"), ordering="state")
     def state_column(self, request_):
         return format_html(
-            '<span class="status-badge support-{}">{}</span>', request_.state, request_.state
+            '<span class="status-badge support-{}">{}</span>',
+            request_.state,
+            STATE_WORDS.get(request_.state, request_.state),
         )
 
-    @admin.display(description="Age", ordering="opened_at")
+    @admin.display(description=_("Age"), ordering="opened_at")
     def age(self, request_):
         return timesince(request_.opened_at, now())
 
-    @admin.display(description="Organization")
+    @admin.display(description=_("Organization"))
     def organization(self, request_):
         return request_.organization.name
 
-    @admin.display(description="Peering")
+    @admin.display(description=_("Peering"))
     def peering_link(self, request_):
         peering = request_.peering
         return format_html(
             '<a href="{}">{}</a> {}', change_url(peering), peering, status_badge(peering.status)
         )
 
-    @admin.display(description="Failure")
+    @admin.display(description=_("Failure"))
     def failure(self, request_):
         reason = request_.failure_reason
         if len(reason) > 120:
             reason = reason[:119] + "\u2026"
-        return format_html("{}: {}", request_.failed_status, reason)
+        return format_html("{}: {}", status_word(request_.failed_status), reason)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.update(
@@ -143,7 +173,10 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
     def save_model(self, request, obj, form, change):
         if "answer" not in form.cleaned_data:
             # Answered since the page was loaded: the form no longer offered the answer.
-            raise services.SupportRefused(f"{obj} was {obj.state} meanwhile. Reload the page.")
+            raise services.SupportRefused(
+                gettext("%(request)s was %(state)s meanwhile. Reload the page.")
+                % {"request": title(obj), "state": STATE_WORDS.get(obj.state, obj.state)}
+            )
         retry_offered = services.answer_support_request(
             obj,
             user=request.user,
@@ -151,17 +184,24 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
             cause_fixed=form.cleaned_data["cause_fixed"],
         )
         if retry_offered:
-            self.message_user(request, "The customer's Retry is offered again.", messages.SUCCESS)
+            self.message_user(
+                request, gettext("The customer's Retry is offered again."), messages.SUCCESS
+            )
         elif obj.cause_fixed:
             peering = obj.peering
-            why = (
-                "its Retry is offered already"
-                if peering.status == Status.FAILED
-                else "only a failed peering is retried"
-            )
+            if peering.status == Status.FAILED:
+                said = gettext(
+                    "Retry was not offered: %(peering)s is %(status)s, and its Retry is offered "
+                    "already."
+                )
+            else:
+                said = gettext(
+                    "Retry was not offered: %(peering)s is %(status)s, and only a failed peering "
+                    "is retried."
+                )
             self.message_user(
                 request,
-                f"Retry was not offered: {peering} is {peering.status}, and {why}.",
+                said % {"peering": peering, "status": status_word(peering.status)},
                 messages.WARNING,
             )
 
@@ -172,13 +212,15 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
             return super().changeform_view(request, object_id, form_url, extra_context)
         except services.SupportRefused as refused:
             # Raised inside the view's transaction, which has rolled everything back.
-            self.message_user(request, f"Nothing was saved: {refused}", messages.ERROR)
+            self.message_user(
+                request, gettext("Nothing was saved: %(why)s") % {"why": refused}, messages.ERROR
+            )
             return HttpResponseRedirect(request.get_full_path())
 
     def _close(self, request, object_id):
         support_request = self.get_object(request, unquote(object_id))
         if support_request is None:
-            raise Http404("No such support request.")
+            raise Http404(gettext("No such support request."))
         if not self.has_change_permission(request, support_request):
             raise PermissionDenied
         try:
@@ -186,5 +228,9 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
         except services.SupportRefused as refused:
             self.message_user(request, str(refused), messages.ERROR)
         else:
-            self.message_user(request, f"{support_request} is closed.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(request)s is closed.") % {"request": title(support_request)},
+                messages.SUCCESS,
+            )
         return HttpResponseRedirect(reverse("admin:peerings_supportrequest_changelist"))

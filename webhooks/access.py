@@ -5,6 +5,7 @@ for a row that does not exist."""
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 
 from core import access
 from core.models import Membership
@@ -14,7 +15,7 @@ from webhooks.models import WebhookEndpoint
 def _require_owner(user, organization):
     membership = access.membership_for(user, organization.pk)
     if membership.role != Membership.Role.OWNER:
-        raise PermissionDenied("Only owners of the organization manage its webhooks.")
+        raise PermissionDenied(gettext("Only owners of the organization manage its webhooks."))
 
 
 def organization_for_owner(request, organization_pk):

@@ -1,11 +1,13 @@
 """The events webhooks announce. Subscribable types are those a peering status change
 produces; the test event is sent on request, whatever the endpoint subscribes to."""
 
+from django.utils.translation import gettext_lazy as _
+
 EVENT_TYPES = [
-    ("peering.running", "Peering running"),
-    ("peering.failed", "Peering failed"),
-    ("peering.deleted", "Peering deleted"),
-    ("peering.peer_deleted", "Peering deleted on the customer side"),
+    ("peering.running", _("Peering running")),
+    ("peering.failed", _("Peering failed")),
+    ("peering.deleted", _("Peering deleted")),
+    ("peering.peer_deleted", _("Peering deleted on the customer side")),
 ]
 TEST_EVENT = "webhook.test"
 

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from webhooks import validators
 from webhooks.events import EVENT_TYPES
@@ -8,23 +9,23 @@ from webhooks.events import EVENT_TYPES
 
 class EndpointForm(forms.Form):
     url = forms.URLField(
-        label="URL",
+        label=_("URL"),
         max_length=2000,
         validators=[validators.validate_webhook_url],
         # type=text, not url: the browser's own check would hide our clearer messages.
         widget=forms.TextInput(
             attrs={"placeholder": "https://hooks.example.com/peering", "inputmode": "url"}
         ),
-        help_text="Where we POST events. It must be https and reach a public address.",
+        help_text=_("Where we POST events. It must be https and reach a public address."),
     )
-    description = forms.CharField(label="Description", max_length=200, required=False)
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
-        label="Events",
+        label=_("Events"),
         choices=EVENT_TYPES,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one event."},
+        error_messages={"required": _("Choose at least one event.")},
     )
-    enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
+    enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
 
     def clean_event_types(self):
         # In the order of EVENT_TYPES, whatever order the browser sent them in.
@@ -36,14 +37,14 @@ class RotateForm(forms.Form):
     OVERLAPS = {"24h": timedelta(hours=24), "1h": timedelta(hours=1), "none": timedelta(0)}
 
     keep_previous = forms.ChoiceField(
-        label="The current secret",
+        label=_("The current secret"),
         choices=[
             (
                 "24h",
-                "keeps signing beside the new one for 24 hours (update your receiver meanwhile)",
+                _("keeps signing beside the new one for 24 hours (update your receiver meanwhile)"),
             ),
-            ("1h", "keeps signing beside the new one for 1 hour"),
-            ("none", "stops signing at once (it has leaked)"),
+            ("1h", _("keeps signing beside the new one for 1 hour")),
+            ("none", _("stops signing at once (it has leaked)")),
         ],
         initial="24h",
         widget=forms.RadioSelect,

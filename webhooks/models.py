@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.models import Organization
 from webhooks import validators
@@ -27,24 +29,33 @@ def new_secret():
 
 class WebhookEndpoint(models.Model):
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="webhook_endpoints"
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="webhook_endpoints",
+        verbose_name=_("organization"),
     )
-    url = models.URLField("URL", max_length=2000, validators=[validators.validate_webhook_url])
-    description = models.CharField(max_length=200, blank=True)
-    enabled = models.BooleanField(default=True)
-    event_types = models.JSONField(default=list, validators=[validators.validate_event_types])
+    url = models.URLField(_("URL"), max_length=2000, validators=[validators.validate_webhook_url])
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    event_types = models.JSONField(
+        _("event types"), default=list, validators=[validators.validate_event_types]
+    )
     # Kept in clear because signing needs it. Never rendered after the response that
     # created or rotated it, never logged, never audited; not editable, so no form or
     # admin page includes it.
     secret = models.CharField(max_length=100, editable=False)
-    secret_created_at = models.DateTimeField(default=timezone.now, editable=False)
+    secret_created_at = models.DateTimeField(
+        _("secret created at"), default=timezone.now, editable=False
+    )
     # After a rotation the old secret may sign beside the new one for a while, so that a
     # receiver keeps accepting events until it is updated. Same care as `secret`.
     previous_secret = models.CharField(max_length=100, blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=~Q(secret=""), name="webhook_endpoint_has_secret"),
@@ -89,33 +100,39 @@ class WebhookDelivery(models.Model):
     """One event for one endpoint, however many attempts it takes."""
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
         # The endpoint was disabled before the delivery went out.
-        CANCELLED = "cancelled"
+        CANCELLED = "cancelled", _("Cancelled")
 
     endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("endpoint"),
     )
     # The event's ID (body `id`, header Webhook-Id): the same for every endpoint that gets
     # the event and for every attempt, so receivers can drop duplicates.
-    event_id = models.UUIDField(default=uuid.uuid4)
-    event_type = models.CharField(max_length=40)
+    event_id = models.UUIDField(_("event ID"), default=uuid.uuid4)
+    event_type = models.CharField(_("event type"), max_length=40)
     # The exact JSON text sent, fixed when the event happened: retries send the same bytes.
-    body = models.TextField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempt_count = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    body = models.TextField(_("body"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempt_count = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     # While pending: when its next step (the queued send, the scheduled retry or the attempt
     # being made) counts as lost with a worker or a broker, and the recovery sweep takes over.
     presumed_lost_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["endpoint", "event_id"], name="webhook_delivery_one_per_event_and_endpoint"
@@ -140,19 +157,26 @@ class WebhookDelivery(models.Model):
 
 class WebhookAttempt(models.Model):
     class Outcome(models.TextChoices):
-        SUCCEEDED = "succeeded", "succeeded"
-        RETRYING = "retrying", "failed, will retry"
-        FAILED = "failed", "failed"
+        SUCCEEDED = "succeeded", pgettext_lazy("webhook attempt outcome", "succeeded")
+        RETRYING = "retrying", pgettext_lazy("webhook attempt outcome", "failed, will retry")
+        FAILED = "failed", pgettext_lazy("webhook attempt outcome", "failed")
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
-    number = models.PositiveSmallIntegerField()
-    started_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField()
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    delivery = models.ForeignKey(
+        WebhookDelivery,
+        on_delete=models.CASCADE,
+        related_name="attempts",
+        verbose_name=_("delivery"),
+    )
+    number = models.PositiveSmallIntegerField(_("number"))
+    started_at = models.DateTimeField(_("started at"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
 
     class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         ordering = ["number"]
         constraints = [
             models.UniqueConstraint(

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from webhooks.events import EVENT_TYPES
 
@@ -45,33 +46,44 @@ def vet_url(url):
         parts = urlsplit(url)
     except ValueError:  # an unmatched bracket of an IPv6 address, say
         raise UnsafeUrl(
-            "This is not a valid URL; check the brackets around an IPv6 address."
+            gettext("This is not a valid URL; check the brackets around an IPv6 address.")
         ) from None
     scheme = parts.scheme.lower()
     if settings.WEBHOOK_ALLOW_HTTP and scheme not in ("https", "http"):
-        raise UnsafeUrl("Webhook URLs must start with https:// (or http://, allowed here).")
+        raise UnsafeUrl(
+            gettext("Webhook URLs must start with https:// (or http://, allowed here).")
+        )
     if not settings.WEBHOOK_ALLOW_HTTP and scheme != "https":
-        raise UnsafeUrl("Webhook URLs must start with https://.")
+        raise UnsafeUrl(gettext("Webhook URLs must start with https://."))
     host = parts.hostname
     if not host:
-        raise UnsafeUrl("The URL has no host name.")
+        raise UnsafeUrl(gettext("The URL has no host name."))
     if parts.username or parts.password:
         raise UnsafeUrl(
-            "Put no user name or password in the URL: the signature on each "
-            "request tells you it comes from us."
+            gettext(
+                "Put no user name or password in the URL: the signature on each "
+                "request tells you it comes from us."
+            )
         )
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
-        raise UnsafeUrl("The port must be a number from 1 to 65535.") from None
+        raise UnsafeUrl(gettext("The port must be a number from 1 to 65535.")) from None
     addresses, host_is_address = _resolve(host, port)
     for address in addresses:
         problem = address_problem(address)
         if problem:
-            subject = f"{address} is" if host_is_address else f"{host} resolves to {address},"
-            raise UnsafeUrl(
-                f"{subject} {problem}. Webhooks are only sent to public internet addresses."
-            )
+            if host_is_address:
+                refusal = gettext(
+                    "%(address)s is %(problem)s. Webhooks are only sent to public internet "
+                    "addresses."
+                )
+            else:
+                refusal = gettext(
+                    "%(host)s resolves to %(address)s, %(problem)s. Webhooks are only sent to "
+                    "public internet addresses."
+                )
+            raise UnsafeUrl(refusal % {"host": host, "address": address, "problem": problem})
     return Target(host=host, port=port, addresses=addresses, host_is_address=host_is_address)
 
 
@@ -84,7 +96,8 @@ def _resolve(host, port):
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise Unresolvable(
-            f"{host} could not be resolved ({getattr(exc, 'strerror', None) or exc})."
+            gettext("%(host)s could not be resolved (%(error)s).")
+            % {"host": host, "error": getattr(exc, "strerror", None) or exc}
         ) from None
     addresses = []
     for _family, _type, _proto, _name, sockaddr in infos:
@@ -93,7 +106,7 @@ def _resolve(host, port):
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise Unresolvable(f"{host} has no address.")
+        raise Unresolvable(gettext("%(host)s has no address.") % {"host": host})
     return tuple(addresses), False
 
 
@@ -101,7 +114,7 @@ def address_problem(address):
     """Why `address` may not receive webhooks (a phrase), or None when it may."""
     for candidate in _with_embedded_ipv4(address):
         if candidate in METADATA_ADDRESSES:
-            return "the cloud metadata address"
+            return gettext("the cloud metadata address")
     if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
         return None
     for candidate in _with_embedded_ipv4(address):
@@ -128,19 +141,19 @@ def _with_embedded_ipv4(address):
 
 def _non_public(address):
     if address.is_unspecified:
-        return "the unspecified address"
+        return gettext("the unspecified address")
     if address.is_loopback:
-        return "a loopback address"
+        return gettext("a loopback address")
     if address.is_link_local:
-        return "a link-local address"
+        return gettext("a link-local address")
     if address.is_multicast:
-        return "a multicast address"
+        return gettext("a multicast address")
     if address.is_reserved:
-        return "a reserved address"
+        return gettext("a reserved address")
     if address.is_private:
-        return "a private address"
+        return gettext("a private address")
     if not address.is_global:
-        return "not a public address"
+        return gettext("not a public address")
     return None
 
 
@@ -150,13 +163,18 @@ def validate_webhook_url(value):
     except UnsafeUrl as exc:
         raise ValidationError(str(exc), code="unsafe_url") from None
     except Unresolvable as exc:
-        raise ValidationError(f"{exc} Check the host name.", code="unresolvable") from None
+        raise ValidationError(
+            gettext("%(why)s Check the host name.") % {"why": exc}, code="unresolvable"
+        ) from None
 
 
 def validate_event_types(value):
     known = {event_type for event_type, _label in EVENT_TYPES}
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValidationError("Event types must be a list of event names.", code="invalid")
+        raise ValidationError(gettext("Event types must be a list of event names."), code="invalid")
     unknown = sorted(set(value) - known)
     if unknown:
-        raise ValidationError(f"Unknown event type(s): {', '.join(unknown)}.", code="invalid")
+        raise ValidationError(
+            gettext("Unknown event type(s): %(types)s.") % {"types": ", ".join(unknown)},
+            code="invalid",
+        )

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.models import Membership
@@ -104,7 +105,7 @@ def endpoint_edit(request, endpoint_pk):
     form = EndpointForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         if services.update_endpoint(endpoint, **form.cleaned_data):
-            messages.success(request, "Webhook endpoint saved.")
+            messages.success(request, gettext("Webhook endpoint saved."))
         return redirect("webhook-detail", endpoint_pk=endpoint.pk)
     return render(
         request,
@@ -131,7 +132,9 @@ def endpoint_delete(request, endpoint_pk):
     endpoint = access.endpoint_for_owner(request, endpoint_pk)
     if request.method == "POST":
         services.delete_endpoint(endpoint)
-        messages.success(request, f"Webhook endpoint {endpoint.url} deleted.")
+        messages.success(
+            request, gettext("Webhook endpoint %(url)s deleted.") % {"url": endpoint.url}
+        )
         return redirect("webhook-list")
     return render(request, "webhooks/endpoint_delete.html", {"endpoint": endpoint})
 
@@ -148,7 +151,7 @@ def delivery_resend(request, endpoint_pk, delivery_pk):
     if problem:
         messages.error(request, problem)
     else:
-        messages.success(request, "Sent again.")
+        messages.success(request, gettext("Sent again."))
     return redirect("webhook-detail", endpoint_pk=endpoint.pk)
 
 
@@ -159,5 +162,5 @@ def endpoint_test(request, endpoint_pk):
     services.send_test_event(endpoint)
     if request.htmx:
         return _deliveries(request, endpoint)
-    messages.success(request, "Test event queued.")
+    messages.success(request, gettext("Test event queued."))
     return redirect("webhook-detail", endpoint_pk=endpoint.pk)
