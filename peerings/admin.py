@@ -274,7 +274,7 @@ def _why_not_retried(peering):
     return gettext(
         "a retry cannot succeed as things are (AWS no longer holds a request we can accept, "
         "or the cause needs fixing first). Once it is fixed, answer the customer's support "
-        "request with \u201ccause fixed\u201d."
+        "request with “cause fixed”."
     )
 
 
