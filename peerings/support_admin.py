@@ -167,6 +167,8 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
             show_save_and_continue=False,
             show_save_and_add_another=False,
             can_close_request=self.has_change_permission(request, obj),
+            # The page's heading in the reader's language (Django's is str(obj): English).
+            subtitle=title(obj) if obj is not None else None,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client, RequestFactory
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.views import defaults
 
 from core import login_guard
@@ -16,6 +16,7 @@ from peerings import admin_display, services, support_admin
 from peerings.models import PeeringConnection, SupportRequest
 from tests.support.factories import make_peering
 from tests.support.webhooks import list_url, make_endpoint, new_url, url_of
+from webhooks.models import WebhookAttempt, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +72,7 @@ def test_a_support_request_page_reads_in_chinese(client, support, support_reques
     words = text_of(page)
     for said in ("工单内容", "技术支持回复", "客户描述", "返回工单队列"):
         assert said in words
+    assert f"<h2>工单 #{support_request.pk}</h2>" in page
     assert 'value="发送回复"' in page
     assert 'value="关闭工单"' in page
     assert "原因已修复：重新向客户提供“重试”" in words
@@ -127,6 +129,23 @@ def test_an_admin_action_reports_in_chinese(client, support, deployment):
 def test_every_status_and_state_has_a_badge_word():
     assert set(admin_display.STATUS_WORDS) == set(PeeringConnection.Status.values)
     assert set(support_admin.STATE_WORDS) == set(SupportRequest.State.values)
+
+
+def test_a_webhook_delivery_reads_in_chinese_in_the_admin(client, support, organization):
+    delivery = WebhookDelivery.objects.create(
+        endpoint=make_endpoint(organization), event_type="peering.running", body="{}"
+    )
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=1, started_at=timezone.now(), duration_ms=5, outcome="retrying"
+    )
+    client.force_login(support)
+    words = text_of(
+        client.get(
+            f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/", **CHINESE
+        ).content.decode()
+    )
+    for said in ("Webhook 投递尝试", f"{delivery} 的第 1 次尝试", "失败，将重试", "待发送"):
+        assert said in words
 
 
 # --- the webhook pages ---

@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from core.models import Organization
 from webhooks import validators
@@ -189,4 +189,8 @@ class WebhookAttempt(models.Model):
         ]
 
     def __str__(self):
-        return f"attempt {self.number} of {self.delivery}"
+        # Shown on the admin's delivery page, one per attempt row; never stored.
+        return gettext("attempt %(number)s of %(delivery)s") % {
+            "number": self.number,
+            "delivery": self.delivery,
+        }
