@@ -46,8 +46,8 @@ STATE_WORDS = {
 
 
 def title(support_request):
-    """ "Support request #12", in the reader's language (str() stays English: it is what the
-    audit log records)."""
+    """The request's name ("Support request #12") in the reader's language; str() stays
+    English, since the audit log records it."""
     return gettext("Support request #%(number)s") % {"number": support_request.pk}
 
 
