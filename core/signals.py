@@ -14,7 +14,6 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from core import audit, bootstrap, login_guard
-from core.middleware import client_ip
 
 
 def _as(user):
@@ -43,7 +42,7 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
         "user.login_failed", message=f"Failed login for {username}", after={"username": username}
     )
     if request is not None:
-        login_guard.note_failure(typed, client_ip(request))
+        login_guard.note_failure(typed, login_guard.lockout_address(request))
 
 
 def _recorded_by_their_admin(content_type):
