@@ -12,6 +12,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django_q.models import Schedule
 
 from core import audit, bootstrap, login_guard
 
@@ -78,3 +79,4 @@ def record_admin_change(sender, instance, created, **kwargs):
 def keep_bootstrap_rows(sender, **kwargs):
     # A test flush empties every table, data migrations' rows included; put them back.
     bootstrap.ensure_support_group(Group, Permission, ContentType, bootstrap.SUPPORT_PERMISSIONS)
+    bootstrap.ensure_audit_checkpoint_schedule(Schedule)

@@ -270,6 +270,8 @@ PEERING_ACTIVE_TIMEOUT = envint("PEERING_ACTIVE_TIMEOUT", "60", minimum=1)
 # Reconcile re-queues a peering stuck in pending/provisioning/deleting this long (seconds).
 RECONCILE_STUCK_AFTER = envint("RECONCILE_STUCK_AFTER", "600", minimum=0)
 RECONCILE_EVERY_MINUTES = envint("RECONCILE_EVERY_MINUTES", "5", minimum=1)
+# The audit chain's head is checkpointed (and logged, for keeping elsewhere) this often.
+AUDIT_CHECKPOINT_EVERY_MINUTES = envint("AUDIT_CHECKPOINT_EVERY_MINUTES", "15", minimum=1)
 
 # Customer VPCs may not use these ranges (the vendor's platform uses them internally).
 RESERVED_CIDRS = envnetworks("RESERVED_CIDRS", "100.0.0.0/8,101.0.0.0/8")
