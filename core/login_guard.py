@@ -72,9 +72,9 @@ def is_locked(username, ip):
 
 def note_failure(username, ip):
     """Count one failed login; the failure that reaches a limit starts a lockout and is
-    audited. The counter's own increment decides it (atomic in Redis), so each lockout is
-    recorded exactly once however many processes see failures, and a new lockout after the
-    window ends is recorded again."""
+    audited. The counter's own increment decides it (atomic in Redis and in core.cache), so
+    each lockout is recorded exactly once however many processes see failures, and a new
+    lockout after the window ends is recorded again."""
     for key, limit in _keys(username, ip):
         cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
         try:

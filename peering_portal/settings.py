@@ -231,6 +231,17 @@ if REDIS_URL:
     }
 else:
     Q_CLUSTER["orm"] = "default"
+    # Shared by every process through the database (core.cache; its table is made by
+    # `migrate`): login lockouts count across all web processes without Redis too.
+    CACHES = {
+        "default": {
+            "BACKEND": "core.cache.SharedDatabaseCache",
+            "LOCATION": "core_cache",  # core.cache.TABLE
+            # Entries expire with their lockout window. Far above Django's 300, so that
+            # failures under many names cannot evict the counters that lock an attacker out.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # --- AWS ---
 # Credentials come from boto3's standard chain; AWS_ENDPOINT_URL (read by boto3 itself)
