@@ -4,6 +4,7 @@ removed from its newest end, and an emptied table."""
 
 import io
 import logging
+import pydoc
 
 import pytest
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django_q.models import Schedule
 
-from core import audit, bootstrap, checkpoints, tasks
+from core import audit, bootstrap, checkpoints
 from core.models import AppendOnlyError, AuditCheckpoint, AuditEvent
 from tests.support.audit import behind_the_models_back
 
@@ -65,8 +66,21 @@ def test_the_schedule_checkpoints_the_chain(organization):
     assert (schedule.schedule_type, schedule.repeats) == (Schedule.MINUTES, -1)
     assert schedule.minutes == settings.AUDIT_CHECKPOINT_EVERY_MINUTES
     record(2, organization)
-    tasks.checkpoint_audit_chain()
+    pydoc.locate(schedule.func)()  # what the cluster runs: the function the schedule names
     assert AuditCheckpoint.objects.get().event_count == 2
+
+
+def test_the_schedule_is_put_back_after_a_flush_but_not_before_its_table(db):
+    from django.db.migrations.loader import MigrationLoader
+
+    from core import signals
+
+    Schedule.objects.filter(name=bootstrap.AUDIT_CHECKPOINT_SCHEDULE).delete()
+    before = MigrationLoader(connection).project_state(("core", "0002_move_content_types"))
+    signals.keep_bootstrap_rows(sender=None, apps=before.apps)
+    assert not Schedule.objects.filter(name=bootstrap.AUDIT_CHECKPOINT_SCHEDULE).exists()
+    signals.keep_bootstrap_rows(sender=None)  # a flush: the code's own models
+    assert Schedule.objects.filter(name=bootstrap.AUDIT_CHECKPOINT_SCHEDULE).count() == 1
 
 
 def test_an_untouched_log_verifies_against_every_checkpoint(organization):
