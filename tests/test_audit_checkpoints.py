@@ -5,11 +5,13 @@ removed from its newest end, and an emptied table."""
 import io
 import logging
 import pydoc
+import time
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 from django_q.models import Schedule
 
 from core import audit, bootstrap, checkpoints
@@ -68,6 +70,30 @@ def test_the_schedule_checkpoints_the_chain(organization):
     record(2, organization)
     pydoc.locate(schedule.func)()  # what the cluster runs: the function the schedule names
     assert AuditCheckpoint.objects.get().event_count == 2
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_cluster_checkpoints_on_schedule_and_logs_the_line(organization, cluster):
+    process, log = cluster
+    events = record(3, organization)
+    # The cluster fixture put the standing schedules off; this one is due now.
+    Schedule.objects.filter(name=bootstrap.AUDIT_CHECKPOINT_SCHEDULE).update(
+        next_run=timezone.now()
+    )
+    line = "audit.checkpoint audit checkpoint "
+    deadline = time.monotonic() + 120  # the scheduler looks every 30 s
+    while time.monotonic() < deadline and process.poll() is None:
+        log.seek(0)
+        if line in log.read():  # logged once the row is committed
+            break
+        time.sleep(0.5)
+    log.seek(0)
+    output = log.read()
+    checkpoint = AuditCheckpoint.objects.first()
+    assert checkpoint is not None, output[-3000:]
+    assert (checkpoint.event_count, checkpoint.head_hash) == (3, events[-1].hash)
+    assert f"{line}{checkpoint.pk}: 3 events, head event {events[-1].pk}, hash " in output
 
 
 def test_the_schedule_is_put_back_after_a_flush_but_not_before_its_table(db):
