@@ -17,16 +17,26 @@ log = logging.getLogger("audit.checkpoint")
 
 
 def write_checkpoint():
-    """Record the chain's head and length now, and log them in one line."""
+    """Record the chain's head and length now, and log them in one line; first, log an error
+    when the log no longer holds what the previous checkpoint vouched for, so that an
+    operator hears of it within one interval, not at the next verify_audit_chain."""
     with transaction.atomic():
         # Under the chain's lock: no event is being added while head and count are read.
         _lock_chain()
+        previous = AuditCheckpoint.objects.order_by("-id").first()
         head = AuditEvent.objects.order_by("-id").values("id", "hash").first() or {}
         checkpoint = AuditCheckpoint.objects.create(
             head_event_id=head.get("id"),
             head_hash=head.get("hash", ""),
             event_count=AuditEvent.objects.count(),
         )
+        if previous and not _still_holds(previous, checkpoint.event_count):
+            log.error(
+                "audit chain: events vouched for by checkpoint %s are missing or changed; "
+                "run `manage.py verify_audit_chain`",
+                previous.pk,
+                extra={"audit_checkpoint": previous.pk},
+            )
     log.info(
         "audit checkpoint %s: %s events, head event %s, hash %s",
         checkpoint.pk,
@@ -41,6 +51,18 @@ def write_checkpoint():
         },
     )
     return checkpoint
+
+
+def _still_holds(previous, count_now):
+    """The previous checkpoint's head is there, unchanged, with as many events up to it as
+    it counted. Two indexed reads: the events since its head are few."""
+    if previous.head_event_id is None:
+        return True
+    newer = AuditEvent.objects.filter(id__gt=previous.head_event_id).count()
+    head_there = AuditEvent.objects.filter(
+        id=previous.head_event_id, hash=previous.head_hash
+    ).exists()
+    return head_there and count_now - newer == previous.event_count
 
 
 @dataclass(frozen=True)

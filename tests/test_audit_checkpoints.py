@@ -147,6 +147,22 @@ def test_events_removed_before_later_events_and_checkpoints_are_still_reported(o
     assert "(1 of 2 checkpoints disagree with the log)" in message
 
 
+def test_the_next_checkpoint_logs_an_error_when_events_went_missing(organization, caplog):
+    events = record(3, organization)
+    checkpoints.write_checkpoint()
+    record(2, organization)
+    with caplog.at_level(logging.INFO, logger="audit.checkpoint"):
+        checkpoints.write_checkpoint()  # nothing missing: no error
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    with behind_the_models_back() as cursor:
+        cursor.execute("DELETE FROM peerings_auditevent WHERE id = %s", [events[0].pk])
+    with caplog.at_level(logging.INFO, logger="audit.checkpoint"):
+        checkpoints.write_checkpoint()
+    [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.name == "audit.checkpoint"
+    assert "missing or changed" in error.getMessage()
+
+
 def test_events_removed_from_the_middle_are_counted_too(organization):
     events = record(5, organization)
     checkpoints.write_checkpoint()
