@@ -5,7 +5,8 @@ historical ones.
 
 The Support group is the platform's; each app grants it what support needs of that app
 (view everything, run the app's support actions, change and delete nothing) from its own
-bootstrap module. Here: organizations, their members and the audit log."""
+bootstrap module. Here: organizations, their members and the audit log; and the django-q2
+schedule that checkpoints the audit chain."""
 
 from django.conf import settings
 
@@ -33,16 +34,28 @@ def ensure_support_group(group_model, permission_model, content_type_model, perm
     return group
 
 
-def every_few_minutes(schedule_model, name, func):
-    """A django-q2 schedule running `func` every RECONCILE_EVERY_MINUTES (at the time it is
-    made; change it in the admin's Scheduled tasks afterwards)."""
+def every_few_minutes(schedule_model, name, func, minutes=None):
+    """A django-q2 schedule running `func` every `minutes`, by default RECONCILE_EVERY_MINUTES
+    (at the time it is made; change it in the admin's Scheduled tasks afterwards)."""
     schedule, _ = schedule_model.objects.get_or_create(
         name=name,
         defaults={
             "func": func,
             "schedule_type": "I",  # Schedule.MINUTES
-            "minutes": settings.RECONCILE_EVERY_MINUTES,
+            "minutes": settings.RECONCILE_EVERY_MINUTES if minutes is None else minutes,
             "repeats": -1,
         },
     )
     return schedule
+
+
+AUDIT_CHECKPOINT_SCHEDULE = "Checkpoint the audit chain"
+
+
+def ensure_audit_checkpoint_schedule(schedule_model):
+    return every_few_minutes(
+        schedule_model,
+        AUDIT_CHECKPOINT_SCHEDULE,
+        "core.tasks.checkpoint_audit_chain",
+        minutes=settings.AUDIT_CHECKPOINT_EVERY_MINUTES,
+    )

@@ -1,8 +1,11 @@
 """Repeated failed logins lock out further attempts for a while.
 
-Counted per (username, client IP) and per client IP, so one attacker can neither guess a
-password nor lock a real user out from the user's own address. Counts live in Django's
-cache: Redis when REDIS_URL is set (shared by every web process), else per process."""
+Where the client's address can be trusted, counted per (username, address) and per address,
+so one attacker can neither guess a password nor lock a real user out from the user's own
+address. Where it cannot (behind a proxy not listed in TRUSTED_PROXIES, every client has the
+proxy's address), counted per username alone: an address shared by everyone must never lock
+everyone out. Counts live in Django's cache, which every process shares: Redis when
+REDIS_URL is set, else the database (core.cache)."""
 
 import hashlib
 
@@ -22,12 +25,32 @@ PER_IP_FACTOR = 4
 
 
 def _keys(username, ip):
+    """(cache key, limit) of each counter a failure counts towards; `ip` None when the
+    client's address cannot be trusted (lockout_address)."""
     # Hashed: a typed username may be any length and hold any character, a cache key not.
+    if ip is None:
+        who = hashlib.sha256(username.strip().lower().encode()).hexdigest()
+        return [(f"login-failures-user:{who}", settings.LOGIN_MAX_FAILURES)]
     who = hashlib.sha256(f"{username.strip().lower()}|{ip}".encode()).hexdigest()
     return [
         (f"login-failures:{who}", settings.LOGIN_MAX_FAILURES),
         (f"login-failures-ip:{ip}", settings.LOGIN_MAX_FAILURES * PER_IP_FACTOR),
     ]
+
+
+# Set by proxies. With none of them, the connection's own address is the client's.
+_FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def lockout_address(request):
+    """The client's address when it can be trusted, else None. Trusted: when TRUSTED_PROXIES
+    is set (client_ip then reads the address a listed proxy passed on, or the connection's
+    own when it came directly), or when the request carries no proxy's header (a direct
+    connection). A request through a proxy nobody listed carries the proxy's address,
+    which everyone behind it shares."""
+    if not settings.TRUSTED_PROXIES and any(request.META.get(h) for h in _FORWARDING_HEADERS):
+        return None
+    return client_ip(request)
 
 
 UNKNOWN_USERNAME = "(unknown username)"
@@ -50,9 +73,9 @@ def is_locked(username, ip):
 
 def note_failure(username, ip):
     """Count one failed login; the failure that reaches a limit starts a lockout and is
-    audited. The counter's own increment decides it (atomic in Redis), so each lockout is
-    recorded exactly once however many processes see failures, and a new lockout after the
-    window ends is recorded again."""
+    audited. The counter's own increment decides it (atomic in Redis and in core.cache), so
+    each lockout is recorded exactly once however many processes see failures, and a new
+    lockout after the window ends is recorded again."""
     for key, limit in _keys(username, ip):
         cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
         try:
@@ -74,16 +97,20 @@ def _record_lockout(username, ip, per_address):
             f"Logins from {ip} locked after {limit} failed attempts within {minutes} "
             f"minutes (last username tried: {username})"
         )
+        scope = "address"
+    elif ip is None:
+        message = (
+            f"Login locked for {username} from any address after "
+            f"{settings.LOGIN_MAX_FAILURES} failed attempts within {minutes} minutes"
+        )
+        scope = "username"
     else:
         message = (
             f"Login locked for {username} from {ip} after "
             f"{settings.LOGIN_MAX_FAILURES} failed attempts within {minutes} minutes"
         )
-    audit.record(
-        "user.login_locked",
-        message=message,
-        after={"username": username, "scope": "address" if per_address else "username and address"},
-    )
+        scope = "username and address"
+    audit.record("user.login_locked", message=message, after={"username": username, "scope": scope})
 
 
 def clear(username, ip):
@@ -93,7 +120,7 @@ def clear(username, ip):
 class LockoutMixin:
     def clean(self):
         username = self.cleaned_data.get("username") or ""
-        ip = client_ip(self.request) if self.request else None
+        ip = lockout_address(self.request) if self.request else None
         if is_locked(username, ip):
             minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
             raise forms.ValidationError(

@@ -142,3 +142,37 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are never deleted.")
+
+
+class AuditCheckpoint(models.Model):
+    """The audit chain's head at one moment: its newest event, that event's hash and how
+    many events there were. The chain alone cannot show rows removed from its newest end
+    (what is left still links up) nor an emptied table; `verify_audit_chain` compares the
+    log with every checkpoint and finds both. Written on a schedule (core.tasks), which also
+    logs it for an operator to keep elsewhere.
+
+    Append-only like the log (the model refuses, and on PostgreSQL a trigger). The head is
+    a plain number, not a foreign key: a checkpoint must outlive the rows it vouches for,
+    and a TRUNCATE of the log must not be able to cascade to it."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    # None when the log was empty.
+    head_event_id = models.BigIntegerField(null=True, blank=True)
+    head_hash = models.CharField(max_length=64, blank=True)
+    event_count = models.PositiveBigIntegerField()
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S}: {self.event_count} events"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit checkpoints are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit checkpoints are never deleted.")

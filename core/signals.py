@@ -5,6 +5,7 @@ Imported by CoreConfig.ready(), once every app is loaded: models import at the t
 
 from dataclasses import replace
 
+from django.apps import apps as global_apps
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, Permission
@@ -12,9 +13,9 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.contrib.contenttypes.models import ContentType
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django_q.models import Schedule
 
 from core import audit, bootstrap, login_guard
-from core.middleware import client_ip
 
 
 def _as(user):
@@ -43,7 +44,7 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
         "user.login_failed", message=f"Failed login for {username}", after={"username": username}
     )
     if request is not None:
-        login_guard.note_failure(typed, client_ip(request))
+        login_guard.note_failure(typed, login_guard.lockout_address(request))
 
 
 def _recorded_by_their_admin(content_type):
@@ -76,6 +77,12 @@ def record_admin_change(sender, instance, created, **kwargs):
     )
 
 
-def keep_bootstrap_rows(sender, **kwargs):
+def keep_bootstrap_rows(sender, apps=None, **kwargs):
     # A test flush empties every table, data migrations' rows included; put them back.
     bootstrap.ensure_support_group(Group, Permission, ContentType, bootstrap.SUPPORT_PERMISSIONS)
+    # Not when core was migrated back before the table the schedule writes.
+    try:
+        (apps or global_apps).get_model("core", "AuditCheckpoint")
+    except LookupError:
+        return
+    bootstrap.ensure_audit_checkpoint_schedule(Schedule)

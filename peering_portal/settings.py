@@ -234,6 +234,17 @@ if REDIS_URL:
     }
 else:
     Q_CLUSTER["orm"] = "default"
+    # Shared by every process through the database (core.cache; its table is made by
+    # `migrate`): login lockouts count across all web processes without Redis too.
+    CACHES = {
+        "default": {
+            "BACKEND": "core.cache.SharedDatabaseCache",
+            "LOCATION": "core_cache",  # core.cache.TABLE
+            # Entries expire with their lockout window. Far above Django's 300, so that
+            # failures under many names cannot evict the counters that lock an attacker out.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # --- AWS ---
 # Credentials come from boto3's standard chain; AWS_ENDPOINT_URL (read by boto3 itself)
@@ -273,6 +284,8 @@ PEERING_ACTIVE_TIMEOUT = envint("PEERING_ACTIVE_TIMEOUT", "60", minimum=1)
 # Reconcile re-queues a peering stuck in pending/provisioning/deleting this long (seconds).
 RECONCILE_STUCK_AFTER = envint("RECONCILE_STUCK_AFTER", "600", minimum=0)
 RECONCILE_EVERY_MINUTES = envint("RECONCILE_EVERY_MINUTES", "5", minimum=1)
+# The audit chain's head is checkpointed (and logged, for keeping elsewhere) this often.
+AUDIT_CHECKPOINT_EVERY_MINUTES = envint("AUDIT_CHECKPOINT_EVERY_MINUTES", "15", minimum=1)
 
 # Customer VPCs may not use these ranges (the vendor's platform uses them internally).
 RESERVED_CIDRS = envnetworks("RESERVED_CIDRS", "100.0.0.0/8,101.0.0.0/8")

@@ -182,12 +182,21 @@ def _cache_keys_private_to_this_test_process():
 
 
 @pytest.fixture(autouse=True)
-def _no_login_lockout_carried_over():
-    """Failed logins counted by one test (client address 127.0.0.1) must not lock the next."""
+def _no_login_lockout_carried_over(request):
+    """Failed logins counted by one test (client address 127.0.0.1) must not lock the next.
+    Only in a test with the database: without Redis the cache is the database's, and a
+    test without it counted no login."""
     from django.core.cache import cache
 
     from core import login_guard
 
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+    elif "db" in request.fixturenames or marker:
+        request.getfixturevalue("db")
+    else:
+        return
     cache.delete(login_guard._keys("", "127.0.0.1")[1][0])
 
 

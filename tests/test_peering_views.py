@@ -1,6 +1,7 @@
 """The web side of creating a VPC peering: the dialog, confirming a request, the live row,
 Retry and the demo shortcut. AWS is the moto simulator; queued tasks run inline."""
 
+import html
 import json
 import re
 
@@ -13,8 +14,14 @@ from demo import sandbox
 from demo.aws import SandboxEc2
 from peerings import services
 from peerings.models import PeeringConnection
+from peerings.services.checks import not_for_this_deployment
 from tests.support.aws import CUSTOMER, vendor_ec2
-from tests.support.factories import confirmed, make_deployment, make_peering
+from tests.support.factories import (
+    another_organizations_deployment,
+    confirmed,
+    make_deployment,
+    make_peering,
+)
 from tests.support.web import HTMX, detail_url, errors_of
 
 pytestmark = pytest.mark.django_db
@@ -400,6 +407,29 @@ def test_an_unknown_peering_id_is_refused(client, owner, aws_deployment):
     assert response.status_code == 200
     errors = errors_of(response.content.decode(), "peering_id")
     assert "No VPC peering connection pcx-0123456789abcdef0 exists in us-east-1" in errors
+    assert PeeringConnection.objects.count() == 0
+
+
+def test_an_outsiders_pcx_gets_the_answer_of_one_that_does_not_exist(
+    client, owner, outsider, aws_deployment
+):
+    """A pcx addressed to another organization's deployment: the dialog shows only the
+    message of a request that does not exist, and none of that deployment's or its
+    requester's values anywhere in the page."""
+    theirs = another_organizations_deployment(outsider)
+    request = sandbox.create_customer_request(theirs, account_id="333344445555")
+    client.force_login(owner)
+    response = client.post(new_url(aws_deployment), form_data(request))
+    assert response.status_code == 200
+    page = response.content.decode()
+    shown = html.unescape(errors_of(page, "peering_id")).strip()
+    [message] = not_for_this_deployment(aws_deployment, request.peering_id)["peering_id"]
+    assert shown == f"<li>{message}</li>"
+    assert errors_of(page, "account_id") is None
+    assert errors_of(page, "vpc_id") is None
+    # The form echoes what was typed (the requester's account and VPC): nothing more.
+    for secret in (theirs.vpc_id, theirs.cidr, theirs.security_group_id, request.cidr):
+        assert secret not in page
     assert PeeringConnection.objects.count() == 0
 
 

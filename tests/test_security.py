@@ -2,6 +2,7 @@
 escape them), login lockout, security headers, and `check --deploy` under production
 settings."""
 
+import ipaddress
 import subprocess
 import sys
 
@@ -191,7 +192,7 @@ def forget_failures(username, *ips):
 
 @pytest.fixture
 def fresh_cache():
-    ips = ("198.51.100.7", "203.0.113.66")
+    ips = ("198.51.100.7", "203.0.113.66", "10.0.0.5", None)  # None: by username alone
     for username in ("olivia", "staff"):
         forget_failures(username, *ips)
     yield
@@ -199,9 +200,9 @@ def fresh_cache():
         forget_failures(username, *ips)
 
 
-def attempt(client, username, password, ip="198.51.100.7"):
+def attempt(client, username, password, ip="198.51.100.7", **headers):
     return client.post(
-        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip, **headers
     )
 
 
@@ -278,6 +279,76 @@ def test_an_address_trying_many_usernames_is_locked_and_audited_once(
     finally:
         for name in names:
             forget_failures(name, "203.0.113.66")
+
+
+PROXY = "10.0.0.5"
+
+
+def via_proxy(client, username, password, client_address):
+    """A login through a proxy at PROXY that passes the client's address on."""
+    return attempt(client, username, password, ip=PROXY, HTTP_X_FORWARDED_FOR=client_address)
+
+
+def test_behind_an_unlisted_proxy_failures_from_anyone_do_not_lock_everyone(
+    client, owner, settings, fresh_cache
+):
+    # TRUSTED_PROXIES unset: every client has the proxy's address, so it counts for nothing.
+    settings.TRUSTED_PROXIES = []
+    settings.LOGIN_MAX_FAILURES = 1
+    names = [
+        f"guess{n}" for n in range(settings.LOGIN_MAX_FAILURES * login_guard.PER_IP_FACTOR + 2)
+    ]
+    try:
+        for name in names:
+            via_proxy(client, name, "wrong", "203.0.113.66")
+        assert via_proxy(client, "olivia", "pw-olivia", "198.51.100.7").status_code == 302
+        scopes = {e.after["scope"] for e in AuditEvent.objects.filter(action="user.login_locked")}
+        assert scopes == {"username"}
+    finally:
+        for name in names:
+            forget_failures(name, None)
+
+
+def test_behind_an_unlisted_proxy_a_user_is_locked_by_username_alone(
+    client, owner, settings, fresh_cache
+):
+    settings.TRUSTED_PROXIES = []
+    settings.LOGIN_MAX_FAILURES = 2
+    for _ in range(2):
+        via_proxy(client, "olivia", "wrong", "203.0.113.66")
+    response = via_proxy(client, "olivia", "pw-olivia", "198.51.100.7")
+    assert "Too many failed attempts" in response.content.decode()
+    [lock] = AuditEvent.objects.filter(action="user.login_locked")
+    assert lock.after == {"username": "olivia", "scope": "username"}
+    assert PROXY not in lock.message
+
+
+def test_through_a_listed_proxy_the_clients_own_address_counts(
+    client, owner, settings, fresh_cache
+):
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
+    settings.LOGIN_MAX_FAILURES = 2
+    for _ in range(2):
+        via_proxy(client, "olivia", "wrong", "203.0.113.66")
+    locked = via_proxy(client, "olivia", "pw-olivia", "203.0.113.66")
+    assert "Too many failed attempts" in locked.content.decode()
+    assert via_proxy(client, "olivia", "pw-olivia", "198.51.100.7").status_code == 302
+    [lock] = AuditEvent.objects.filter(action="user.login_locked")
+    assert lock.after["scope"] == "username and address"
+    assert "203.0.113.66" in lock.message
+
+
+def test_a_connection_not_from_a_listed_proxy_is_counted_by_its_own_address(
+    client, owner, settings, fresh_cache
+):
+    # Not through a listed proxy: its X-Forwarded-For is the client's own say-so, ignored.
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
+    settings.LOGIN_MAX_FAILURES = 2
+    for client_address in ("192.0.2.1", "192.0.2.2"):
+        attempt(client, "olivia", "wrong", ip="203.0.113.66", HTTP_X_FORWARDED_FOR=client_address)
+    locked = attempt(client, "olivia", "pw-olivia", ip="203.0.113.66")
+    assert "Too many failed attempts" in locked.content.decode()
+    assert attempt(client, "olivia", "pw-olivia", ip="198.51.100.7").status_code == 302
 
 
 def test_the_admin_login_is_locked_the_same_way(client, settings, fresh_cache, django_user_model):

@@ -10,13 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 from botocore.stub import Stubber
-from django.conf import settings
 from django.urls import reverse
 
 from demo import sandbox
 from demo.aws import SandboxEc2
 from peerings import aws, services
 from peerings.models import PeeringConnection
+from peerings.services.checks import not_for_this_deployment
 from tests.support.aws import (
     CUSTOMER,
     REGION,
@@ -27,7 +27,12 @@ from tests.support.aws import (
     stub_ec2,
     vendor_ec2,
 )
-from tests.support.factories import confirmed, make_deployment, make_peering
+from tests.support.factories import (
+    another_organizations_deployment,
+    confirmed,
+    make_deployment,
+    make_peering,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +91,11 @@ def test_it_refuses_the_wrong_vpc(aws_deployment):
     assert f"comes from VPC {request.vpc_id}, not vpc-0123456789abcdef0" in errors["vpc_id"][0]
 
 
-def test_it_refuses_a_request_for_another_vpc_of_ours(aws_deployment, organization):
+def not_found(deployment, peering_id):
+    return not_for_this_deployment(deployment, peering_id)
+
+
+def test_a_request_for_another_vpc_of_ours_reads_as_no_such_request(aws_deployment, organization):
     ec2 = SandboxEc2(REGION, VENDOR)
     other_vpc, _, other_group = ec2.create_network("10.40.0.0/16", "other")
     other = make_deployment(
@@ -98,10 +107,22 @@ def test_it_refuses_a_request_for_another_vpc_of_ours(aws_deployment, organizati
     )
     request = sandbox.create_customer_request(other)
     errors = refusal(aws_deployment, request)
-    assert (
-        f"asks to peer with VPC {other_vpc}, not with this deployment's VPC"
-        in (errors["peering_id"][0])
+    assert errors == not_found(aws_deployment, request.peering_id)
+    assert other_vpc not in str(errors)
+
+
+def test_another_organizations_request_tells_an_outsider_nothing(aws_deployment, outsider):
+    """Checked before anything else: a pcx addressed to another organization's deployment
+    gets the answer of one that does not exist, whatever else is wrong with it (here its
+    state, region and requester would each have had their own message naming its values)."""
+    theirs = another_organizations_deployment(outsider)
+    request = sandbox.create_customer_request(theirs, account_id="333344445555")
+    errors = refusal(
+        aws_deployment, request, account_id="999988887777", vpc_id="vpc-0123456789abcdef0"
     )
+    assert errors == not_found(aws_deployment, request.peering_id)
+    for secret in (theirs.vpc_id, theirs.cidr, "333344445555", request.vpc_id, request.cidr):
+        assert secret not in str(errors)
 
 
 def test_it_refuses_a_request_from_another_region(aws_deployment):
@@ -208,6 +229,26 @@ def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aw
     assert "already peered with this deployment" in caught.value.errors["vpc_id"][0]
 
 
+def test_a_pcx_live_in_another_organization_is_not_confirmed_as_in_use(aws_deployment, outsider):
+    """Another organization's live peering ID is refused as a request that does not exist
+    for this deployment (AWS has it addressed to their VPC), never as "already in use"."""
+    theirs = another_organizations_deployment(outsider)
+    request = sandbox.create_customer_request(theirs)
+    make_peering(theirs, "running", peering_id=request.peering_id)
+    errors = refusal(aws_deployment, request)
+    assert "already in use" not in str(errors)
+    assert errors == not_found(aws_deployment, request.peering_id)
+
+
+def test_the_database_refuses_a_live_pcx_twice_across_organizations(deployment, outsider):
+    from django.db import IntegrityError, transaction
+
+    theirs = make_deployment(outsider.memberships.get().organization, name="theirs")
+    make_peering(theirs, "running", peering_id="pcx-0000000000000000e")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_peering(deployment, "pending", peering_id="pcx-0000000000000000e")
+
+
 # --- only what the checks verified becomes a peering ---
 
 
@@ -290,18 +331,15 @@ def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
     )
 
 
-def test_it_refuses_a_request_addressed_to_another_account(stubbed, deployment):
-    answer = described(deployment)
+def test_a_request_addressed_to_another_account_reads_as_no_such_request(stubbed, deployment):
+    answer = described(deployment, "expired")
     answer["VpcPeeringConnections"][0]["AccepterVpcInfo"]["OwnerId"] = "999999999999"
     stubbed.add_response("describe_vpc_peering_connections", answer)
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert caught.value.errors == {
-        "peering_id": [
-            f"pcx-0000000000000000c is addressed to account 999999999999, not to "
-            f"{settings.VENDOR_NAME}'s account 123456789012."
-        ]
-    }
+    assert caught.value.errors == not_found(deployment, STUB_PCX)
+    assert "999999999999" not in str(caught.value.errors)
+    assert "expired" not in str(caught.value.errors)
 
 
 @pytest.mark.parametrize(

@@ -41,9 +41,14 @@ def live_peerings(
 
 
 def database_problems(deployment: Deployment, *, peering_id: str, vpc_id: str) -> Errors:
-    """What the database alone can refuse, before anyone asks AWS."""
+    """What the database alone can refuse, before anyone asks AWS. A peering ID in use in
+    another organization is not named here: saying so would confirm it to an outsider. AWS
+    then finds it addressed elsewhere (not_for_this_deployment), and should it not, the
+    unique constraint on live peering IDs still refuses the duplicate."""
     errors: Errors = {}
-    taken = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED)
+    taken = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED).filter(
+        deployment__organization_id=deployment.organization_id
+    )
     if peering_id and taken.filter(peering_id=peering_id).exists():
         errors["peering_id"] = [f"{peering_id} is already in use by a VPC peering in this portal."]
     if vpc_id:
@@ -69,36 +74,19 @@ def request_problems(
     """Every way the AWS request (`in_aws`, None when AWS has no such request) can disagree
     with the deployment or with what the customer typed, each as its own message on the
     field to fix. Pure: no AWS calls."""
-    region = deployment.region
-    if in_aws is None:
-        return {
-            "peering_id": [
-                f"No VPC peering connection {peering_id} exists in {region}, the deployment's "
-                f"region, for account {deployment.vendor_account_id}. Check the ID, and that you "
-                f"created the request in {region} with the peer account and VPC shown above."
-            ]
-        }
+    if in_aws is None or not _addressed_to(deployment, in_aws):
+        # First, and alone: a request addressed elsewhere is someone else's business, so it
+        # reads exactly as one that does not exist, naming none of its values.
+        return not_for_this_deployment(deployment, peering_id)
     errors: Errors = {}
 
     def add(field_name: str, message: str) -> None:
         errors.setdefault(field_name, []).append(message)
 
+    region = deployment.region
     acceptable = {"pending-acceptance"} | ({"active", "provisioning"} if accepted_ok else set())
     if in_aws.status not in acceptable:
         add("peering_id", _status_message(in_aws))
-    if in_aws.accepter_vpc_id != deployment.vpc_id:
-        add(
-            "peering_id",
-            f"{peering_id} asks to peer with VPC {in_aws.accepter_vpc_id}, not with this "
-            f"deployment's VPC {deployment.vpc_id}. Create a new request with "
-            f"--peer-vpc-id {deployment.vpc_id}.",
-        )
-    if in_aws.accepter_account_id and in_aws.accepter_account_id != deployment.vendor_account_id:
-        add(
-            "peering_id",
-            f"{peering_id} is addressed to account {in_aws.accepter_account_id}, not to "
-            f"{settings.VENDOR_NAME}'s account {deployment.vendor_account_id}.",
-        )
     if in_aws.requester_region and in_aws.requester_region != region:
         add(
             "peering_id",
@@ -120,6 +108,27 @@ def request_problems(
     for message in cidr_problems(deployment, cidrs=in_aws.requester_cidrs, exclude_pk=exclude_pk):
         add("vpc_id", message)
     return errors
+
+
+def _addressed_to(deployment: Deployment, in_aws: aws.PeeringRequest) -> bool:
+    """The request asks to peer with this deployment's VPC, in its vendor account."""
+    return in_aws.accepter_vpc_id == deployment.vpc_id and (
+        not in_aws.accepter_account_id or in_aws.accepter_account_id == deployment.vendor_account_id
+    )
+
+
+def not_for_this_deployment(deployment: Deployment, peering_id: str) -> Errors:
+    """The one answer for a request that does not exist and for one addressed elsewhere
+    (another VPC, another account, another organization's deployment): only this
+    deployment's own values, which the dialog shows anyway."""
+    region = deployment.region
+    return {
+        "peering_id": [
+            f"No VPC peering connection {peering_id} exists in {region}, the deployment's "
+            f"region, for account {deployment.vendor_account_id}. Check the ID, and that you "
+            f"created the request in {region} with the peer account and VPC shown above."
+        ]
+    }
 
 
 def capacity_problems(

@@ -2,6 +2,7 @@
 peerings made from a real customer request in the simulator."""
 
 from demo import sandbox
+from demo.aws import SandboxEc2
 from peerings import services
 from peerings.models import Deployment, PeeringConnection, Resource
 from tests.support.aws import CUSTOMER, REGION, VENDOR
@@ -88,3 +89,16 @@ def provisioned(deployment, cidr="172.16.8.0/24"):
     assert services.provision(peering.pk) == "running"
     peering.refresh_from_db()
     return peering
+
+
+def another_organizations_deployment(their_member):
+    """A deployment of `their_member`'s organization in the same vendor account and region
+    as the `aws_deployment` fixture's, its network in the simulator."""
+    vpc_id, _, group_id = SandboxEc2(REGION, VENDOR).create_network("10.50.0.0/16", "theirs")
+    return make_deployment(
+        their_member.memberships.get().organization,
+        name="theirs",
+        vpc_id=vpc_id,
+        security_group_id=group_id,
+        cidr="10.50.0.0/16",
+    )
