@@ -1,0 +1,53 @@
+"""Counting what happened from the rows that record it (audit events, webhook attempts), so
+that no service has to know about metrics. Counted once the row is committed: a change
+rolled back is not counted."""
+
+from django.db import transaction
+from django_q.models import Schedule
+
+from ops import metrics
+
+HEARTBEAT_SCHEDULE = "Worker heartbeat"
+
+# Audit actions of reconcile's findings (recorded as `system` when the schedule runs it).
+RECONCILE_FINDINGS = {
+    "peering.peer_deleted",
+    "peering.resynced",
+    "peering.requeued",
+    "peering.resync_failed",
+}
+
+
+def count_audit_event(sender, instance, created, **kwargs):
+    if not created:
+        return
+    action = instance.action
+    if action == "user.login_locked":
+        scope = str((instance.after or {}).get("scope", "")).replace(" ", "_")
+        transaction.on_commit(lambda: metrics.LOGIN_LOCKOUTS.labels(scope=scope).inc())
+    elif action == "peering.running" and instance.target_id:
+        peering_pk = instance.target_id
+        ended_at = instance.created_at
+        transaction.on_commit(lambda: metrics.observe_provisioned(peering_pk, ended_at))
+    elif action in RECONCILE_FINDINGS and instance.source == "system":
+        kind = action.removeprefix("peering.")
+        transaction.on_commit(lambda: metrics.RECONCILE_FINDINGS.labels(kind=kind).inc())
+
+
+def count_webhook_attempt(sender, instance, created, **kwargs):
+    if created:
+        outcome = str(instance.outcome)
+        transaction.on_commit(lambda: metrics.WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc())
+
+
+def keep_heartbeat_schedule(sender, **kwargs):
+    """Made after every `migrate` (and test flush), like the other apps' standing rows."""
+    Schedule.objects.get_or_create(
+        name=HEARTBEAT_SCHEDULE,
+        defaults={
+            "func": "ops.tasks.heartbeat",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
