@@ -130,6 +130,55 @@ print(deployment.pk)
 """
 
 
+def screenshot(web_port, session_id, page_url):
+    """The deployment page in Chromium (1400x900) through gunicorn with DEBUG off: the
+    stylesheet applies (no CSP refusal), saved to test-artifacts/prodcheck-console.png.
+    Skipped where there is no Chromium (CI installs it)."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        step(f"screenshot skipped: no {chromium}")
+        return
+    from playwright.sync_api import sync_playwright
+
+    origin = f"http://portal.example.test:{web_port}"
+    refused = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                # The portal's host name, here on this machine.
+                "--host-resolver-rules=MAP portal.example.test 127.0.0.1",
+            ],
+        )
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 900},
+            extra_http_headers={"X-Forwarded-Proto": "https"},  # the TLS proxy we play
+        )
+        context.add_cookies([{"name": "sessionid", "value": session_id, "url": origin}])
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: "Content Security Policy" in message.text and refused.append(message),
+        )
+        page.goto(origin + page_url)
+        rules = page.evaluate(
+            "[...document.styleSheets].reduce((n, sheet) => n + sheet.cssRules.length, 0)"
+        )
+        out = ROOT / "test-artifacts"
+        out.mkdir(exist_ok=True)
+        page.screenshot(path=str(out / "prodcheck-console.png"))
+        browser.close()
+    if not rules or refused:
+        sys.exit(f"FAILED: the stylesheet did not apply ({rules} rules; CSP: {refused})")
+    step(f"Chromium: {rules} CSS rules applied; test-artifacts/prodcheck-console.png")
+
+
 def main():
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
@@ -286,6 +335,8 @@ def main():
         assert css.status_code == 200, css.status_code
         assert "max-age=315360000" in css.headers["cache-control"], css.headers
         step(f"{stylesheet}: {css.status_code}, Cache-Control: {css.headers['cache-control']}")
+
+        screenshot(web_port, console.cookies["sessionid"], page_url)
 
         # A load balancer: by address, plain http, no session.
         probe = httpx.Client(base_url=web, headers={"Host": "10.0.3.17"}, timeout=10)
