@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -389,6 +390,7 @@ def main():
         print(f"    exit codes: {codes}")
     finally:
         supervise.kill_groups(processes.values())
+    shutil.rmtree(work)  # kept when the run fails: its logs are there
     step("production run passed")
 
 
