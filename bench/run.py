@@ -501,6 +501,8 @@ def main():
 
     progress("migrating the benchmark's database")
     call_command("migrate", interactive=False, verbosity=0)
+    # The pages link the collected static files by their hashed names, as in production.
+    call_command("collectstatic", interactive=False, verbosity=0)
     table = Table()
     parts = os.environ.get("BENCH_PARTS", ",".join(PARTS)).split(",")
     unknown = set(parts) - set(PARTS)

@@ -60,6 +60,8 @@ class AuditContextMiddleware:
         actor = audit.actor_for_user(
             getattr(request, "user", None), source, client_ip(request), request.request_id
         )
+        # Kept on the request too: Django logs a 4xx/5xx after this context has closed.
+        request.audit_actor = actor
         with audit.acting_as(actor):
             response = self.get_response(request)
         response["X-Request-ID"] = request.request_id

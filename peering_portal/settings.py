@@ -73,11 +73,16 @@ INSTALLED_APPS = [
     "core",
     "peerings",
     "webhooks",
+    "ops",
     # and "demo" in demo mode (DEMO_MODE, below)
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics, before the host check and the HTTPS redirect.
+    "ops.middleware.OperationsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The collected static files, straight after the HTTPS redirect (WhiteNoise's advice).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -152,6 +157,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` (every deploy) writes compressed copies under hashed names;
+# WhiteNoise serves those with a year's cache (a changed file gets a new name). Templates
+# then need the collected manifest: the tests use plain storage (tests/conftest.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- security ---
 SESSION_COOKIE_SECURE = not DEBUG and envbool("SECURE_COOKIES", "true")
@@ -190,11 +202,18 @@ if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}"
     )
+# json: one JSON object per line, with the request ID and actor (core/jsonlog.py).
+LOG_FORMAT = env("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "core.jsonlog.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # Libraries that narrate every HTTP call; the simulator's werkzeug logs every request.
     "loggers": {
@@ -245,6 +264,9 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
+
+# /readyz fails when no worker has run the heartbeat task (every minute) for this long (s).
+WORKER_HEARTBEAT_MAX_AGE = envint("WORKER_HEARTBEAT_MAX_AGE", "180", minimum=60)
 
 # --- AWS ---
 # Credentials come from boto3's standard chain; AWS_ENDPOINT_URL (read by boto3 itself)
@@ -318,3 +340,10 @@ WEBHOOK_ALLOW_PRIVATE_ADDRESSES = envbool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "fa
 WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", "10", minimum=1)
 # Attempts per delivery, the first included; retries back off from 30 s, doubling.
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", "12", minimum=1)
+
+# --- metrics (/metrics, Prometheus) ---
+# Scrapes carry `Authorization: Bearer <METRICS_TOKEN>` or come from METRICS_ALLOWED_NETWORKS
+# (the connection's address); with neither set, /metrics answers 404. Several processes on a
+# host share counts through PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself).
+METRICS_TOKEN = env("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = envnetworks("METRICS_ALLOWED_NETWORKS", "")

@@ -22,6 +22,8 @@ from botocore.exceptions import (
 )
 from django.conf import settings
 
+from ops.metrics import count_aws_calls
+
 log = logging.getLogger(__name__)
 
 THROTTLING_CODES = {
@@ -120,7 +122,9 @@ def _config(interactive=False):
 def _home_client(service, region, interactive=False):
     # Clients are thread-safe and expensive to build; the home account's credentials come
     # from the standard chain and refresh themselves, so these are safe to keep.
-    return boto3.session.Session().client(service, region_name=region, config=_config(interactive))
+    return count_aws_calls(
+        boto3.session.Session().client(service, region_name=region, config=_config(interactive))
+    )
 
 
 def client(service, region, account_id, interactive=False):
@@ -138,7 +142,7 @@ def client(service, region, account_id, interactive=False):
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
-    return session.client(service, region_name=region, config=_config(interactive))
+    return count_aws_calls(session.client(service, region_name=region, config=_config(interactive)))
 
 
 def _call(method, **kwargs):

@@ -1,5 +1,6 @@
 """`make run`: the AWS simulator, the web server and a django-q2 cluster, with the demo world
-seeded in between. Ctrl-C (or any of the three dying) stops all three."""
+seeded in between. Ctrl-C (or any of the three dying) stops all three, with every process
+they started, within seconds (supervise.py)."""
 
 import os
 import signal
@@ -8,6 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import supervise
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -38,9 +41,17 @@ ENV = {
 }
 
 
-# --insecure: runserver serves the static files with DEBUG off too (production serves the
-# collected files with WhiteNoise instead).
-RUNSERVER = [PYTHON, "manage.py", "runserver", "--noreload", "--insecure", f"127.0.0.1:{WEB_PORT}"]
+RUNSERVER = [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{WEB_PORT}"]
+# Before the web server starts. collectstatic: as in production, WhiteNoise serves the
+# collected files under their hashed names (and the pages link those names).
+PREPARE = [
+    ("migrate", "--no-input", "-v", "0"),
+    ("collectstatic", "--no-input", "-v", "0"),
+    ("seed_demo",),
+]
+# Seconds Ctrl-C gives the processes to stop by themselves before they are killed: a
+# worker in the middle of a task would otherwise hold the others for up to Q_TIMEOUT.
+STOP_GRACE = 5
 
 
 def wait_for_port(port, process, seconds=30):
@@ -81,21 +92,11 @@ def main():
             sys.exit(f"Port {port} is taken; stop what uses it or set {name}=another port.")
     processes = []
 
-    def stop(*_):
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
     # Started in the background by a shell, SIGINT arrives ignored; Ctrl-C must still work.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        moto = subprocess.Popen(
+        moto = supervise.start(
             [str(moto_server()), "-H", "127.0.0.1", "-p", str(AWS_PORT)],
             env=ENV,
             stdout=subprocess.DEVNULL,
@@ -103,10 +104,10 @@ def main():
         )
         processes.append(moto)
         wait_for_port(AWS_PORT, moto)
-        manage("migrate", "--no-input", "-v", "0")
-        manage("seed_demo")
-        processes.append(subprocess.Popen(RUNSERVER, cwd=ROOT, env=ENV))
-        processes.append(subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=ENV))
+        for command in PREPARE:
+            manage(*command)
+        processes.append(supervise.start(RUNSERVER, cwd=ROOT, env=ENV))
+        processes.append(supervise.start([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=ENV))
         wait_for_port(WEB_PORT, processes[1])
         print(
             f"\n  Peering Portal: http://127.0.0.1:{WEB_PORT}/\n"
@@ -127,7 +128,8 @@ def main():
     except KeyboardInterrupt:
         return 0
     finally:
-        stop()
+        if killed := supervise.stop(processes, STOP_GRACE):
+            print(f"Killed {len(killed)} processes still running after {STOP_GRACE}s.")
 
 
 if __name__ == "__main__":

@@ -181,6 +181,22 @@ def _cache_keys_private_to_this_test_process():
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_without_collectstatic():
+    """Production serves hashed names from collectstatic's manifest; the suite renders pages
+    without running collectstatic first, so it uses plain names (tests/test_static_files.py
+    checks the production storage against a real collectstatic)."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    plain = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=plain):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_login_lockout_carried_over(request):
     """Failed logins counted by one test (client address 127.0.0.1) must not lock the next.

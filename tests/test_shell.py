@@ -156,8 +156,11 @@ def test_make_run_runs_with_debug_off_and_serves_its_static_files(monkeypatch):
     # What `make run` starts with in a plain shell, not in this suite's environment.
     for name in ("DEBUG", "SECRET_KEY", "SECURE_SSL_REDIRECT", "SECURE_COOKIES"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # as `python scripts/devstack.py` has it
     devstack = runpy.run_path(str(ROOT / "scripts" / "devstack.py"))
-    assert "--insecure" in devstack["RUNSERVER"]
+    # As in production: the collected files, served by WhiteNoise (not runserver's --insecure).
+    assert ("collectstatic", "--no-input", "-v", "0") in devstack["PREPARE"]
+    assert "--insecure" not in devstack["RUNSERVER"]
     shown = subprocess.run(
         [
             sys.executable,
