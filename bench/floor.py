@@ -1,7 +1,7 @@
 """The floor of provisioning: the AWS calls the portal's worker makes for one peering
-(describe, accept, poll until active, describe route tables, a route per table, an ingress
-rule per port), made back-to-back by a plain boto3 script with no database, no queue and no
-checks. Reads a JSON spec, prints a JSON result. No Django here."""
+(describe, accept, poll until active, describe route tables, read the security group, a
+route per table, an ingress rule per port), made back-to-back by a plain boto3 script with
+no database, no queue and no checks. Reads a JSON spec, prints a JSON result. No Django here."""
 
 import json
 import os
@@ -35,6 +35,7 @@ def provision(ec2, spec, request):
     tables = [
         t["RouteTableId"] for page in pages for t in page["RouteTables"] if t["VpcId"] == vpc_id
     ]
+    ec2.describe_security_groups(GroupIds=[request["security_group_id"]])
     for table_id in tables:
         ec2.create_route(
             RouteTableId=table_id, DestinationCidrBlock=cidr, VpcPeeringConnectionId=peering_id

@@ -68,6 +68,8 @@ class ProvisioningResult:
             "DescribeVpcPeeringConnections": 1,
             "AcceptVpcPeeringConnection": 1,
             "DescribeRouteTables": 1,
+            # Read before writing: what is there already is not written again.
+            "DescribeSecurityGroups": 1,
             "CreateRoute": ROUTE_TABLES,
             "AuthorizeSecurityGroupIngress": len(PORTS),
         }

@@ -100,6 +100,55 @@ class PeeringRequest:
     accepter_vpc_id: str = ""
 
 
+# The largest page DescribeVpcPeeringConnections returns, and the most values AWS takes in
+# one filter (FilterLimitExceeded beyond).
+PEERINGS_PAGE_SIZE = 1000
+FILTER_VALUES_LIMIT = 200
+
+
+def _peering_request(connection):
+    requester = connection.get("RequesterVpcInfo", {})
+    accepter = connection.get("AccepterVpcInfo", {})
+    cidrs = [block["CidrBlock"] for block in requester.get("CidrBlockSet", [])]
+    if not cidrs and requester.get("CidrBlock"):
+        cidrs = [requester["CidrBlock"]]
+    status = connection.get("Status", {})
+    return PeeringRequest(
+        peering_id=connection["VpcPeeringConnectionId"],
+        status=status.get("Code", ""),
+        status_message=status.get("Message", ""),
+        requester_account_id=requester.get("OwnerId", ""),
+        requester_vpc_id=requester.get("VpcId", ""),
+        requester_region=requester.get("Region", ""),
+        requester_cidrs=sorted(set(cidrs)),
+        accepter_account_id=accepter.get("OwnerId", ""),
+        accepter_vpc_id=accepter.get("VpcId", ""),
+    )
+
+
+@dataclass
+class Network:
+    """A deployment's side in AWS, read once (one DescribeRouteTables, one
+    DescribeSecurityGroups) and compared in memory: its VPC's route tables ({table ID:
+    routes}) and the single-port TCP rules of its security group ({(CIDR, port)}). The Ec2
+    writes given it keep it up to date, so one read serves every peering of the deployment."""
+
+    route_tables: dict
+    ingress: set
+
+    def lacks(self, peering_id, cidrs, ports):
+        """True when a route to the pcx or a rule for a (CIDR, port) is missing."""
+        for routes in self.route_tables.values():
+            for cidr in cidrs:
+                if not any(
+                    r.get("DestinationCidrBlock") == cidr
+                    and r.get("VpcPeeringConnectionId") == peering_id
+                    for r in routes
+                ):
+                    return True
+        return any((cidr, port) not in self.ingress for cidr in cidrs for port in ports)
+
+
 def _config(interactive=False):
     # A person waiting on a page (the dialog's check) gets short timeouts and one retry, so
     # that a silent AWS is reported within seconds, well before the web server gives up;
@@ -206,26 +255,30 @@ class Ec2:
             for c in answer.get("VpcPeeringConnections", [])
             if c.get("VpcPeeringConnectionId") == peering_id
         ]
-        if not connections:
-            return None
-        connection = connections[0]
-        requester = connection.get("RequesterVpcInfo", {})
-        accepter = connection.get("AccepterVpcInfo", {})
-        cidrs = [block["CidrBlock"] for block in requester.get("CidrBlockSet", [])]
-        if not cidrs and requester.get("CidrBlock"):
-            cidrs = [requester["CidrBlock"]]
-        status = connection.get("Status", {})
-        return PeeringRequest(
-            peering_id=peering_id,
-            status=status.get("Code", ""),
-            status_message=status.get("Message", ""),
-            requester_account_id=requester.get("OwnerId", ""),
-            requester_vpc_id=requester.get("VpcId", ""),
-            requester_region=requester.get("Region", ""),
-            requester_cidrs=sorted(set(cidrs)),
-            accepter_account_id=accepter.get("OwnerId", ""),
-            accepter_vpc_id=accepter.get("VpcId", ""),
+        return _peering_request(connections[0]) if connections else None
+
+    def peerings_to(self, vpc_ids):
+        """Every peering connection whose accepter is one of `vpc_ids` (deployments' VPCs),
+        in as few pages as AWS allows: {pcx ID: PeeringRequest}. A pcx AWS no longer lists
+        is simply absent. At most FILTER_VALUES_LIMIT VPCs per call."""
+        wanted = set(vpc_ids)
+        if len(wanted) > FILTER_VALUES_LIMIT:
+            raise ValueError(f"at most {FILTER_VALUES_LIMIT} VPCs per call, not {len(wanted)}")
+        pages = self.ec2.get_paginator("describe_vpc_peering_connections").paginate(
+            Filters=[{"Name": "accepter-vpc-info.vpc-id", "Values": sorted(wanted)}],
+            PaginationConfig={"PageSize": PEERINGS_PAGE_SIZE},
         )
+        found = {}
+        try:
+            for page in pages:
+                for connection in page.get("VpcPeeringConnections", []):
+                    # moto ignores the filter (and the paging); AWS does not. Check it ourselves.
+                    if connection.get("AccepterVpcInfo", {}).get("VpcId") in wanted:
+                        request = _peering_request(connection)
+                        found[request.peering_id] = request
+        except (ClientError, BotoCoreError) as exc:
+            raise _translated(exc) from exc
+        return found
 
     def accept_peering(self, peering_id):
         try:
@@ -288,7 +341,14 @@ class Ec2:
             raise _translated(exc) from exc
         return tables
 
+    def network(self, vpc_id, group_id):
+        """The deployment's route tables and security group rules, as `Network`."""
+        return Network(self.route_tables(vpc_id), self.ingress(group_id))
+
     def ensure_route(self, route_table_id, cidr, peering_id, existing_routes=()):
+        """Route `cidr` to the pcx unless `existing_routes` (the table as read) already does.
+        A list given is kept up to date. RouteAlreadyExists still means done: another worker
+        may have added it since we read."""
         for route in existing_routes:
             if route.get("DestinationCidrBlock") == cidr:
                 if route.get("VpcPeeringConnectionId") == peering_id:
@@ -301,6 +361,8 @@ class Ec2:
                         DestinationCidrBlock=cidr,
                         VpcPeeringConnectionId=peering_id,
                     )
+                    route.update(VpcPeeringConnectionId=peering_id, State="active")
+                    route.pop("GatewayId", None)
                     return "replaced"
                 raise RouteConflict(cidr, route_table_id)
         try:
@@ -314,6 +376,14 @@ class Ec2:
             if exc.code == "RouteAlreadyExists":
                 return "exists"
             raise
+        if isinstance(existing_routes, list):
+            existing_routes.append(
+                {
+                    "DestinationCidrBlock": cidr,
+                    "VpcPeeringConnectionId": peering_id,
+                    "State": "active",
+                }
+            )
         return "created"
 
     def delete_route(self, route_table_id, cidr, peering_id, existing_routes=()):
@@ -330,11 +400,24 @@ class Ec2:
             if exc.code == "InvalidRoute.NotFound":
                 return False
             raise
+        if isinstance(existing_routes, list):
+            existing_routes[:] = [
+                r
+                for r in existing_routes
+                if not (
+                    r.get("DestinationCidrBlock") == cidr
+                    and r.get("VpcPeeringConnectionId") == peering_id
+                )
+            ]
         return True
 
     # --- security group rules ---
 
-    def ensure_ingress(self, group_id, cidr, port, description):
+    def ensure_ingress(self, group_id, cidr, port, description, existing=None):
+        """Admit `cidr` on `port` unless `existing` (the group's rules as read, kept up to
+        date) has it. InvalidPermission.Duplicate still means done: a race, not a probe."""
+        if existing is not None and (cidr, port) in existing:
+            return "exists"
         try:
             _call(
                 self.ec2.authorize_security_group_ingress,
@@ -345,9 +428,14 @@ class Ec2:
             if exc.code == "InvalidPermission.Duplicate":
                 return "exists"
             raise
+        if existing is not None:
+            existing.add((cidr, port))
         return "created"
 
-    def revoke_ingress(self, group_id, cidr, port):
+    def revoke_ingress(self, group_id, cidr, port, existing=None):
+        """Revoke the rule, unless `existing` (the group's rules as read) shows it gone."""
+        if existing is not None and (cidr, port) not in existing:
+            return False
         try:
             _call(
                 self.ec2.revoke_security_group_ingress,
@@ -358,20 +446,32 @@ class Ec2:
             if exc.code == "InvalidPermission.NotFound":
                 return False
             raise
+        if existing is not None:
+            existing.discard((cidr, port))
         return True
 
     def ingress_rules(self, group_id):
         """The (cidr, port) pairs the group admits over TCP."""
+        return {
+            (cidr, port)
+            for cidr, low, high in self._tcp_ranges(group_id)
+            for port in range(low, high + 1)
+        }
+
+    def ingress(self, group_id):
+        """The group's single-port TCP rules as (cidr, port): exactly the rules we add, the
+        ones AWS would call a duplicate of ours. One DescribeSecurityGroups."""
+        return {(cidr, low) for cidr, low, high in self._tcp_ranges(group_id) if low == high}
+
+    def _tcp_ranges(self, group_id):
         answer = _call(self.ec2.describe_security_groups, GroupIds=[group_id])
-        rules = set()
-        for group in answer.get("SecurityGroups", []):
-            for permission in group.get("IpPermissions", []):
-                if permission.get("IpProtocol") != "tcp":
-                    continue
-                for ip_range in permission.get("IpRanges", []):
-                    for port in range(permission["FromPort"], permission["ToPort"] + 1):
-                        rules.add((ip_range["CidrIp"], port))
-        return rules
+        return [
+            (ip_range["CidrIp"], permission["FromPort"], permission["ToPort"])
+            for group in answer.get("SecurityGroups", [])
+            for permission in group.get("IpPermissions", [])
+            if permission.get("IpProtocol") == "tcp"
+            for ip_range in permission.get("IpRanges", [])
+        ]
 
 
 def _permission(cidr, port, description=None):

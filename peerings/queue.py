@@ -18,6 +18,7 @@ from peerings.models import PeeringConnection
 PROVISION = "peerings.tasks.provision_peering"
 DEPROVISION = "peerings.tasks.deprovision_peering"
 RESYNC = "peerings.tasks.resync_peering"
+RECONCILE_BATCH = "peerings.tasks.reconcile_deployments"
 
 
 def enqueue_provision(
@@ -47,6 +48,16 @@ def enqueue_resync(peering: PeeringConnection) -> None:
         RESYNC,
         name=f"re-sync {peering.peering_id}",
         args=(peering.pk, audit.current_actor().as_task_context()),
+        delay=None,
+    )
+
+
+def enqueue_reconcile(deployment_ids: list[int]) -> None:
+    """One batch of the scheduled reconcile (services.reconcile_batches)."""
+    _enqueue(
+        RECONCILE_BATCH,
+        name=f"reconcile deployments {deployment_ids[0]}..{deployment_ids[-1]}",
+        args=(list(deployment_ids), audit.current_actor().as_task_context()),
         delay=None,
     )
 

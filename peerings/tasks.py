@@ -24,6 +24,12 @@ def resync_peering(peering_pk, actor):
 
 
 def reconcile_peerings():
-    """Run by the django-q2 schedule (made by a migration): credited to `system`."""
+    """Run by the django-q2 schedule (made by a migration): credited to `system`. Re-queues
+    stuck peerings and queues one `reconcile_deployments` per batch of deployments."""
     with audit.acting_as(audit.SYSTEM):
-        return str(services.reconcile())
+        return services.queue_reconcile()
+
+
+def reconcile_deployments(deployment_ids, actor):
+    with audit.acting_as(audit.Actor(**actor)):
+        return str(services.reconcile_deployments(deployment_ids))

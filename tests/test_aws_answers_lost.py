@@ -242,29 +242,8 @@ def deleting_row(deployment):
 
 
 def expect_vendor_side_removed(stubber, deployment, routes_left):
-    """The calls of remove_vendor_side: revoke each port, read the tables, delete our route
-    where there is one. On the second pass AWS says the rules are gone already."""
-    for port in deployment.service_ports:
-        if routes_left:
-            stubber.add_response(
-                "revoke_security_group_ingress",
-                {"Return": True},
-                {
-                    "GroupId": deployment.security_group_id,
-                    "IpPermissions": [
-                        {
-                            "IpProtocol": "tcp",
-                            "FromPort": port,
-                            "ToPort": port,
-                            "IpRanges": [{"CidrIp": STUB_CIDR}],
-                        }
-                    ],
-                },
-            )
-        else:
-            stubber.add_client_error(
-                "revoke_security_group_ingress", service_error_code="InvalidPermission.NotFound"
-            )
+    """The calls of remove_vendor_side: read the tables and the group, then revoke each
+    port and delete our route only where AWS still has them (on the second pass, nothing)."""
     route = {"DestinationCidrBlock": STUB_CIDR, "VpcPeeringConnectionId": PCX, "State": "active"}
     stubber.add_response(
         "describe_route_tables",
@@ -278,10 +257,47 @@ def expect_vendor_side_removed(stubber, deployment, routes_left):
             ]
         },
     )
-    if routes_left:
+    rules = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": port,
+            "ToPort": port,
+            "IpRanges": [{"CidrIp": STUB_CIDR}],
+        }
+        for port in deployment.service_ports
+    ]
+    stubber.add_response(
+        "describe_security_groups",
+        {
+            "SecurityGroups": [
+                {
+                    "GroupId": deployment.security_group_id,
+                    "IpPermissions": rules if routes_left else [],
+                }
+            ]
+        },
+    )
+    if not routes_left:
+        return
+    for port in deployment.service_ports:
         stubber.add_response(
-            "delete_route", {}, {"RouteTableId": TABLE, "DestinationCidrBlock": STUB_CIDR}
+            "revoke_security_group_ingress",
+            {"Return": True},
+            {
+                "GroupId": deployment.security_group_id,
+                "IpPermissions": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": port,
+                        "ToPort": port,
+                        "IpRanges": [{"CidrIp": STUB_CIDR}],
+                    }
+                ],
+            },
         )
+    stubber.add_response(
+        "delete_route", {}, {"RouteTableId": TABLE, "DestinationCidrBlock": STUB_CIDR}
+    )
 
 
 def expect_delete_refused_then_described(stubber, deployment, answer):

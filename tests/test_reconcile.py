@@ -16,6 +16,7 @@ from peerings.models import PeeringConnection, Resource
 from tests.support.audit import event_text
 from tests.support.aws import (
     customer_ec2,
+    described,
     nothing_left_for,
     routes_to,
     rules_for,
@@ -123,13 +124,18 @@ def test_a_refused_repair_is_recorded_without_awss_own_words(aws_deployment, mon
     assert failed.target_id == str(peering.pk)
 
 
-def test_the_scheduled_task_reports_and_credits_its_findings_to_system(aws_deployment):
+def test_the_scheduled_task_queues_batches_that_credit_their_findings_to_system(
+    aws_deployment, django_capture_on_commit_callbacks
+):
     from peerings import tasks
 
     peering = provisioned(aws_deployment)
     ec2 = vendor_ec2()
     ec2.revoke_ingress(aws_deployment.security_group_id, "172.16.8.0/24", 8883)
-    assert "1 repaired" in tasks.reconcile_peerings()
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert "1 batches of deployments queued" in tasks.reconcile_peerings()
+    assert len(queued) == 1
+    assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
     event = AuditEvent.objects.get(action="peering.resynced")
     assert (event.source, event.actor_id, event.target_id) == ("system", None, str(peering.pk))
 
@@ -210,21 +216,11 @@ def test_a_connection_aws_reports_gone_becomes_peer_deleted(monkeypatch, deploym
     peering = make_peering(deployment, "failed", n=0xC)
     with Stubber(ec2) as stubber:
         stubber.add_response(
-            "describe_vpc_peering_connections",
-            {
-                "VpcPeeringConnections": [
-                    {
-                        "VpcPeeringConnectionId": peering.peering_id,
-                        "Status": {"Code": state, "Message": state},
-                    }
-                ]
-            },
+            "describe_vpc_peering_connections", described(deployment, state, pcx=peering.peering_id)
         )
-        for _port in deployment.service_ports:
-            stubber.add_client_error(
-                "revoke_security_group_ingress", service_error_code="InvalidPermission.NotFound"
-            )
+        # Our side is read, and holds nothing of this peering: nothing is written.
         stubber.add_response("describe_route_tables", {"RouteTables": []})
+        stubber.add_response("describe_security_groups", {"SecurityGroups": []})
         report = reconcile()
         stubber.assert_no_pending_responses()
     assert report.peer_deleted == 1
@@ -236,10 +232,10 @@ def test_a_connection_aws_reports_gone_becomes_peer_deleted(monkeypatch, deploym
 def test_an_unreachable_aws_is_counted_and_changes_nothing(aws_deployment, monkeypatch):
     peering = provisioned(aws_deployment)
 
-    def unavailable(self, peering_id):
+    def unavailable(self, vpc_ids):
         raise aws.AwsUnavailable("down", code="RequestLimitExceeded")
 
-    monkeypatch.setattr(aws.Ec2, "describe_peering", unavailable)
+    monkeypatch.setattr(aws.Ec2, "peerings_to", unavailable)
     report = reconcile()
     assert (report.checked, report.unreachable) == (1, 1)
     assert PeeringConnection.objects.get(pk=peering.pk).status == "running"

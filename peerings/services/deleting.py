@@ -115,9 +115,14 @@ def _fail_delete(peering: PeeringConnection, *, why: str) -> None:
     )
 
 
-def remove_vendor_side(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:
-    """Revoke the peering's ingress rules and delete its routes in the deployment's VPC."""
+def remove_vendor_side(
+    peering: PeeringConnection, *, ec2: aws.Ec2, network: aws.Network | None = None
+) -> None:
+    """Revoke the peering's ingress rules and delete its routes in the deployment's VPC:
+    only those `network` (the deployment's side as read; read here when not given) holds."""
     deployment = peering.deployment
+    if network is None:
+        network = ec2.network(deployment.vpc_id, deployment.security_group_id)
     # A rule is only (CIDR, port): a newer peering from a VPC with the same CIDR (allowed
     # once this one ended) needs the very same rule. Leave those.
     still_needed = {
@@ -127,7 +132,7 @@ def remove_vendor_side(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:
         if cidr in still_needed:
             continue
         for port in deployment.service_ports:
-            ec2.revoke_ingress(deployment.security_group_id, cidr, port)
-    for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
+            ec2.revoke_ingress(deployment.security_group_id, cidr, port, existing=network.ingress)
+    for table_id, routes in network.route_tables.items():
         for cidr in peering.customer_cidrs:
             ec2.delete_route(table_id, cidr, peering.peering_id, routes)

@@ -141,14 +141,22 @@ def _accept(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:
 
 
 def ensure_vendor_side(
-    peering: PeeringConnection, *, ec2: aws.Ec2, added: list[str] | None = None
+    peering: PeeringConnection,
+    *,
+    ec2: aws.Ec2,
+    added: list[str] | None = None,
+    network: aws.Network | None = None,
 ) -> list[str]:
     """Routes to the pcx in every route table of the deployment VPC and ingress on every
-    service port, each added only if missing. Returns what had to be added, appended to
-    `added` as it goes, so that a caller stopped by AWS half-way still knows what it did."""
+    service port, each added only if missing from `network` (the deployment's side as read;
+    read here when not given): nothing already there is written. Returns what had to be
+    added, appended to `added` as it goes, so that a caller stopped by AWS half-way still
+    knows what it did."""
     deployment = peering.deployment
     added = [] if added is None else added
-    for table_id, routes in ec2.route_tables(deployment.vpc_id).items():
+    if network is None:
+        network = ec2.network(deployment.vpc_id, deployment.security_group_id)
+    for table_id, routes in network.route_tables.items():
         for cidr in peering.customer_cidrs:
             if ec2.ensure_route(table_id, cidr, peering.peering_id, routes) != "exists":
                 added.append(
@@ -157,7 +165,11 @@ def ensure_vendor_side(
     for cidr in peering.customer_cidrs:
         for port in deployment.service_ports:
             outcome = ec2.ensure_ingress(
-                deployment.security_group_id, cidr, port, f"VPC peering {peering.peering_id}"
+                deployment.security_group_id,
+                cidr,
+                port,
+                f"VPC peering {peering.peering_id}",
+                existing=network.ingress,
             )
             if outcome == "created":
                 added.append(f"Ingress from {cidr} on port {port} was missing; added.")

@@ -3,20 +3,21 @@ reconcile schedule for all of them. Drift is acted on (a connection gone on the 
 side becomes peer_deleted; a missing vendor route or rule is put back), and a peering stuck
 in a transitional status has its lost task queued again."""
 
+import functools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from core import audit
 from core.models import AuditEvent
 from peerings import aws, queue
-from peerings.models import PeeringConnection
+from peerings.models import Deployment, PeeringConnection
 from peerings.services.deleting import remove_vendor_side
 from peerings.services.provisioning import ensure_vendor_side
 from peerings.services.transitions import Status, transition
@@ -35,14 +36,42 @@ def resync(peering: PeeringConnection, *, record_when_clean: bool = True) -> lis
     customer deleted, rejected or let expire becomes peer_deleted (our side is cleaned up);
     a running peering missing a vendor route or rule gets it back. Audited (the scheduled
     reconcile records only what it found, not every clean check); returns the findings."""
-    peering.refresh_from_db()  # reconcile loads rows in batches: this one may have moved
+    peering.refresh_from_db()  # the caller's row may be stale: this one may have moved
     deployment = peering.deployment
     ec2 = aws.Ec2(deployment.region, deployment.vendor_account_id)
     in_aws = ec2.describe_peering(peering.peering_id)
+    return _act_on(
+        peering,
+        in_aws,
+        ec2=ec2,
+        network=_reader(ec2, deployment),
+        record_when_clean=record_when_clean,
+    )
+
+
+def _reader(ec2: aws.Ec2, deployment: Deployment) -> Callable[[], aws.Network]:
+    """The deployment's side in AWS, read on first use only, then kept (and kept up to date
+    by the writes): one read for all its peerings, none when no peering needs it."""
+    return functools.cache(
+        functools.partial(ec2.network, deployment.vpc_id, deployment.security_group_id)
+    )
+
+
+def _act_on(
+    peering: PeeringConnection,
+    in_aws: aws.PeeringRequest | None,
+    *,
+    ec2: aws.Ec2,
+    network: Callable[[], aws.Network],
+    record_when_clean: bool,
+) -> list[str]:
+    """Compare one peering with what AWS has (`in_aws`, None when AWS does not know it)
+    and write only what the difference needs. Shared by Re-sync and the reconcile."""
+    deployment = peering.deployment
     state = in_aws.status if in_aws else "missing"
     findings: list[str] = []
     if peering.status in (Status.RUNNING, Status.FAILED) and state in GONE_IN_AWS:
-        remove_vendor_side(peering, ec2=ec2)
+        remove_vendor_side(peering, ec2=ec2, network=network())
         reason = (
             f"The peering connection is {state} in AWS: it was deleted, rejected or "
             "expired on your side. Resources using it cannot be reached; create a new "
@@ -61,10 +90,14 @@ def resync(peering: PeeringConnection, *, record_when_clean: bool = True) -> lis
             )
     elif (
         state == "active"
+        and peering.status == Status.RUNNING
+        and network().lacks(peering.peering_id, peering.customer_cidrs, deployment.service_ports)
+        # Only now, with something to write, ask the database whether a delete has moved the
+        # row since it was read: a clean peering costs no query.
         and PeeringConnection.objects.filter(pk=peering.pk, status=Status.RUNNING).exists()
     ):
         try:
-            ensure_vendor_side(peering, ec2=ec2, added=findings)
+            ensure_vendor_side(peering, ec2=ec2, added=findings, network=network())
         except aws.AwsError as exc:
             if findings:  # what was put right before AWS stopped us is on record all the same
                 audit.record(
@@ -178,42 +211,157 @@ class ReconcileReport:
             f"{self.unreachable} not checked (AWS unavailable)"
         )
 
+    def add(self, other: "ReconcileReport") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+# Compared with AWS by the reconcile; transitional peerings are the worker's (or re-queued).
+COMPARED = (Status.RUNNING, Status.FAILED)
+
+# A batch: deployments of one (vendor account, region) whose peerings fit one page of
+# DescribeVpcPeeringConnections, and at most 100 of them (AWS takes 200 values in a filter):
+# a batch is then one page and at most 200 more reads, far inside Q_TIMEOUT.
+BATCH_PEERINGS = aws.PEERINGS_PAGE_SIZE
+BATCH_DEPLOYMENTS = 100
+
 
 def reconcile(*, stuck_after: int | None = None) -> ReconcileReport:
-    """Compare every live peering with AWS (see `resync`), and re-queue any that has sat in
-    a transitional state longer than `stuck_after` seconds: its task was lost, say, with a
-    killed worker. Every finding is audited (as `system` when run by the schedule)."""
+    """Compare every live peering with AWS and re-queue any that has sat in a transitional
+    state longer than `stuck_after` seconds (its task was lost, say, with a killed worker),
+    here and now, one batch after another (`reconcile_batches`; the schedule queues them
+    instead, see `queue_reconcile`). Every finding is audited (as `system` when run by the
+    schedule)."""
+    report = requeue_stuck(stuck_after=stuck_after)
+    for deployment_ids in reconcile_batches():
+        report.add(reconcile_deployments(deployment_ids))
+    log.info("reconcile: %s", report)
+    return report
+
+
+def queue_reconcile(*, stuck_after: int | None = None) -> str:
+    """The schedule's reconcile: re-queue stuck peerings, and queue one task per batch, so
+    that each is far inside Q_TIMEOUT, a slow or failing batch holds up no other, and a
+    killed worker loses one batch's progress, not the run's."""
+    report = requeue_stuck(stuck_after=stuck_after)
+    batches = list(reconcile_batches())
+    for deployment_ids in batches:
+        queue.enqueue_reconcile(deployment_ids)
+    return f"{report.requeued} stuck and re-queued; {len(batches)} batches of deployments queued"
+
+
+def reconcile_batches() -> Iterator[list[int]]:
+    """The IDs of deployments with peerings to compare, in batches (BATCH_PEERINGS,
+    BATCH_DEPLOYMENTS) each within one (vendor account, region). One query."""
+    counts = (
+        PeeringConnection.objects.filter(status__in=COMPARED)
+        .values("deployment__vendor_account_id", "deployment__region", "deployment_id")
+        .annotate(peerings=Count("pk"))
+        .order_by("deployment__vendor_account_id", "deployment__region", "deployment_id")
+    )
+    batch: list[int] = []
+    place, peerings = None, 0
+    for row in counts:
+        row_place = (row["deployment__vendor_account_id"], row["deployment__region"])
+        if batch and (
+            row_place != place
+            or peerings + row["peerings"] > BATCH_PEERINGS
+            or len(batch) >= BATCH_DEPLOYMENTS
+        ):
+            yield batch
+            batch, peerings = [], 0
+        batch.append(row["deployment_id"])
+        place, peerings = row_place, peerings + row["peerings"]
+    if batch:
+        yield batch
+
+
+def reconcile_deployments(deployment_ids: Iterable[int]) -> ReconcileReport:
+    """Compare the running and failed peerings of these deployments with AWS: per (vendor
+    account, region) one paged DescribeVpcPeeringConnections, per deployment one
+    DescribeRouteTables and one DescribeSecurityGroups (only when a peering of it needs
+    them), compared in memory; written only what drifted. AWS unavailable for the batch:
+    its peerings are counted unreachable, and the next run checks them again."""
+    report = ReconcileReport()
+    rows = (
+        PeeringConnection.objects.filter(
+            deployment_id__in=list(deployment_ids), status__in=COMPARED
+        )
+        .select_related("deployment__organization")
+        .order_by("deployment_id", "pk")
+    )
+    places: dict[tuple[str, str], list[PeeringConnection]] = {}
+    for peering in rows:
+        deployment = peering.deployment
+        places.setdefault((deployment.vendor_account_id, deployment.region), []).append(peering)
+    for (account_id, region), peerings in places.items():
+        report.checked += len(peerings)
+        try:
+            ec2 = aws.Ec2(region, account_id)
+            in_aws = ec2.peerings_to({p.deployment.vpc_id for p in peerings})
+        except aws.AwsUnavailable as exc:
+            log.warning("reconcile %s in %s: AWS unavailable (%s)", account_id, region, exc.code)
+            report.unreachable += len(peerings)
+            continue
+        except aws.AwsError as exc:
+            log.warning("reconcile %s in %s: AWS refused (%s)", account_id, region, exc)
+            for peering in peerings:
+                _record_unrepaired(peering, exc)
+            report.unrepaired += len(peerings)
+            continue
+        networks: dict[int, Callable[[], aws.Network]] = {}
+        for peering in peerings:
+            if peering.deployment_id not in networks:
+                networks[peering.deployment_id] = _reader(ec2, peering.deployment)
+            _reconcile_one(
+                peering,
+                in_aws.get(peering.peering_id),
+                ec2=ec2,
+                network=networks[peering.deployment_id],
+                report=report,
+            )
+    return report
+
+
+def _reconcile_one(
+    peering: PeeringConnection,
+    in_aws: aws.PeeringRequest | None,
+    *,
+    ec2: aws.Ec2,
+    network: Callable[[], aws.Network],
+    report: ReconcileReport,
+) -> None:
+    try:
+        findings = _act_on(peering, in_aws, ec2=ec2, network=network, record_when_clean=False)
+    except aws.AwsUnavailable as exc:
+        log.warning("reconcile %s: AWS unavailable (%s)", peering, exc.code)
+        report.unreachable += 1
+        return
+    except aws.AwsError as exc:
+        # Not an outage: AWS refused the repair (a route for the customer's CIDR that
+        # points elsewhere, a quota, a permission). Someone has to act: say so.
+        log.warning("reconcile %s: could not repair (%s)", peering, exc)
+        _record_unrepaired(peering, exc)
+        report.unrepaired += 1
+        return
+    if peering.status == Status.PEER_DELETED:
+        report.peer_deleted += 1
+    elif findings:
+        report.repaired += 1
+
+
+def requeue_stuck(*, stuck_after: int | None = None) -> ReconcileReport:
+    """Re-queue every peering that has sat in a transitional status longer than
+    `stuck_after` seconds (default RECONCILE_STUCK_AFTER). Database only, no AWS."""
     if stuck_after is None:
         stuck_after = settings.RECONCILE_STUCK_AFTER
     cutoff = timezone.now() - timedelta(seconds=stuck_after)
     report = ReconcileReport()
-    live = PeeringConnection.objects.exclude(status__in=PeeringConnection.ENDED).select_related(
-        "deployment__organization"
-    )
-    for peering in _in_batches(live):
+    transitional = PeeringConnection.objects.filter(status__in=PeeringConnection.TRANSITIONAL)
+    for peering in _in_batches(transitional.select_related("deployment__organization")):
         report.checked += 1
-        if peering.is_transitional:
-            if peering.status_changed_at <= cutoff and _requeue(peering):
-                report.requeued += 1
-            continue
-        try:
-            findings = resync(peering, record_when_clean=False)
-        except aws.AwsUnavailable as exc:
-            log.warning("reconcile %s: AWS unavailable (%s)", peering, exc.code)
-            report.unreachable += 1
-            continue
-        except aws.AwsError as exc:
-            # Not an outage: AWS refused the repair (a route for the customer's CIDR that
-            # points elsewhere, a quota, a permission). Someone has to act: say so.
-            log.warning("reconcile %s: could not repair (%s)", peering, exc)
-            _record_unrepaired(peering, exc)
-            report.unrepaired += 1
-            continue
-        if peering.status == Status.PEER_DELETED:
-            report.peer_deleted += 1
-        elif findings:
-            report.repaired += 1
-    log.info("reconcile: %s", report)
+        if peering.status_changed_at <= cutoff and _requeue(peering):
+            report.requeued += 1
     return report
 
 

@@ -2,7 +2,12 @@
 simulator, what our side holds there for a peering, and a Stubber-ready client for what
 moto cannot play."""
 
+import contextlib
+from collections import Counter
+from unittest import mock
+
 import boto3
+from botocore.client import BaseClient
 from django.conf import settings
 
 from peerings import aws
@@ -100,3 +105,32 @@ def described(
             }
         ]
     }
+
+
+@contextlib.contextmanager
+def aws_calls():
+    """Every AWS API call made inside the block, counted by operation (`DescribeRouteTables`:
+    2, ...): what the product asked of AWS, whichever client asked."""
+    calls = Counter()
+    real = BaseClient._make_api_call
+
+    def counted(client, operation, params):
+        calls[operation] += 1
+        return real(client, operation, params)
+
+    with mock.patch.object(BaseClient, "_make_api_call", counted):
+        yield calls
+
+
+def aws_network(organization, name, cidr):
+    """A deployment whose VPC (two route tables) and security group exist in the simulator,
+    as the `aws_deployment` fixture's."""
+    from demo.aws import SandboxEc2
+    from tests.support.factories import make_deployment
+
+    ec2 = SandboxEc2(REGION, VENDOR)
+    vpc_id, _tables, group_id = ec2.create_network(cidr, name)
+    ec2.ec2.create_route_table(VpcId=vpc_id)
+    return make_deployment(
+        organization, name=name, cidr=cidr, vpc_id=vpc_id, security_group_id=group_id
+    )
