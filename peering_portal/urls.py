@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from core.languages import set_language
 from core.login_guard import AdminLoginForm
 from core.views import LoginView, favicon
 
@@ -12,6 +13,7 @@ admin.site.site_header = "Peering Portal support"
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon),
     path("", include("peerings.urls")),
