@@ -130,7 +130,10 @@ class ResourceForm(DescribedErrors, forms.Form):
     )
     port = forms.IntegerField(label=_("Port"), min_value=1, max_value=65535)
     peering = forms.ModelChoiceField(
-        label=_("VPC peering"), queryset=PeeringConnection.objects.none(), to_field_name="pk"
+        label=_("VPC peering"),
+        queryset=PeeringConnection.objects.none(),
+        to_field_name="pk",
+        empty_label=_("- Choose a VPC peering -"),
     )
 
     def __init__(self, *args, deployment, **kwargs):
@@ -173,6 +176,8 @@ class MoveResourceForm(DescribedErrors, forms.Form):
         label=_("Move to VPC peering"),
         queryset=PeeringConnection.objects.none(),
         to_field_name="pk",
+        # Django's "- Select an option -" has no Chinese in Django's own catalog yet.
+        empty_label=_("- Choose a VPC peering -"),
     )
 
     def __init__(self, *args, resource, **kwargs):
