@@ -42,9 +42,8 @@ def use_stored_language(sender, request, user, **kwargs):
         return
     language = UserPreference.objects.filter(user=user).values_list("language", flat=True).first()
     if _supported(language):
+        # From the next request on (a login answers with a redirect): the middleware.
         request.session[SESSION_KEY] = language
-        translation.activate(language)
-        request.LANGUAGE_CODE = language
     else:
         request.session.pop(SESSION_KEY, None)
 

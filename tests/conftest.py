@@ -10,6 +10,7 @@ import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import translation
 
 from core.models import Membership, Organization
 from demo.aws import SandboxEc2
@@ -283,3 +284,11 @@ def chinese_browser_page(live_server, monkeypatch):
         expect.set_options(timeout=20_000)
         yield page
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _default_language_between_tests():
+    """A request in Chinese leaves Chinese active in this thread (LocaleMiddleware never
+    deactivates it): the next test starts in the default language again."""
+    yield
+    translation.deactivate()
