@@ -13,6 +13,6 @@ class CoreConfig(AppConfig):
     def ready(self):
         # Here, not at the top: signals imports models, which cannot load before the apps;
         # its other receivers connect on import.
-        from core import signals
+        from core import languages, signals  # noqa: F401 (languages: its login receiver)
 
         post_migrate.connect(signals.keep_bootstrap_rows, sender=self)

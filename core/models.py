@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Organization(models.Model):
@@ -25,9 +26,9 @@ class Organization(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MEMBER = "member", "Member"
-        VIEWER = "viewer", "Viewer"
+        OWNER = "owner", _("Owner")
+        MEMBER = "member", _("Member")
+        VIEWER = "viewer", _("Viewer")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -74,10 +75,10 @@ class AuditEvent(models.Model):
     `manage.py verify_audit_chain` finds any row changed behind the model's back."""
 
     class Source(models.TextChoices):
-        WEB = "web"
-        ADMIN = "admin"
-        TASK = "task"
-        SYSTEM = "system"
+        WEB = "web", _("Web")
+        ADMIN = "admin", _("Admin")
+        TASK = "task", _("Task")
+        SYSTEM = "system", _("System")
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # PROTECT, not SET_NULL: the log is append-only, so deleting a user or an organization
@@ -176,3 +177,21 @@ class AuditCheckpoint(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit checkpoints are never deleted.")
+
+
+class UserPreference(models.Model):
+    """What a person chose for themselves, kept on the server so that it follows them to
+    every session and device (a cookie would stay on one browser)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    # One of settings.LANGUAGES; blank: the browser's Accept-Language decides.
+    language = models.CharField(_("language"), max_length=10, blank=True)
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
+
+    def __str__(self):
+        return f"{self.user}: {self.language or 'browser language'}"

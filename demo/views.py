@@ -2,6 +2,7 @@ import logging
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from demo import sandbox
@@ -25,8 +26,10 @@ def customer_request(request, pk):
             request,
             deployment,
             PeeringForm(deployment=deployment),
-            demo_problem="The AWS simulator did not answer, so no sandbox request was made. "
-            "Is `make run` still running?",
+            demo_problem=_(
+                "The AWS simulator did not answer, so no sandbox request was made. "
+                "Is `make run` still running?"
+            ),
         )
     form = PeeringForm(
         initial={

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from core.languages import set_language
 from core.login_guard import AdminLoginForm
 from core.views import LoginView, favicon
 
@@ -13,6 +14,7 @@ admin.site.site_header = _("Peering Portal support")
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon),
     path("", include("peerings.urls")),

@@ -4,6 +4,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from django import forms
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core import audit
 from core.models import AuditEvent
@@ -46,19 +48,19 @@ class AccountIdField(forms.CharField):
 
 class PeeringForm(DescribedErrors, forms.Form):
     peering_id = AwsIdField(
-        label="Peering ID",
+        label=_("Peering ID"),
         max_length=64,
         validators=[validators.validate_peering_id],
         widget=forms.TextInput(attrs={"placeholder": "pcx-…"}),
     )
     account_id = AccountIdField(
-        label="Account ID",
+        label=_("Account ID"),
         max_length=64,
         validators=[validators.validate_account_id],
-        widget=forms.TextInput(attrs={"placeholder": "12 digits"}),
+        widget=forms.TextInput(attrs={"placeholder": _("12 digits")}),
     )
     vpc_id = AwsIdField(
-        label="VPC ID",
+        label=_("VPC ID"),
         max_length=64,
         validators=[validators.validate_vpc_id],
         widget=forms.TextInput(attrs={"placeholder": "vpc-…"}),
@@ -85,24 +87,30 @@ class PeeringForm(DescribedErrors, forms.Form):
             refused.add_to(self)
         except aws.AwsMisconfigured as exc:
             raise forms.ValidationError(
-                "We could not check your request: the portal's own AWS set-up has a problem "
-                "(%(code)s). Nothing was saved; our support team has been alerted.",
+                _(
+                    "We could not check your request: the portal's own AWS set-up has a problem "
+                    "(%(code)s). Nothing was saved; our support team has been alerted."
+                ),
                 code="aws_misconfigured",
                 params={"code": exc.code},
             ) from None
         except aws.AwsUnavailable:
             raise forms.ValidationError(
-                "AWS did not answer in time, so we could not check your request. Nothing was "
-                "saved; please try again in a minute.",
+                _(
+                    "AWS did not answer in time, so we could not check your request. Nothing was "
+                    "saved; please try again in a minute."
+                ),
                 code="aws_unavailable",
             ) from None
         except aws.AwsError as exc:
             log.exception("checking %s for %s: AWS refused", cleaned["peering_id"], self.deployment)
             raise forms.ValidationError(
-                "AWS refused our check of your request (%(code)s). Nothing was saved; our "
-                "support team can see the details.",
+                _(
+                    "AWS refused our check of your request (%(code)s). Nothing was saved; our "
+                    "support team can see the details."
+                ),
                 code="aws_refused",
-                params={"code": exc.code or "no code"},
+                params={"code": exc.code or _("no code")},
             ) from None
         return cleaned
 
@@ -112,17 +120,20 @@ def _peering_choice_label(peering):
 
 
 class ResourceForm(DescribedErrors, forms.Form):
-    name = forms.CharField(label="Name", max_length=100)
-    kind = forms.ChoiceField(label="Kind", choices=Resource.Kind.choices)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    kind = forms.ChoiceField(label=_("Kind"), choices=Resource.Kind.choices)
     host = forms.CharField(
-        label="Host",
+        label=_("Host"),
         max_length=253,
         validators=[validators.validate_host],
-        help_text="A private IP in your VPC, or a host name.",
+        help_text=_("A private IP in your VPC, or a host name."),
     )
-    port = forms.IntegerField(label="Port", min_value=1, max_value=65535)
+    port = forms.IntegerField(label=_("Port"), min_value=1, max_value=65535)
     peering = forms.ModelChoiceField(
-        label="VPC peering", queryset=PeeringConnection.objects.none(), to_field_name="pk"
+        label=_("VPC peering"),
+        queryset=PeeringConnection.objects.none(),
+        to_field_name="pk",
+        empty_label=_("- Choose a VPC peering -"),
     )
 
     def __init__(self, *args, deployment, **kwargs):
@@ -162,7 +173,11 @@ class ResourceForm(DescribedErrors, forms.Form):
 
 class MoveResourceForm(DescribedErrors, forms.Form):
     peering = forms.ModelChoiceField(
-        label="Move to VPC peering", queryset=PeeringConnection.objects.none(), to_field_name="pk"
+        label=_("Move to VPC peering"),
+        queryset=PeeringConnection.objects.none(),
+        to_field_name="pk",
+        # Django's "- Select an option -" has no Chinese in Django's own catalog yet.
+        empty_label=_("- Choose a VPC peering -"),
     )
 
     def __init__(self, *args, resource, **kwargs):
@@ -178,7 +193,7 @@ class MoveResourceForm(DescribedErrors, forms.Form):
 
 class SupportRequestForm(forms.Form):
     words = forms.CharField(
-        label="What should we know? (optional)",
+        label=_("What should we know? (optional)"),
         required=False,
         max_length=SupportRequest.WORDS_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -187,18 +202,26 @@ class SupportRequestForm(forms.Form):
 
 class AuditFilterForm(forms.Form):
     deployment = forms.ModelChoiceField(
-        queryset=Deployment.objects.none(), required=False, empty_label="All"
+        label=_("Deployment"),
+        queryset=Deployment.objects.none(),
+        required=False,
+        empty_label=pgettext_lazy("every choice of a filter", "All"),
     )
-    actor = forms.CharField(required=False, max_length=150)
+    actor = forms.CharField(label=_("Actor"), required=False, max_length=150)
     # A callable: the apps' actions are known once the app registry is ready.
     action = forms.ChoiceField(
-        choices=lambda: [("", "All"), *audit.customer_actions()], required=False
+        label=_("Action"),
+        choices=lambda: [
+            ("", pgettext_lazy("every choice of a filter", "All")),
+            *audit.customer_actions(),
+        ],
+        required=False,
     )
     since = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
     )
     until = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"})
     )
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
@@ -215,7 +238,7 @@ class AuditFilterForm(forms.Form):
         cleaned = super().clean()
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
-            self.add_error("since", "From must be on or before To.")
+            self.add_error("since", _("From must be on or before To."))
         return cleaned
 
     def filter(self, events):

@@ -7,16 +7,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from peerings import validators
 
 
 class Deployment(models.Model):
     class Plan(models.TextChoices):
-        FREE_TRIAL = "free_trial", "Free trial"
-        SHARED = "shared", "Shared"
-        DEDICATED = "dedicated", "Dedicated"
-        ENTERPRISE = "enterprise", "Enterprise"
+        FREE_TRIAL = "free_trial", _("Free trial")
+        SHARED = "shared", _("Shared")
+        DEDICATED = "dedicated", _("Dedicated")
+        ENTERPRISE = "enterprise", _("Enterprise")
 
     organization = models.ForeignKey(
         "core.Organization", on_delete=models.PROTECT, related_name="deployments"
@@ -26,12 +27,12 @@ class Deployment(models.Model):
     cloud = models.CharField(max_length=10, default="aws", editable=False)
     region = models.CharField(max_length=30, validators=[validators.validate_region])
     vendor_account_id = models.CharField(
-        "vendor AWS account ID", max_length=12, validators=[validators.validate_account_id]
+        _("vendor AWS account ID"), max_length=12, validators=[validators.validate_account_id]
     )
-    vpc_id = models.CharField("VPC ID", max_length=21, validators=[validators.validate_vpc_id])
-    cidr = models.CharField("CIDR", max_length=18, validators=[validators.validate_cidr])
+    vpc_id = models.CharField(_("VPC ID"), max_length=21, validators=[validators.validate_vpc_id])
+    cidr = models.CharField(_("CIDR"), max_length=18, validators=[validators.validate_cidr])
     security_group_id = models.CharField(
-        "security group ID", max_length=20, validators=[validators.validate_security_group_id]
+        _("security group ID"), max_length=20, validators=[validators.validate_security_group_id]
     )
     service_ports = models.JSONField(default=list, validators=[validators.validate_ports])
     created_at = models.DateTimeField(default=timezone.now)
@@ -69,13 +70,15 @@ class Deployment(models.Model):
 
 class PeeringConnection(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending"
-        PROVISIONING = "provisioning"
-        RUNNING = "running"
-        FAILED = "failed"
-        DELETING = "deleting"
-        DELETED = "deleted"
-        PEER_DELETED = "peer_deleted"
+        # The labels Django would make from the names, translatable (the migrations hold
+        # the English ones); customers read the lower-case status words (status_label).
+        PENDING = "pending", _("Pending")
+        PROVISIONING = "provisioning", _("Provisioning")
+        RUNNING = "running", _("Running")
+        FAILED = "failed", _("Failed")
+        DELETING = "deleting", _("Deleting")
+        DELETED = "deleted", _("Deleted")
+        PEER_DELETED = "peer_deleted", _("Peer Deleted")
 
     # A row in one of these states no longer holds its pcx or its customer VPC: a new
     # peering may reuse them.
@@ -88,16 +91,16 @@ class PeeringConnection(models.Model):
 
     deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="peerings")
     peering_id = models.CharField(
-        "peering ID", max_length=21, validators=[validators.validate_peering_id]
+        _("peering ID"), max_length=21, validators=[validators.validate_peering_id]
     )
     customer_account_id = models.CharField(
-        "customer account ID", max_length=12, validators=[validators.validate_account_id]
+        _("customer account ID"), max_length=12, validators=[validators.validate_account_id]
     )
     customer_vpc_id = models.CharField(
-        "customer VPC ID", max_length=21, validators=[validators.validate_vpc_id]
+        _("customer VPC ID"), max_length=21, validators=[validators.validate_vpc_id]
     )
     # Learned from AWS when the request is verified: a VPC may carry several IPv4 blocks.
-    customer_cidrs = models.JSONField("customer CIDRs", default=list)
+    customer_cidrs = models.JSONField(_("customer CIDRs"), default=list)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     # Said to the customer: what went wrong and what they can do about it.
     status_reason = models.TextField(blank=True)
@@ -160,14 +163,22 @@ class PeeringConnection(models.Model):
         customer tries, so that they know what to move)."""
         return self.status in self.DELETABLE
 
-    # The status as the customer reads it: the status word, except where a word alone
-    # says too little.
-    STATUS_LABELS = {Status.PEER_DELETED: "deleted in AWS"}
+    # The status as the customer reads it: the status word (in the reader's language),
+    # except where a word alone says too little.
+    STATUS_LABELS = {
+        Status.PENDING: pgettext_lazy("peering status", "pending"),
+        Status.PROVISIONING: pgettext_lazy("peering status", "provisioning"),
+        Status.RUNNING: pgettext_lazy("peering status", "running"),
+        Status.FAILED: pgettext_lazy("peering status", "failed"),
+        Status.DELETING: pgettext_lazy("peering status", "deleting"),
+        Status.DELETED: pgettext_lazy("peering status", "deleted"),
+        Status.PEER_DELETED: pgettext_lazy("peering status", "deleted in AWS"),
+    }
     # What is happening while the worker is busy, and what an end state means.
     STATUS_DETAILS = {
-        Status.PENDING: "Checking and accepting your request in AWS…",
-        Status.PROVISIONING: "Accepted. Adding routes and security-group rules on our side…",
-        Status.DELETING: "Removing our routes and rules, then the connection in AWS…",
+        Status.PENDING: _("Checking and accepting your request in AWS…"),
+        Status.PROVISIONING: _("Accepted. Adding routes and security-group rules on our side…"),
+        Status.DELETING: _("Removing our routes and rules, then the connection in AWS…"),
     }
 
     @property
@@ -224,12 +235,13 @@ class PeeringConnection(models.Model):
 
 class Resource(models.Model):
     class Kind(models.TextChoices):
+        # Product names stay as they are in every language.
         MYSQL = "mysql", "MySQL"
         POSTGRESQL = "postgresql", "PostgreSQL"
         REDIS = "redis", "Redis"
         KAFKA = "kafka", "Kafka"
         MONGODB = "mongodb", "MongoDB"
-        HTTP = "http", "HTTP server"
+        HTTP = "http", _("HTTP server")
 
     deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="resources")
     # PROTECT: the database refuses to delete a peering that a resource still uses.
@@ -237,7 +249,7 @@ class Resource(models.Model):
         PeeringConnection,
         on_delete=models.PROTECT,
         related_name="resources",
-        verbose_name="VPC peering",
+        verbose_name=_("VPC peering"),
     )
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -123,9 +123,13 @@
     const button = event.target.closest("[data-copy]");
     if (button) {
       navigator.clipboard.writeText(button.dataset.copy).then(function () {
-        button.textContent = "Copied";
-        announce("Copied");
-        setTimeout(function () { button.textContent = "Copy"; }, 1500);
+        // The page's language: base.html writes the word on <body>; the button's own
+        // label comes back afterwards.
+        const label = button.textContent;
+        const copied = document.body.dataset.copiedLabel || "Copied";
+        button.textContent = copied;
+        announce(copied);
+        setTimeout(function () { button.textContent = label; }, 1500);
       });
     }
     if (event.target.closest("[data-close-dialog]")) { event.preventDefault(); dialog.close(); }

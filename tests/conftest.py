@@ -10,6 +10,7 @@ import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import translation
 
 from core.models import Membership, Organization
 from demo.aws import SandboxEc2
@@ -290,3 +291,29 @@ def browser_page(live_server, monkeypatch):
         expect.set_options(timeout=20_000)
         yield page
         browser.close()
+
+
+@pytest.fixture
+def chinese_browser_page(live_server, monkeypatch):
+    """A page of Debian's Chromium whose browser speaks Chinese (locale zh-CN: its
+    Accept-Language and navigator.language), 1400x900."""
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # as browser_page, above
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        expect.set_options(timeout=20_000)
+        yield page
+        browser.close()
+
+
+@pytest.fixture(autouse=True)
+def _default_language_between_tests():
+    """A request in Chinese leaves Chinese active in this thread (LocaleMiddleware never
+    deactivates it): the next test starts in the default language again."""
+    yield
+    translation.deactivate()

@@ -134,7 +134,7 @@ def open_audit_page(chromium, live_server, viewport=DESKTOP):
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "olivia")
     page.fill("#id_password", "pw-olivia")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")  # not the header's language switcher
     expect(page.locator("h1")).to_have_text("Deployments")
     page.goto(f"{live_server.url}/audit/")
     expect(page.locator("h1")).to_have_text("Audit log")

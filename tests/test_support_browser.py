@@ -26,7 +26,7 @@ def log_in(page, base, username, password):
     page.goto(f"{base}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")  # not the header's language switcher
 
 
 def fits(page):

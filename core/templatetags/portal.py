@@ -5,10 +5,39 @@ from datetime import UTC
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import reverse
+from django.utils.dateformat import format as format_date
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
+from django.utils.translation import get_language, pgettext
 
 register = template.Library()
+
+# Dates and times as each language writes them (Django's own formats for English are
+# "Dec. 1, 2026, 2:42 a.m.", which our people and tests read as ISO dates instead).
+DATE_PATTERNS = {
+    "en": {"date": "Y-m-d", "minute": "Y-m-d H:i", "second": "Y-m-d H:i:s"},
+    "zh-hans": {"date": "Y年n月j日", "minute": "Y年n月j日 H:i", "second": "Y年n月j日 H:i:s"},
+}
+
+
+def _pattern(precision):
+    language = (get_language() or "en").lower()
+    patterns = DATE_PATTERNS.get(language) or DATE_PATTERNS.get(language.split("-")[0])
+    return (patterns or DATE_PATTERNS["en"])[precision]
+
+
+@register.filter
+def local_date(moment):
+    """The day, in the reader's language (and the site's time zone)."""
+    return format_date(localtime(moment), _pattern("date"))
+
+
+@register.filter
+def utc_time(moment, precision="minute"):
+    """A time in UTC written the reader's way, the zone named: "2026-11-30 14:05 UTC",
+    "2026年11月30日 14:05 UTC". `precision`: "minute" or "second"."""
+    return f"{format_date(localtime(moment, UTC), _pattern(precision))} UTC"
+
 
 # Each header link and the URL names of the pages under it.
 SECTIONS = {
@@ -53,11 +82,26 @@ def relative_time(moment):
     """A time as people read it ("3 minutes ago"), with the UTC time on hover and, through
     CSS, on keyboard focus. A tag, not an include: pages show it twice on each of hundreds
     of rows, and an include per use cost a large share of such a page's time."""
-    utc = f"{localtime(moment, UTC):%Y-%m-%d %H:%M} UTC"
+    utc = utc_time(moment)
     return format_html(
         '<time datetime="{}" title="{}" data-utc="{}" tabindex="0">{}</time>',
         moment.isoformat(),
         utc,
         utc,
         naturaltime(moment),
+    )
+
+
+@register.simple_tag
+def html_lang():
+    """The page's language as a BCP 47 tag for <html lang>: Django's "zh-hans" is "zh-Hans"."""
+    first, *rest = (get_language() or "en").split("-")
+    return "-".join([first, *(part.title() if len(part) == 4 else part.upper() for part in rest)])
+
+
+@register.simple_tag
+def code_list(items):
+    """Values as <code> elements, listed the reader's way: "a, b" or "a，b"."""
+    return format_html_join(
+        pgettext("between listed values", ", "), "<code>{}</code>", ((i,) for i in items)
     )

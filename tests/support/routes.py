@@ -4,7 +4,8 @@ wants to know a route is swept) take them from here, so a new view cannot escape
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # Routes that take no organization's object or are Django's own.
-NOT_SCOPED = ("admin/", "login/", "logout/")  # their CSRF is checked on its own
+# i18n/setlang/ changes only the person's own language (tests/test_languages.py).
+NOT_SCOPED = ("admin/", "login/", "logout/", "i18n/")  # their CSRF is checked on its own
 
 
 def customer_routes():
