@@ -78,6 +78,7 @@ class AuditEvent(models.Model):
         ADMIN = "admin"
         TASK = "task"
         SYSTEM = "system"
+        API = "api", "API"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # PROTECT, not SET_NULL: the log is append-only, so deleting a user or an organization

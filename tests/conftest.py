@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from core.models import Membership, Organization
 from demo.aws import SandboxEc2
 from peerings import aws
+from tests.support.api import ApiClient, make_key
 from tests.support.aws import REGION, VENDOR
 from tests.support.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
 from tests.support.cluster import (
@@ -265,3 +266,15 @@ def browser_page(live_server, monkeypatch):
         expect.set_options(timeout=20_000)
         yield page
         browser.close()
+
+
+@pytest.fixture
+def api_key(organization, owner):
+    """A member key of the organization, made by its owner: (key, secret)."""
+    return make_key(organization, owner)
+
+
+@pytest.fixture
+def api(api_key):
+    """The API as the member key above calls it (tests.support.api.ApiClient)."""
+    return ApiClient(api_key[1])
