@@ -49,22 +49,56 @@ class KeyRateThrottle(SimpleRateThrottle):
 
 
 class Cursor(CursorPagination):
-    """Newest first by ID: rows added meanwhile never shift a page already read."""
+    """Newest first by ID: rows added meanwhile never shift a page already read. A
+    `page_size` that is not a whole number from 1 to 500 is refused, not quietly replaced."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "-id"
 
+    def get_page_size(self, request):
+        given = request.query_params.get(self.page_size_query_param)
+        if given is None:
+            return self.page_size
+        number = as_pk(given)
+        if number is None or number > self.max_page_size:
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        f"Give a whole number from 1 to {self.max_page_size}."
+                    ]
+                }
+            )
+        return number
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
 
 class ApiView(GenericAPIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [permissions.IsAuthenticated]
     throttle_classes = [KeyRateThrottle]
+    # The query parameters a view reads (lists add theirs): any other is refused, so that
+    # a misspelt filter never passes for "no filter".
+    query_parameters: tuple[str, ...] = ()
     _acting = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        allowed = self.query_parameters
+        if self.pagination_class is not None:
+            allowed += ("cursor", Cursor.page_size_query_param)
+        unknown = sorted(set(request.query_params) - set(allowed))
+        if unknown:
+            raise exceptions.ValidationError(
+                {name: ["Unknown query parameter."] for name in unknown}
+            )
         # From here on, whatever the view changes is credited to the key and its maker.
         key = request.auth
         creator = key.created_by.get_username()

@@ -410,7 +410,16 @@ class AuditEventList(mixins.ListModelMixin, _View):
     serializer_class = serializers.AuditEventSerializer
     pagination_class = Cursor
 
+    query_parameters = ("deployment", "actor", "action", "since", "until")
+    # Filters that take a value of a type: given empty, they are refused, not ignored.
+    TYPED_FILTERS = ("deployment", "since", "until")
+
     def get_queryset(self):
+        empty = [name for name in self.TYPED_FILTERS if self.request.query_params.get(name) == ""]
+        if empty:
+            raise problems.refused(
+                {name: ["Give a value, or leave the filter out."] for name in empty}
+            )
         form = AuditFilterForm(self.request.query_params or None, deployments=self.deployments())
         if form.is_bound and not form.is_valid():
             raise _form_refusal(form)

@@ -159,6 +159,20 @@ def test_every_answer_carries_a_request_id(api, deployment):
         assert len(response["X-Request-Id"]) >= 16
 
 
+@pytest.mark.parametrize(
+    "query",
+    [{"page_size": "0"}, {"page_size": "501"}, {"page_size": "ten"}, {"pagesize": "10"}],
+)
+def test_a_bad_or_unknown_query_parameter_is_refused_not_ignored(api, query):
+    body = assert_problem(api.get("/api/v1/deployments/", query), 422)
+    assert list(body["errors"]) == list(query)
+
+
+def test_a_typed_audit_filter_given_empty_is_refused(api):
+    body = assert_problem(api.get(reverse("api-audit-events"), {"until": ""}), 422)
+    assert list(body["errors"]) == ["until"]
+
+
 def test_an_unknown_api_route_is_a_problem_not_a_page(api):
     assert_problem(api.get("/api/v1/nothing-here/"), 404)
     assert_problem(api.get("/api/v1/peerings/99999999999999999999999/"), 404)
