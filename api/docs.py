@@ -66,7 +66,8 @@ def api_docs(request):
         "schemas": {
             name: _fields(components, schema)
             for name, schema in components.items()
-            if not name.startswith("Paginated")
+            if not name.startswith("Paginated") and "enum" not in schema
         },
+        "enums": {name: schema["enum"] for name, schema in components.items() if "enum" in schema},
     }
     return render(request, "api/docs.html", context)

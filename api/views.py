@@ -42,7 +42,8 @@ def _url(name, pk):
 
 
 class _Lookups:
-    """Rows of the key's organization only: another organization's ID reads as missing."""
+    # Rows of the key's organization only: another organization's ID reads as missing.
+    # (A comment, not a docstring: drf-spectacular would print it on every operation.)
 
     def deployments(self):
         return Deployment.objects.filter(organization_id=self.request.auth.organization_id)

@@ -237,6 +237,7 @@ def test_the_documentation_page_is_ours_without_a_cdn_and_under_the_csp(client):
     page = response.content.decode()
     assert "POST /api/v1/deployments/{id}/peerings/" in page
     assert "Idempotency-Key" in page
+    assert "<code>peer_deleted</code>" in page  # the states, from the schema's enum
     assert "default-src 'self'" in response["Content-Security-Policy"]
     assert "https://" not in page.replace("https://www", "")  # nothing loaded from elsewhere
 
