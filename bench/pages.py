@@ -32,6 +32,16 @@ def client_for(user):
     return client
 
 
+def api_client_for(organization, user):
+    """A client of the REST API, with a member key of `organization` made by `user`."""
+    from api import keys
+
+    _key, secret = keys.create_key(
+        organization, name="bench", role="member", expires_at=None, user=user
+    )
+    return Client(headers={"Authorization": f"Bearer {secret}"})
+
+
 def _check(response, url, expect):
     if response.status_code != 200 or expect.encode() not in response.content:
         raise RuntimeError(f"GET {url}: {response.status_code}, expected 200 with {expect!r}")

@@ -100,6 +100,8 @@ def configure_environment():
             # A queue of its own: on a shared Redis no other cluster takes (or loses) its tasks.
             "Q_CLUSTER_NAME": "peering_portal_bench",
             "LOG_LEVEL": "WARNING",
+            # The benchmark's own API requests are not to be rate-limited.
+            "API_RATE_LIMIT_PER_MINUTE": "1000000",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -272,11 +274,16 @@ def measure_pages(scale, table, *, measure=True):
     reference = (
         f"/bench/reference-admin/peerings/peeringconnection/?deployment__id__exact={w.large.pk}"
     )
+    api = pages.api_client_for(w.organization, w.owner)
+    api_list = "/api/v1/deployments/{}/peerings/?page_size=500"
     timed = pages.measure(
         {
             "minimal": (owner, "/bench/minimal/", "ok"),
             "small": (owner, f"/deployments/{w.small.pk}/", "VPC peering connections"),
             "large": (owner, f"/deployments/{w.large.pk}/", oldest),
+            # The API's peering list beside the page that shows the same rows.
+            "api-small": (api, api_list.format(w.small.pk), '"results"'),
+            "api-large": (api, api_list.format(w.large.pk), oldest),
             "reference": (support, reference, f"{scale.large} peering connections"),
             "admin": (support, admin_list, f"{scale.admin_rows} peering connections"),
         },
@@ -318,6 +325,23 @@ def measure_pages(scale, table, *, measure=True):
         f"Deployment page, {scale.large} peerings + {scale.large} resources",
         f"{ms(large.seconds)} ({large.kilobytes:.0f} KB)",
         large.queries,
+    )
+    api_small, api_large = timed["api-small"], timed["api-large"]
+    table.add(
+        f"API peering list (GET /api/v1/…/peerings/?page_size=500), {scale.small} peerings",
+        f"{ms(api_small.seconds)} ({api_small.kilobytes:.0f} KB)",
+        api_small.queries,
+    )
+    table.add(
+        f"API peering list, {scale.large} peerings",
+        f"{ms(api_large.seconds)} ({api_large.kilobytes:.0f} KB)",
+        api_large.queries,
+    )
+    table.check(
+        f"API peering list queries, {scale.small} vs {scale.large} peerings",
+        f"{api_small.queries} vs {api_large.queries}",
+        api_small.queries == api_large.queries,
+        "identical",
     )
     table.add(
         f"Reference: stock admin changelist of the same {scale.large} (list_per_page 500)",

@@ -79,6 +79,7 @@ class AuditEvent(models.Model):
         ADMIN = "admin", _("Admin")
         TASK = "task", _("Task")
         SYSTEM = "system", _("System")
+        API = "api", _("API")
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # PROTECT, not SET_NULL: the log is append-only, so deleting a user or an organization

@@ -74,6 +74,9 @@ INSTALLED_APPS = [
     "peerings",
     "webhooks",
     "ops",
+    "rest_framework",
+    "drf_spectacular",
+    "api",
     # and "demo" in demo mode (DEMO_MODE, below)
 ]
 
@@ -335,6 +338,33 @@ if DEMO_MODE:
 
 # Proxies whose X-Forwarded-For header is believed.
 TRUSTED_PROXIES = envnetworks("TRUSTED_PROXIES", "")
+
+# --- the REST API (/api/v1/, the api app) ---
+# Requests a minute per API key, counted in the cache (shared by every process with Redis).
+API_RATE_LIMIT_PER_MINUTE = envint("API_RATE_LIMIT_PER_MINUTE", "300", minimum=1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Peering Portal API",
+    "DESCRIPTION": "Automate VPC peering between your AWS VPCs and your deployments.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_problems",
+    ],
+}
 
 # --- webhooks ---
 # Local development only: http:// URLs, and endpoints on loopback or private addresses. The

@@ -19,6 +19,7 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("", include("peerings.urls")),
     path("", include("webhooks.urls")),
+    path("", include("api.urls")),
 ]
 if settings.DEMO_MODE:
     # The demo app is installed only in demo mode (settings): without it, no such URL.

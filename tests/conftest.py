@@ -15,6 +15,7 @@ from django.utils import translation
 from core.models import Membership, Organization
 from demo.aws import SandboxEc2
 from peerings import aws
+from tests.support.api import ApiClient, make_key
 from tests.support.aws import REGION, VENDOR
 from tests.support.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS
 from tests.support.cluster import (
@@ -317,3 +318,15 @@ def _default_language_between_tests():
     deactivates it): the next test starts in the default language again."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def api_key(organization, owner):
+    """A member key of the organization, made by its owner: (key, secret)."""
+    return make_key(organization, owner)
+
+
+@pytest.fixture
+def api(api_key):
+    """The API as the member key above calls it (tests.support.api.ApiClient)."""
+    return ApiClient(api_key[1])

@@ -12,6 +12,7 @@ from django.test import Client
 
 from peerings.models import Resource
 from tests.support import axe
+from tests.support.api import make_key
 from tests.support.browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, skip_without_chromium
 from tests.support.factories import make_peering, provisioned
 from webhooks.models import WebhookEndpoint
@@ -58,6 +59,7 @@ def world(owner, aws_deployment):
         event_types=["peering.running"],
         secret="whsec_made-up-for-the-page",
     )
+    make_key(aws_deployment.organization, owner, name="terraform")
     return {"owner": owner, "deployment": aws_deployment, "peering": peering, "endpoint": endpoint}
 
 
@@ -155,6 +157,11 @@ PAGES = {
         f"{base}/organizations/{world['deployment'].organization_id}/webhooks/new/"
     ),
     "audit": lambda page, base, world: page.goto(f"{base}/audit/"),
+    "api-keys": lambda page, base, world: page.goto(f"{base}/api-keys/"),
+    "api-key-form": lambda page, base, world: page.goto(
+        f"{base}/organizations/{world['deployment'].organization_id}/api-keys/new/"
+    ),
+    "api-docs": lambda page, base, world: page.goto(f"{base}/api/v1/docs/"),
     "not-found": lambda page, base, world: page.goto(f"{base}/no-such-page/"),
 }
 

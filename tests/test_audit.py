@@ -673,8 +673,9 @@ def test_the_action_filter_offers_each_apps_actions_and_none_of_supports(
     assert offered[:2] == ["", "peering.created"]
     assert offered.index("resource.deleted") < offered.index("webhook.created")
     assert {"peering.requeued", "webhook.resent", "webhook.secret_rotated"} <= set(offered)
-    # 20, the 4 of support requests, and a resource moved to another peering.
-    assert len(offered) == len(set(offered)) == 25
+    # 20, the 4 of support requests, a resource moved to another peering, and the 2 of
+    # API keys.
+    assert len(offered) == len(set(offered)) == 27
     assert not [value for value in offered if value.startswith(("user.", "admin."))]
 
 

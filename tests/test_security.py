@@ -11,9 +11,11 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
+from api.models import ApiKey
 from core import login_guard
 from core.models import AuditEvent, Membership, Organization
 from peerings.models import PeeringConnection, Resource
+from tests.support.api import make_key
 from tests.support.env import ROOT, SETTINGS_FILE, production_env
 from tests.support.factories import make_deployment, make_peering, make_resource, provisioned
 from tests.support.routes import customer_routes, scoped_routes
@@ -41,7 +43,9 @@ def world(organization, owner):
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event_type="webhook.test", body="{}", status="failed"
         )
+        key, _secret = make_key(org, owner)
         rows[tag] = {
+            "key_pk": key.pk,
             "pk": deployment.pk,
             "peering_pk": peering.pk,
             "resource_pk": resource.pk,
@@ -87,6 +91,7 @@ def test_every_route_gives_404_for_another_organizations_ids(client, owner, worl
         "resource_pk": theirs["resource_pk"],
         "endpoint_pk": theirs["endpoint_pk"],
         "delivery_pk": theirs["delivery_pk"],
+        "key_pk": theirs["key_pk"],
     }
 
     def state():
@@ -95,6 +100,7 @@ def test_every_route_gives_404_for_another_organizations_ids(client, owner, worl
             Resource.objects.count(),
             list(WebhookEndpoint.objects.order_by("pk").values_list("pk", "secret")),
             list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status")),
+            list(ApiKey.objects.order_by("pk").values_list("pk", "revoked_at")),
         )
 
     before = state()

@@ -44,6 +44,7 @@ SECTIONS = {
     "deployment-list": ("deployment-", "peering-", "resource-"),
     "audit-log": ("audit-",),
     "webhook-list": ("webhook-",),
+    "api-key-list": ("api-key-",),
 }
 
 

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    """The public REST API (/api/v1/) and the organizations' API keys it is used with."""
+
+    name = "api"
+    verbose_name = "API"
+    # What customers may filter their audit log by (core.audit.customer_actions).
+    audit_actions = [
+        ("api_key.created", "API key created"),
+        ("api_key.revoked", "API key revoked"),
+    ]
+
+    def ready(self):
+        # Registers the Bearer scheme with drf-spectacular (an extension registers itself
+        # on import).
+        from api import schema  # noqa: F401

@@ -1,0 +1,80 @@
+"""Organization API keys, and the answers kept for an `Idempotency-Key`."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ApiKey(models.Model):
+    """A key acts for its organization with the role it was given. Only a hash of the
+    secret is stored: the secret is shown once, when the key is made (api.keys)."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer"
+
+    organization = models.ForeignKey(
+        "core.Organization", on_delete=models.PROTECT, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    # The secret's first characters, so people can tell their keys apart (and match a
+    # leaked one); far too short to be guessed from.
+    prefix = models.CharField(max_length=16)
+    # SHA-256 of the whole secret: a secret of 32 random bytes needs no slow hash.
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["member", "viewer"]), name="api_key_role_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def can_act(self):
+        return self.role == self.Role.MEMBER
+
+    @property
+    def is_expired(self):
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self):
+        return self.revoked_at is None and not self.is_expired
+
+
+class IdempotentRequest(models.Model):
+    """The answer given to a POST made with an `Idempotency-Key`, kept for a day
+    (api.idempotency): the same key and body get it again, nothing is done twice.
+    `status` is 0 while the first request is still being answered."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(default=0)
+    body = models.JSONField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_once_per_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.status or 'in progress'})"

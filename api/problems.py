@@ -1,0 +1,114 @@
+"""Every error the API gives is RFC 9457 `application/problem+json`: a `type` naming the
+problem for programs, a `title` and `detail` for people, the `status`, the request's path
+(`instance`) and its `request_id`; refusals (422) carry their messages by field in
+`errors`, as the dialog shows them by its fields."""
+
+import math
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:peering-portal:problem:"
+# The key of the messages about the whole request (a form's non-field errors).
+WHOLE_REQUEST = "non_field_errors"
+
+
+class Problem(exceptions.APIException):
+    """An answer other than success, with what a client needs to act on it: `errors` by
+    field, the `location` of an existing object, a `retry_after` in seconds, and any
+    further members of the problem (`extra`)."""
+
+    def __init__(
+        self,
+        status,
+        code,
+        detail,
+        *,
+        errors=None,
+        location=None,
+        retry_after=None,
+        extra=None,
+    ):
+        super().__init__(detail, code)
+        self.status_code = status
+        self.errors = errors
+        self.location = location
+        self.retry_after = retry_after
+        self.extra = extra or {}
+
+
+def refused(errors, detail="The request was refused; see errors by field."):
+    """422: `errors` maps fields (None: the whole request) to messages."""
+    by_field = {field or WHOLE_REQUEST: [str(m) for m in ms] for field, ms in errors.items()}
+    return Problem(422, "refused", detail, errors=by_field)
+
+
+def conflict(code, detail, **kwargs):
+    return Problem(409, code, detail, **kwargs)
+
+
+def problem_response(request, status, code, detail, *, headers=None, **members):
+    body = {
+        "type": TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": str(detail),
+        "instance": request.path,
+        "request_id": getattr(request, "request_id", ""),
+        **members,
+    }
+    return Response(body, status=status, headers=headers, content_type=PROBLEM_JSON)
+
+
+def _messages(detail):
+    """A DRF error detail as {field: [messages]}."""
+    if isinstance(detail, dict):
+        return {
+            str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            for field, msgs in detail.items()
+        }
+    if isinstance(detail, list):
+        return {WHOLE_REQUEST: [str(m) for m in detail]}
+    return {WHOLE_REQUEST: [str(detail)]}
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: anything else (a bug) stays a 500 for Django to log."""
+    request = context["request"]
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    headers = {}
+    members = {}
+    status = exc.status_code
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, Problem):
+        code = exc.default_code if exc.detail.code is None else exc.detail.code
+        detail = exc.detail
+        if exc.errors is not None:
+            members["errors"] = exc.errors
+        if exc.location:
+            headers["Location"] = exc.location
+            members["location"] = exc.location
+        wait = exc.retry_after
+        members.update(exc.extra)
+    elif isinstance(exc, exceptions.ValidationError):
+        # Input that cannot be acted on is a refusal, whichever layer found it.
+        status, code = 422, "invalid"
+        detail = "The request was refused; see errors by field."
+        members["errors"] = _messages(exc.detail)
+    else:
+        code = exc.default_code
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return problem_response(request, status, str(code), detail, headers=headers, **members)
