@@ -40,6 +40,35 @@ def envlist(name, default):
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
+def _bucket(name, value):
+    try:
+        capacity, rate = (float(part) for part in value.split("/"))
+    except ValueError:
+        capacity = rate = 0
+    if capacity < 1 or rate <= 0:
+        raise ImproperlyConfigured(
+            f"{name} must be capacity/refill per second (at least 1 and above 0), e.g. 50/5, "
+            f"not {value!r}"
+        )
+    return capacity, rate
+
+
+def envbucket(name, default):
+    """A token bucket written `capacity/refill per second`, e.g. `50/5`."""
+    return _bucket(name, env(name, default).strip())
+
+
+def envbuckets(name, default):
+    """Buckets by action: `DescribeRouteTables=100/20,CreateRoute=50/5`."""
+    buckets = {}
+    for item in envlist(name, default):
+        action, _, size = (part.strip() for part in item.partition("="))
+        if not action.isalnum():
+            raise ImproperlyConfigured(f"{name} must list Action=capacity/rate, not {item!r}")
+        buckets[action] = _bucket(name, size)
+    return buckets
+
+
 def envnetworks(name, default):
     networks = []
     for item in envlist(name, default):
@@ -264,6 +293,19 @@ VENDOR_NAME = env("VENDOR_NAME", "Peering Cloud")
 # them): a new peering that would not fit is refused before the customer is kept waiting.
 AWS_RULES_PER_SECURITY_GROUP = envint("AWS_RULES_PER_SECURITY_GROUP", "60", minimum=1)
 AWS_ROUTES_PER_ROUTE_TABLE = envint("AWS_ROUTES_PER_ROUTE_TABLE", "50", minimum=2)
+# The EC2 request budget of each vendor account, per region and action, shared by every
+# process (ratebudget.py): AWS's documented token buckets, `capacity/refill per second`
+# ("Request throttling for the Amazon EC2 API"). Lower them when something else (a
+# Terraform run, the console) spends the same accounts' budget; raise them once AWS has.
+AWS_BUDGET_NON_MUTATING = envbucket("AWS_BUDGET_NON_MUTATING", "100/20")
+AWS_BUDGET_UNFILTERED_NON_MUTATING = envbucket("AWS_BUDGET_UNFILTERED_NON_MUTATING", "50/10")
+AWS_BUDGET_MUTATING = envbucket("AWS_BUDGET_MUTATING", "50/5")
+AWS_BUDGET_RESOURCE_INTENSIVE = envbucket("AWS_BUDGET_RESOURCE_INTENSIVE", "50/5")
+# Per action, over its category's: `DescribeRouteTables=200/40,CreateRoute=100/10`.
+AWS_BUDGET_ACTIONS = envbuckets("AWS_BUDGET_ACTIONS", "")
+# Seconds a worker's AWS request may wait for its budget before the step is retried later
+# (the dialog waits at most AWS_CHECK_READ_TIMEOUT).
+AWS_BUDGET_MAX_WAIT = envint("AWS_BUDGET_MAX_WAIT", "30", minimum=1)
 # How long the worker waits for AWS to report a just-accepted peering as active.
 PEERING_ACTIVE_TIMEOUT = envint("PEERING_ACTIVE_TIMEOUT", "60", minimum=1)
 

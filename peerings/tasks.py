@@ -5,7 +5,7 @@ Their dotted paths are stored in the broker and in schedules: never rename these
 nor change their positional arguments."""
 
 from core import audit
-from peerings import services
+from peerings import ratebudget, services
 
 
 def provision_peering(peering_pk, actor, unavailable_rounds=0):
@@ -24,6 +24,7 @@ def resync_peering(peering_pk, actor):
 
 
 def reconcile_peerings():
-    """Run by the django-q2 schedule (made by a migration): credited to `system`."""
-    with audit.acting_as(audit.SYSTEM):
+    """Run by the django-q2 schedule (made by a migration): credited to `system`, and last
+    in line for the AWS budget (customers' dialogs and provisioning go first)."""
+    with audit.acting_as(audit.SYSTEM), ratebudget.priority(ratebudget.Priority.RECONCILE):
         return str(services.reconcile())
