@@ -232,9 +232,16 @@ LOGGING = {
 # timeout < retry, or the ORM broker hands a slow task to a second worker while the first
 # still runs it; max_attempts bounds the retries of a task that keeps failing.
 Q_TIMEOUT = envint("Q_TIMEOUT", "300", minimum=10)
+# Webhook deliveries have a cluster (a queue and workers) of their own, so that a slow
+# receiver never holds up AWS work: django-q2's ALT_CLUSTERS, chosen per process by
+# Q_CLUSTER_NAME=<name>-webhooks (`manage.py qcluster` for AWS work, and
+# `Q_CLUSTER_NAME=peering_portal-webhooks manage.py qcluster` for deliveries). The portal's
+# name stays <name> in both: it signs their tasks and prefixes their queues.
+WEBHOOK_CLUSTER_SUFFIX = "-webhooks"
+Q_NAME = env("Q_CLUSTER_NAME", "peering_portal").removesuffix(WEBHOOK_CLUSTER_SUFFIX)
 Q_CLUSTER = {
     # The broker's queue: clusters with the same name share the work.
-    "name": env("Q_CLUSTER_NAME", "peering_portal"),
+    "name": Q_NAME,
     "workers": envint("Q_WORKERS", "2", minimum=1),
     "timeout": Q_TIMEOUT,
     "retry": Q_TIMEOUT + 60,
@@ -244,6 +251,12 @@ Q_CLUSTER = {
     "poll": 1,
     "catch_up": False,
     "label": "Background tasks",
+    "ALT_CLUSTERS": {
+        Q_NAME + WEBHOOK_CLUSTER_SUFFIX: {
+            "workers": envint("WEBHOOK_WORKERS", "2", minimum=1),
+            "label": "Webhook deliveries",
+        }
+    },
 }
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
@@ -342,5 +355,9 @@ WEBHOOK_ALLOW_HTTP = envbool("WEBHOOK_ALLOW_HTTP", "false")
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = envbool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "false")
 # Seconds for each of connect, write, read (between bytes) of one delivery attempt.
 WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", "10", minimum=1)
+# Seconds one attempt may take in all, however slowly the receiver drips its answer.
+WEBHOOK_DEADLINE = envint("WEBHOOK_DEADLINE", "20", minimum=1)
+if WEBHOOK_DEADLINE >= Q_TIMEOUT:
+    raise ImproperlyConfigured("WEBHOOK_DEADLINE must be shorter than Q_TIMEOUT")
 # Attempts per delivery, the first included; retries back off from 30 s, doubling.
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", "12", minimum=1)

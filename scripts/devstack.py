@@ -1,5 +1,6 @@
-"""`make run`: the AWS simulator, the web server and a django-q2 cluster, with the demo world
-seeded in between. Ctrl-C (or any of the three dying) stops all three."""
+"""`make run`: the AWS simulator, the web server and two django-q2 clusters (AWS work, and
+webhook deliveries), with the demo world seeded in between. Ctrl-C (or any of them dying)
+stops them all."""
 
 import os
 import signal
@@ -107,6 +108,14 @@ def main():
         manage("seed_demo")
         processes.append(subprocess.Popen(RUNSERVER, cwd=ROOT, env=ENV))
         processes.append(subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=ENV))
+        # Webhook deliveries have a cluster of their own (settings: ALT_CLUSTERS).
+        webhooks = {
+            **ENV,
+            "Q_CLUSTER_NAME": ENV.get("Q_CLUSTER_NAME", "peering_portal") + "-webhooks",
+        }
+        processes.append(
+            subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=webhooks)
+        )
         wait_for_port(WEB_PORT, processes[1])
         print(
             f"\n  Peering Portal: http://127.0.0.1:{WEB_PORT}/\n"
@@ -117,7 +126,7 @@ def main():
             f"AWS_ACCESS_KEY_ID=testing "
             f"AWS_SECRET_ACCESS_KEY=testing .venv/bin/python manage.py create_customer_request "
             f"orders-us-east\n"
-            f"  Ctrl-C stops all three.\n",
+            f"  Ctrl-C stops them all.\n",
             flush=True,
         )
         while all(process.poll() is None for process in processes):
