@@ -10,6 +10,9 @@ run into bench/results.md between the markers of its database).
    django-q2 cluster against a moto server, beside a plain boto3 script making the same
    calls; AWS calls per peering, counted with botocore event hooks.
 3. Under load: gunicorn (2 workers) serving the deployment page and a minimal view.
+4. Burst: 1,000 peerings confirmed at once (100 quick), behind a proxy that throttles EC2
+   as EC2 does (bench/throttleproxy.py): all running, RequestLimitExceeded answers, time
+   against the AWS budget's own minimum.
 
 Environment:
   DATABASE_URL  PostgreSQL instead of SQLite (bench/.bench.sqlite3). The database is
@@ -18,8 +21,8 @@ Environment:
                 its own (Q_CLUSTER_NAME=peering_portal_bench), emptied when it starts.
   BENCH_QUICK=1 a smoke run: smaller numbers, fewer repetitions, no results.md update.
   BENCH_PROFILE=1  also write a pyinstrument profile of every measured page to bench/out/.
-  BENCH_PARTS   which parts to run, e.g. "provisioning" or "pages,load" (default: all three;
-                results.md is only updated by a full run of all three).
+  BENCH_PARTS   which parts to run, e.g. "provisioning" or "pages,load,burst" (default: all
+                four; results.md is only updated by a full run of all four).
   BENCH_SETTINGS  a settings module to run with instead of peering_portal.settings, to try
                 a settings change without editing the app (put it on PYTHONPATH).
 
@@ -44,7 +47,7 @@ BENCH = ROOT / "bench"
 OUT = BENCH / "out"
 SQLITE_PATH = BENCH / ".bench.sqlite3"
 RESULTS = BENCH / "results.md"
-PARTS = ("pages", "provisioning", "load")
+PARTS = ("pages", "provisioning", "load", "burst")
 PROFILE_DIR = OUT if os.environ.get("BENCH_PROFILE") == "1" else None
 
 
@@ -59,6 +62,7 @@ class Scale:
     provision_rounds: int = 3
     load_seconds: float = 30
     load_rounds: int = 3
+    burst_peerings: int = 1000
 
 
 FULL = Scale()
@@ -69,6 +73,7 @@ QUICK = Scale(
     provision_rounds=1,
     load_seconds=4,
     load_rounds=2,
+    burst_peerings=100,
 )
 
 _started = time.monotonic()
@@ -473,6 +478,45 @@ def measure_load(scale, table, w):
     table.check("Deployment page / ceiling (requests/s)", f"{ratio:.2f}", ratio >= 0.5, "≥ 0.50")
 
 
+def measure_burst(scale, table, w):
+    from bench import burst
+
+    result = burst.run(w, OUT, peerings=scale.burst_peerings, progress=progress)
+    running = result.statuses.get("running", 0)
+    minimum, busiest = result.minimum()
+    capacity, rate = burst.ratebudget.bucket_size(busiest) if busiest else (0, 0)
+    table.section(
+        f"4. Burst: {result.peerings} peerings confirmed at once, 2-worker cluster, behind a "
+        "proxy that throttles EC2 with AWS's bucket sizes"
+    )
+    table.check(
+        "Peerings running at the end",
+        f"{running} of {result.peerings}"
+        + ("" if running == result.peerings else f" ({result.statuses})"),
+        running == result.peerings,
+        "all",
+    )
+    throttled = sum(result.throttled.values())
+    table.add(
+        "RequestLimitExceeded answers (proxy; counted by the portal)",
+        f"{throttled} of {sum(result.forwarded.values()) + throttled} requests "
+        f"({result.counted_by_portal})" + (f": {result.throttled}" if throttled else ""),
+    )
+    table.add(
+        "First confirm → last running (confirming took)",
+        f"{result.seconds:.1f} s ({result.confirm_seconds:.1f} s)",
+    )
+    table.add(
+        "Budget's own minimum (busiest bucket)",
+        f"{minimum:.1f} s ({busiest}: {result.forwarded.get(busiest, 0)} calls, "
+        f"bucket {capacity:g} + {rate:g}/s)",
+    )
+    table.add(
+        "Burst time / budget's minimum",
+        f"{result.seconds / minimum:.2f}" if minimum else "n/a",
+    )
+
+
 def write_results(table, lines):
     from django.db import connection
 
@@ -514,6 +558,8 @@ def main():
         measure_provisioning(scale, table, w)
     if "load" in parts:
         measure_load(scale, table, w)
+    if "burst" in parts:
+        measure_burst(scale, table, w)
     lines = [
         f"Command: `{command()}`",
         "",
