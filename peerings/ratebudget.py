@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest, Least
 from django.db.models.lookups import GreaterThanOrEqual
+from django_q.conf import Conf
 
 
 class Priority(IntEnum):
@@ -156,12 +157,18 @@ class RedisStore:
     return tostring(wait)
     """
 
-    def __init__(self, url, prefix):
+    def __init__(self, url, prefix=None):
         import redis  # only installed where REDIS_URL is used
 
         self.redis = redis.Redis.from_url(url)
-        self.prefix = prefix
+        self._prefix = prefix
         self.script = self.redis.register_script(self.TAKE)
+
+    @property
+    def prefix(self):
+        # The portal's name in django-q2 (Q_CLUSTER_NAME): every process of one portal
+        # shares its budget; another portal on the same Redis has its own.
+        return self._prefix or Conf.PREFIX
 
     def key(self, bucket):
         return f"{self.prefix}:aws-budget:{':'.join(bucket)}"
@@ -236,5 +243,5 @@ class DatabaseStore:
 @lru_cache(maxsize=1)
 def store():
     if settings.REDIS_URL:
-        return RedisStore(settings.REDIS_URL, settings.Q_CLUSTER["name"])
+        return RedisStore(settings.REDIS_URL)
     return DatabaseStore()
