@@ -12,6 +12,9 @@ run into bench/results.md between the markers of its database).
 3. Under load: gunicorn (2 workers) serving the deployment page and a minimal view.
 4. Reconcile: 10,000 peerings over 500 deployments, clean and with 1% drift of each kind,
    beside a plain boto3 script making the floor's reads (bench/reconcile.py).
+5. Burst: 1,000 peerings confirmed at once (100 quick), behind a proxy that throttles EC2
+   as EC2 does (bench/throttleproxy.py): all running, RequestLimitExceeded answers, time
+   against the AWS budget's own minimum.
 
 Environment:
   DATABASE_URL  PostgreSQL instead of SQLite (bench/.bench.sqlite3). The database is
@@ -46,7 +49,7 @@ BENCH = ROOT / "bench"
 OUT = BENCH / "out"
 SQLITE_PATH = BENCH / ".bench.sqlite3"
 RESULTS = BENCH / "results.md"
-PARTS = ("pages", "provisioning", "load", "reconcile")
+PARTS = ("pages", "provisioning", "load", "reconcile", "burst")
 PROFILE_DIR = OUT if os.environ.get("BENCH_PROFILE") == "1" else None
 
 
@@ -63,6 +66,7 @@ class Scale:
     load_rounds: int = 3
     reconcile_peerings: int = 10_000
     reconcile_rounds: int = 1
+    burst_peerings: int = 1000
 
 
 FULL = Scale()
@@ -74,6 +78,7 @@ QUICK = Scale(
     load_seconds=4,
     load_rounds=2,
     reconcile_peerings=500,
+    burst_peerings=100,
 )
 
 _started = time.monotonic()
@@ -512,6 +517,45 @@ def measure_reconcile(scale, table, w):
     reconcile.add_rows(table, peerings, deployments, measured)
 
 
+def measure_burst(scale, table, w):
+    from bench import burst
+
+    result = burst.run(w, OUT, peerings=scale.burst_peerings, progress=progress)
+    running = result.statuses.get("running", 0)
+    minimum, busiest = result.minimum()
+    capacity, rate = burst.ratebudget.bucket_size(busiest) if busiest else (0, 0)
+    table.section(
+        f"4. Burst: {result.peerings} peerings confirmed at once, 2-worker cluster, behind a "
+        "proxy that throttles EC2 with AWS's bucket sizes"
+    )
+    table.check(
+        "Peerings running at the end",
+        f"{running} of {result.peerings}"
+        + ("" if running == result.peerings else f" ({result.statuses})"),
+        running == result.peerings,
+        "all",
+    )
+    throttled = sum(result.throttled.values())
+    table.add(
+        "RequestLimitExceeded answers (proxy; counted by the portal)",
+        f"{throttled} of {sum(result.forwarded.values()) + throttled} requests "
+        f"({result.counted_by_portal})" + (f": {result.throttled}" if throttled else ""),
+    )
+    table.add(
+        "First confirm → last running (confirming took)",
+        f"{result.seconds:.1f} s ({result.confirm_seconds:.1f} s)",
+    )
+    table.add(
+        "Budget's own minimum (busiest bucket)",
+        f"{minimum:.1f} s ({busiest}: {result.forwarded.get(busiest, 0)} calls, "
+        f"bucket {capacity:g} + {rate:g}/s)",
+    )
+    table.add(
+        "Burst time / budget's minimum",
+        f"{result.seconds / minimum:.2f}" if minimum else "n/a",
+    )
+
+
 def write_results(table, lines):
     from django.db import connection
 
@@ -557,6 +601,8 @@ def main():
         measure_load(scale, table, w)
     if "reconcile" in parts:
         measure_reconcile(scale, table, w)
+    if "burst" in parts:
+        measure_burst(scale, table, w)
     lines = [
         f"Command: `{command()}`",
         "",

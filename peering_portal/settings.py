@@ -40,6 +40,35 @@ def envlist(name, default):
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
+def _bucket(name, value):
+    try:
+        capacity, rate = (float(part) for part in value.split("/"))
+    except ValueError:
+        capacity = rate = 0
+    if capacity < 1 or rate <= 0:
+        raise ImproperlyConfigured(
+            f"{name} must be capacity/refill per second (at least 1 and above 0), e.g. 50/5, "
+            f"not {value!r}"
+        )
+    return capacity, rate
+
+
+def envbucket(name, default):
+    """A token bucket written `capacity/refill per second`, e.g. `50/5`."""
+    return _bucket(name, env(name, default).strip())
+
+
+def envbuckets(name, default):
+    """Buckets by action: `DescribeRouteTables=100/20,CreateRoute=50/5`."""
+    buckets = {}
+    for item in envlist(name, default):
+        action, _, size = (part.strip() for part in item.partition("="))
+        if not action.isalnum():
+            raise ImproperlyConfigured(f"{name} must list Action=capacity/rate, not {item!r}")
+        buckets[action] = _bucket(name, size)
+    return buckets
+
+
 def envnetworks(name, default):
     networks = []
     for item in envlist(name, default):
@@ -233,9 +262,16 @@ LOGGING = {
 # timeout < retry, or the ORM broker hands a slow task to a second worker while the first
 # still runs it; max_attempts bounds the retries of a task that keeps failing.
 Q_TIMEOUT = envint("Q_TIMEOUT", "300", minimum=10)
+# Webhook deliveries have a cluster (a queue and workers) of their own, so that a slow
+# receiver never holds up AWS work: django-q2's ALT_CLUSTERS, chosen per process by
+# Q_CLUSTER_NAME=<name>-webhooks (`manage.py qcluster` for AWS work, and
+# `Q_CLUSTER_NAME=peering_portal-webhooks manage.py qcluster` for deliveries). The portal's
+# name stays <name> in both: it signs their tasks and prefixes their queues.
+WEBHOOK_CLUSTER_SUFFIX = "-webhooks"
+Q_NAME = env("Q_CLUSTER_NAME", "peering_portal").removesuffix(WEBHOOK_CLUSTER_SUFFIX)
 Q_CLUSTER = {
     # The broker's queue: clusters with the same name share the work.
-    "name": env("Q_CLUSTER_NAME", "peering_portal"),
+    "name": Q_NAME,
     "workers": envint("Q_WORKERS", "2", minimum=1),
     "timeout": Q_TIMEOUT,
     "retry": Q_TIMEOUT + 60,
@@ -245,6 +281,12 @@ Q_CLUSTER = {
     "poll": 1,
     "catch_up": False,
     "label": "Background tasks",
+    "ALT_CLUSTERS": {
+        Q_NAME + WEBHOOK_CLUSTER_SUFFIX: {
+            "workers": envint("WEBHOOK_WORKERS", "2", minimum=1),
+            "label": "Webhook deliveries",
+        }
+    },
 }
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
@@ -308,6 +350,19 @@ VENDOR_NAME = env("VENDOR_NAME", "Peering Cloud")
 # them): a new peering that would not fit is refused before the customer is kept waiting.
 AWS_RULES_PER_SECURITY_GROUP = envint("AWS_RULES_PER_SECURITY_GROUP", "60", minimum=1)
 AWS_ROUTES_PER_ROUTE_TABLE = envint("AWS_ROUTES_PER_ROUTE_TABLE", "50", minimum=2)
+# The EC2 request budget of each vendor account, per region and action, shared by every
+# process (ratebudget.py): AWS's documented token buckets, `capacity/refill per second`
+# ("Request throttling for the Amazon EC2 API"). Lower them when something else (a
+# Terraform run, the console) spends the same accounts' budget; raise them once AWS has.
+AWS_BUDGET_NON_MUTATING = envbucket("AWS_BUDGET_NON_MUTATING", "100/20")
+AWS_BUDGET_UNFILTERED_NON_MUTATING = envbucket("AWS_BUDGET_UNFILTERED_NON_MUTATING", "50/10")
+AWS_BUDGET_MUTATING = envbucket("AWS_BUDGET_MUTATING", "50/5")
+AWS_BUDGET_RESOURCE_INTENSIVE = envbucket("AWS_BUDGET_RESOURCE_INTENSIVE", "50/5")
+# Per action, over its category's: `DescribeRouteTables=200/40,CreateRoute=100/10`.
+AWS_BUDGET_ACTIONS = envbuckets("AWS_BUDGET_ACTIONS", "")
+# Seconds a worker's AWS request may wait for its budget before the step is retried later
+# (the dialog waits at most AWS_CHECK_READ_TIMEOUT).
+AWS_BUDGET_MAX_WAIT = envint("AWS_BUDGET_MAX_WAIT", "30", minimum=1)
 # How long the worker waits for AWS to report a just-accepted peering as active.
 PEERING_ACTIVE_TIMEOUT = envint("PEERING_ACTIVE_TIMEOUT", "60", minimum=1)
 
@@ -373,6 +428,10 @@ WEBHOOK_ALLOW_HTTP = envbool("WEBHOOK_ALLOW_HTTP", "false")
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = envbool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "false")
 # Seconds for each of connect, write, read (between bytes) of one delivery attempt.
 WEBHOOK_TIMEOUT = envint("WEBHOOK_TIMEOUT", "10", minimum=1)
+# Seconds one attempt may take in all, however slowly the receiver drips its answer.
+WEBHOOK_DEADLINE = envint("WEBHOOK_DEADLINE", "20", minimum=1)
+if WEBHOOK_DEADLINE >= Q_TIMEOUT:
+    raise ImproperlyConfigured("WEBHOOK_DEADLINE must be shorter than Q_TIMEOUT")
 # Attempts per delivery, the first included; retries back off from 30 s, doubling.
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", "12", minimum=1)
 

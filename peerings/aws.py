@@ -23,6 +23,7 @@ from botocore.exceptions import (
 from django.conf import settings
 
 from ops.metrics import count_aws_calls
+from peerings import ratebudget
 
 log = logging.getLogger(__name__)
 
@@ -171,9 +172,8 @@ def _config(interactive=False):
 def _home_client(service, region, interactive=False):
     # Clients are thread-safe and expensive to build; the home account's credentials come
     # from the standard chain and refresh themselves, so these are safe to keep.
-    return count_aws_calls(
-        boto3.session.Session().client(service, region_name=region, config=_config(interactive))
-    )
+    made = boto3.session.Session().client(service, region_name=region, config=_config(interactive))
+    return count_aws_calls(_budgeted(made, settings.VENDOR_HOME_ACCOUNT_ID, interactive))
 
 
 def client(service, region, account_id, interactive=False):
@@ -191,7 +191,46 @@ def client(service, region, account_id, interactive=False):
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
-    return count_aws_calls(session.client(service, region_name=region, config=_config(interactive)))
+    made = session.client(service, region_name=region, config=_config(interactive))
+    return count_aws_calls(_budgeted(made, account_id, interactive))
+
+
+class OverBudget(BotoCoreError):
+    """Our shared AWS budget (ratebudget.py) had no token for the request in time."""
+
+    fmt = "{reason}"
+
+
+def _budgeted(made, account_id, interactive):
+    """Every HTTP request the client sends to EC2 (botocore's retries included: AWS charges
+    each) first takes a token from the budget all our processes share; a throttled answer
+    is counted and empties our copy of the bucket. The dialog's checks ask first."""
+    if made.meta.service_model.service_name != "ec2":
+        return made  # STS and the rest: one call per client, far inside their quotas
+    region = made.meta.region_name
+
+    def take_token(event_name, **kwargs):
+        action = event_name.rsplit(".", 1)[-1]
+        if interactive:
+            level, max_wait = ratebudget.Priority.DIALOG, settings.AWS_CHECK_READ_TIMEOUT
+        else:
+            level, max_wait = ratebudget.current_priority(), settings.AWS_BUDGET_MAX_WAIT
+        try:
+            ratebudget.take(account_id, region, action, level, max_wait)
+        except ratebudget.OverBudget as exc:
+            raise OverBudget(reason=str(exc)) from exc
+
+    def count_throttling(response, operation, **kwargs):
+        if response is None:
+            return  # no answer at all (a network error)
+        code = response[1].get("Error", {}).get("Code", "")
+        if code in THROTTLING_CODES:
+            log.warning("AWS throttled %s in %s of %s", operation.name, region, account_id)
+            ratebudget.throttled(account_id, region, operation.name)
+
+    made.meta.events.register("before-send.ec2", take_token)
+    made.meta.events.register("needs-retry.ec2", count_throttling)
+    return made
 
 
 def _call(method, **kwargs):
@@ -215,6 +254,9 @@ def _translated(exc):
             "our support team has to fix it.",
             code=type(exc).__name__,
         )
+    if isinstance(exc, OverBudget):
+        log.warning("AWS budget: %s", exc)
+        return AwsUnavailable("AWS is busy right now; we will try again.", code="OverBudget")
     if isinstance(exc, BotoCoreError):
         return AwsUnavailable(
             # Not "nothing was changed": a change whose answer was lost may have been made.

@@ -342,3 +342,28 @@ class SupportRequest(models.Model):
     @property
     def organization(self):
         return self.peering.deployment.organization
+
+
+class AwsRateBucket(models.Model):
+    """Our copy of one of AWS's EC2 token buckets (peerings/ratebudget.py), in the database
+    when there is no Redis: every process takes its tokens from the same row."""
+
+    account_id = models.CharField("account ID", max_length=12)
+    region = models.CharField(max_length=32)
+    action = models.CharField(max_length=100)
+    tokens = models.FloatField()
+    # Unix seconds of the last refill: the next take adds (now - refilled_at) × rate.
+    refilled_at = models.FloatField()
+    # RequestLimitExceeded answers AWS gave for this bucket (read by the metrics).
+    throttled = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "AWS rate bucket"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account_id", "region", "action"], name="one_bucket_per_aws_action"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.action} in {self.region} of {self.account_id}"

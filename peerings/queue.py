@@ -5,6 +5,7 @@ Those paths are stored in the broker and in django-q2 schedules (a retry waiting
 database outlives a deploy): never rename them. Every task is queued only once the asking
 transaction commits, and carries the audit context of whoever asked."""
 
+import random
 from datetime import timedelta
 
 from django.db import transaction
@@ -19,6 +20,19 @@ PROVISION = "peerings.tasks.provision_peering"
 DEPROVISION = "peerings.tasks.deprovision_peering"
 RESYNC = "peerings.tasks.resync_peering"
 RECONCILE_BATCH = "peerings.tasks.reconcile_deployments"
+
+
+# A step AWS kept failing (or throttling) is tried again after 1 min, 2, 4, then every 5,
+# each drawn at random from the upper half of that, so that peerings turned away together
+# (a burst, an outage) come back spread out instead of all in the same second.
+RETRY_FIRST_SECONDS = 60
+RETRY_MAX_SECONDS = 300
+
+
+def retry_delay(round_number: int) -> int:
+    """Seconds before retry round `round_number` (1-based)."""
+    ceiling = min(RETRY_FIRST_SECONDS * 2 ** (round_number - 1), RETRY_MAX_SECONDS)
+    return round(random.uniform(ceiling / 2, ceiling))
 
 
 def enqueue_provision(

@@ -5,7 +5,7 @@ Their dotted paths are stored in the broker and in schedules: never rename these
 nor change their positional arguments."""
 
 from core import audit
-from peerings import services
+from peerings import ratebudget, services
 
 
 def provision_peering(peering_pk, actor, unavailable_rounds=0):
@@ -25,11 +25,12 @@ def resync_peering(peering_pk, actor):
 
 def reconcile_peerings():
     """Run by the django-q2 schedule (made by a migration): credited to `system`. Re-queues
-    stuck peerings and queues one `reconcile_deployments` per batch of deployments."""
-    with audit.acting_as(audit.SYSTEM):
+    stuck peerings and queues one `reconcile_deployments` per batch of deployments, each last
+    in line for the AWS budget (customers' dialogs and provisioning go first)."""
+    with audit.acting_as(audit.SYSTEM), ratebudget.priority(ratebudget.Priority.RECONCILE):
         return services.queue_reconcile()
 
 
 def reconcile_deployments(deployment_ids, actor):
-    with audit.acting_as(audit.Actor(**actor)):
+    with audit.acting_as(audit.Actor(**actor)), ratebudget.priority(ratebudget.Priority.RECONCILE):
         return str(services.reconcile_deployments(deployment_ids))

@@ -1,6 +1,6 @@
-"""`make run`: the AWS simulator, the web server and a django-q2 cluster, with the demo world
-seeded in between. Ctrl-C (or any of the three dying) stops all three, with every process
-they started, within seconds (supervise.py)."""
+"""`make run`: the AWS simulator, the web server and two django-q2 clusters (AWS work, and
+webhook deliveries), with the demo world seeded in between. Ctrl-C (or any of them dying)
+stops them all, with every process they started, within seconds (supervise.py)."""
 
 import os
 import signal
@@ -108,6 +108,12 @@ def main():
             manage(*command)
         processes.append(supervise.start(RUNSERVER, cwd=ROOT, env=ENV))
         processes.append(supervise.start([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=ENV))
+        # Webhook deliveries have a cluster of their own (settings: ALT_CLUSTERS).
+        webhooks = {
+            **ENV,
+            "Q_CLUSTER_NAME": ENV.get("Q_CLUSTER_NAME", "peering_portal") + "-webhooks",
+        }
+        processes.append(supervise.start([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env=webhooks))
         wait_for_port(WEB_PORT, processes[1])
         print(
             f"\n  Peering Portal: http://127.0.0.1:{WEB_PORT}/\n"
@@ -118,7 +124,7 @@ def main():
             f"AWS_ACCESS_KEY_ID=testing "
             f"AWS_SECRET_ACCESS_KEY=testing .venv/bin/python manage.py create_customer_request "
             f"orders-us-east\n"
-            f"  Ctrl-C stops all three.\n",
+            f"  Ctrl-C stops them all.\n",
             flush=True,
         )
         while all(process.poll() is None for process in processes):

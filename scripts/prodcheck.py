@@ -220,11 +220,15 @@ def main():
     def run(*command):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
 
-    def start(name, command):
+    def start(name, command, **extra_env):
         log = work / f"{name}.log"
         logs.append(log)
         processes[name] = supervise.start(
-            command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+            command,
+            cwd=ROOT,
+            env={**env, **extra_env},
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
         )
 
     try:
@@ -238,10 +242,15 @@ def main():
             "gunicorn",
             [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{web_port}"],
         )
-        # Two worker clusters on the same queue, as on two hosts. (A cluster for another
-        # queue, e.g. webhooks, would be started here the same way, with its Q_CLUSTER_NAME.)
+        # Two worker clusters on the same queue, as on two hosts, and the webhook cluster
+        # (its own queue: the name + "-webhooks").
         start("qcluster-1", [sys.executable, "manage.py", "qcluster"])
         start("qcluster-2", [sys.executable, "manage.py", "qcluster"])
+        start(
+            "qcluster-webhooks",
+            [sys.executable, "manage.py", "qcluster"],
+            Q_CLUSTER_NAME=env["Q_CLUSTER_NAME"] + "-webhooks",
+        )
         web = f"http://127.0.0.1:{web_port}"
         wait_for("moto answers", lambda: httpx.get(aws_endpoint, timeout=2), 30, logs)
 

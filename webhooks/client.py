@@ -5,6 +5,8 @@ again later could help."""
 import contextlib
 import hashlib
 import hmac
+import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -76,6 +78,49 @@ def _pinned(request, address, host):
     )
 
 
+class Deadline:
+    """The whole attempt's wall-clock limit (WEBHOOK_DEADLINE). httpx's timeouts count per
+    read, so a receiver that drips its answer a byte at a time never trips them and would
+    hold a worker until django-q2 kills the task: when time is up, this shuts the
+    connection down under httpx, whichever read it is in. It learns the connection from
+    httpcore's trace hook (the `trace` request extension)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.expired = False
+        self._streams = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+
+    def trace(self, event, info):
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            with self._lock:
+                self._streams.append(info["return_value"])
+                if self.expired:
+                    self._cut(info["return_value"])
+
+    def _expire(self):
+        with self._lock:
+            self.expired = True
+            for stream in self._streams:
+                self._cut(stream)
+
+    @staticmethod
+    def _cut(stream):
+        sock = stream.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 def user_agent():
     return f"{settings.VENDOR_NAME} Peering Portal webhooks"
 
@@ -97,32 +142,57 @@ def post_event(url, body, *, secrets, event_id):
         ),
     }
     started = time.monotonic()
+    deadline = Deadline(settings.WEBHOOK_DEADLINE)
     try:
         with (
+            deadline,
             httpx.Client(
                 transport=VettedTransport(),
                 timeout=httpx.Timeout(settings.WEBHOOK_TIMEOUT),
                 follow_redirects=False,
                 trust_env=False,
             ) as http,
-            http.stream("POST", url, content=payload, headers=headers) as response,
+            http.stream(
+                "POST",
+                url,
+                content=payload,
+                headers=headers,
+                extensions={"trace": deadline.trace},
+            ) as response,
         ):
-            return _result(response, _ms_since(started))
+            result = _result(response, _ms_since(started))
+            return _past_deadline(started) if deadline.expired else result
+    except httpx.TransportError as exc:
+        if deadline.expired:
+            return _past_deadline(started)
+        return _transport_failure(exc, started)
     except validators.UnsafeUrl as exc:
         return Result(None, _ms_since(started), f"Not sent: {exc}")
     except validators.Unresolvable as exc:
         return Result(None, _ms_since(started), str(exc), retryable=True)
-    except httpx.TimeoutException as exc:
+
+
+def _transport_failure(exc, started):
+    if isinstance(exc, httpx.TimeoutException):
         return Result(
             None,
             _ms_since(started),
             f"No answer within {settings.WEBHOOK_TIMEOUT} s ({type(exc).__name__}).",
             retryable=True,
         )
-    except httpx.TransportError as exc:
-        return Result(
-            None, _ms_since(started), f"Network error: {exc or type(exc).__name__}.", retryable=True
-        )
+    return Result(
+        None, _ms_since(started), f"Network error: {exc or type(exc).__name__}.", retryable=True
+    )
+
+
+def _past_deadline(started):
+    return Result(
+        None,
+        _ms_since(started),
+        f"No complete answer within {settings.WEBHOOK_DEADLINE} s (WEBHOOK_DEADLINE): "
+        "the connection was cut.",
+        retryable=True,
+    )
 
 
 def _result(response, duration_ms):

@@ -6,12 +6,20 @@ database outlives a deploy): never rename them."""
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
+from django_q.conf import Conf
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
 DELIVER = "webhooks.tasks.deliver"
 RECOVER = "webhooks.tasks.recover_stalled_deliveries"
+
+
+def cluster():
+    """The webhook cluster's name (its queue): `<name>-webhooks` (settings' ALT_CLUSTERS),
+    so that a slow receiver never holds up a worker of the AWS work."""
+    return Conf.PREFIX + settings.WEBHOOK_CLUSTER_SUFFIX
 
 
 def enqueue_delivery(delivery_pk: int, attempt_number: int) -> None:
@@ -22,6 +30,7 @@ def enqueue_delivery(delivery_pk: int, attempt_number: int) -> None:
             delivery_pk,
             attempt_number,
             task_name=f"webhook delivery {delivery_pk} attempt {attempt_number}",
+            cluster=cluster(),
         )
     )
 
@@ -38,4 +47,5 @@ def schedule_delivery(delivery_pk: int, attempt_number: int, when: datetime) -> 
         schedule_type=Schedule.ONCE,
         repeats=-1,
         next_run=when,
+        cluster=cluster(),  # run by the webhook cluster's scheduler, onto its queue
     )

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from peerings import aws, queue
 from peerings.models import PeeringConnection, Resource
 from peerings.services.checks import live_peerings
-from peerings.services.provisioning import MAX_UNAVAILABLE_ROUNDS, UNAVAILABLE_DELAY_SECONDS
+from peerings.services.provisioning import MAX_UNAVAILABLE_ROUNDS
 from peerings.services.transitions import Status, fail, transition
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,9 @@ def deprovision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
         )
         if unavailable_rounds + 1 < MAX_UNAVAILABLE_ROUNDS:
             queue.enqueue_deprovision(
-                peering, delay=UNAVAILABLE_DELAY_SECONDS, unavailable_rounds=unavailable_rounds + 1
+                peering,
+                delay=queue.retry_delay(unavailable_rounds + 1),
+                unavailable_rounds=unavailable_rounds + 1,
             )
             return peering.status
         _fail_delete(peering, why="no answer for several minutes")

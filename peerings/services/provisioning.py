@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 # How often the worker re-schedules a peering while AWS keeps failing, before it gives up
 # and lets the customer press Retry.
 MAX_UNAVAILABLE_ROUNDS = 10
-UNAVAILABLE_DELAY_SECONDS = 60
 
 # AWS quotas a busy deployment reaches: say which, so the customer knows it is not them.
 QUOTA_REASONS = {
@@ -94,7 +93,9 @@ def provision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
             fail(peering, reason=why, retryable=True)
         else:
             queue.enqueue_provision(
-                peering, delay=UNAVAILABLE_DELAY_SECONDS, unavailable_rounds=unavailable_rounds + 1
+                peering,
+                delay=queue.retry_delay(unavailable_rounds + 1),
+                unavailable_rounds=unavailable_rounds + 1,
             )
     return peering.status
 

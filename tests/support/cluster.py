@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django_q.brokers import get_broker
@@ -39,9 +40,11 @@ def use_private_queue(monkeypatch):
     )
 
 
-def worker_env():
-    """The worker must use the test database and the queue this process uses."""
-    env = {**os.environ, "Q_WORKERS": "1", "PYTHONUNBUFFERED": "1", "Q_CLUSTER_NAME": QUEUE}
+def worker_env(webhooks=False):
+    """The worker must use the test database and the queue this process uses (its webhook
+    cluster's with `webhooks`)."""
+    name = QUEUE + settings.WEBHOOK_CLUSTER_SUFFIX if webhooks else QUEUE
+    env = {**os.environ, "Q_WORKERS": "1", "PYTHONUNBUFFERED": "1", "Q_CLUSTER_NAME": name}
     db = connection.settings_dict
     if connection.vendor == "postgresql":
         password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
@@ -59,13 +62,14 @@ def worker_env():
 STARTED_CLUSTERS = ROOT / ".test-clusters"
 
 
-def start_cluster(log):
-    """A real `manage.py qcluster` on this process's queue and database, in a session of its
-    own, so that stopping it stops its workers too."""
+def start_cluster(log, webhooks=False):
+    """A real `manage.py qcluster` on this process's queue and database (the webhook
+    cluster with `webhooks`), in a session of its own, so that stopping it stops its
+    workers too."""
     process = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
-        env=worker_env(),
+        env=worker_env(webhooks),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -8,10 +8,12 @@ import hmac
 import socket
 import ssl
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -262,3 +264,38 @@ def url_of(name, endpoint):
 
 def resend_url(delivery):
     return reverse("webhook-resend", args=[delivery.endpoint_id, delivery.pk])
+
+
+@contextmanager
+def dripping_server(delay=0.05):
+    """A receiver on 127.0.0.1 that answers a byte at a time, `delay` seconds apart, each
+    byte well inside any per-read timeout, an answer that takes 15 s in all: it holds a
+    sender only as long as the sender lets it. `server.sent` counts the bytes it got out
+    before the sender cut the connection, `server.answer` is all it would have sent."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = SimpleNamespace(
+        url=f"http://127.0.0.1:{listener.getsockname()[1]}/hooks",
+        answer=b"HTTP/1.1 200 OK\r\nX-Drip: " + b"x" * 300 + b"\r\n\r\n",
+        sent=0,
+        cut=threading.Event(),
+    )
+
+    def drip():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            try:
+                for byte in server.answer:
+                    connection.sendall(bytes([byte]))
+                    server.sent += 1
+                    time.sleep(delay)
+            except OSError:
+                pass  # the sender hung up: what the test wants to see
+            server.cut.set()
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        listener.close()

@@ -1,0 +1,247 @@
+"""One AWS request budget per (account, region, action), shared by every web and worker
+process on every host, so that together they stay inside what AWS allows instead of each
+finding the limit by being throttled.
+
+EC2 throttles each account per region and per action with token buckets (AWS's "Request
+throttling for the Amazon EC2 API"); we keep a copy of each bucket, in Redis when REDIS_URL
+is set (one atomic script), else in the database (one conditional UPDATE), and every HTTP
+request to EC2 takes a token first (peerings/aws.py hooks it into each client). Who waits
+for whom: the customer in the dialog may empty a bucket; provisioning leaves a reserve for
+the dialog; reconcile leaves a larger one, so it only uses what the others leave over.
+
+No boto3 here: peerings/aws.py calls `take` before each request and `throttled` when AWS
+answered RequestLimitExceeded anyway (someone else shares the account's budget)."""
+
+import contextlib
+import random
+import time
+from contextvars import ContextVar
+from enum import IntEnum
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
+from django.db.models.lookups import GreaterThanOrEqual
+from django_q.conf import Conf
+
+
+class Priority(IntEnum):
+    DIALOG = 0  # a person is waiting on the page
+    PROVISIONING = 1  # a customer's peering is being set up (or deleted)
+    RECONCILE = 2  # the periodic comparison with AWS: nobody waits for it
+
+
+# The share of a bucket each priority must leave in it: reserves bound who may use a burst,
+# not anyone's steady rate (refills go to whoever asks when the bucket is above its reserve).
+RESERVE = {Priority.DIALOG: 0.0, Priority.PROVISIONING: 0.2, Priority.RECONCILE: 0.5}
+
+# EC2's categories (AWS's documentation, "Request token bucket sizes and refill rates").
+# Every action not listed is mutating, unless its name says it only reads.
+RESOURCE_INTENSIVE = frozenset(
+    {
+        "AcceptVpcPeeringConnection",
+        "AuthorizeSecurityGroupIngress",
+        "CancelSpotInstanceRequests",
+        "CreateKeyPair",
+        "CreateVpcPeeringConnection",
+        "DeleteVpcPeeringConnection",
+        "RejectVpcPeeringConnection",
+        "RevokeSecurityGroupIngress",
+        "RequestSpotInstances",
+    }
+)
+# Their smaller bucket applies when they are asked without a filter or pagination; we count
+# them against it always, which errs on the safe side.
+UNFILTERED_NON_MUTATING = frozenset(
+    {
+        "DescribeInstances",
+        "DescribeInstanceStatus",
+        "DescribeNetworkInterfaces",
+        "DescribeSecurityGroups",
+        "DescribeSnapshots",
+        "DescribeSpotInstanceRequests",
+        "DescribeVolumes",
+    }
+)
+NON_MUTATING_PREFIXES = ("Describe", "List", "Search", "Get")
+
+_priority: ContextVar[Priority] = ContextVar("aws_priority", default=Priority.PROVISIONING)
+
+
+@contextlib.contextmanager
+def priority(level: Priority):
+    """AWS requests made inside this block (in this thread or task) ask at `level`."""
+    token = _priority.set(level)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+def current_priority() -> Priority:
+    return _priority.get()
+
+
+class OverBudget(Exception):
+    """No token came within the wait this priority allows: AWS is busy for us right now."""
+
+
+def bucket_size(action: str) -> tuple[float, float]:
+    """(capacity, tokens refilled per second) of the action's bucket, from the settings."""
+    if action in settings.AWS_BUDGET_ACTIONS:
+        return settings.AWS_BUDGET_ACTIONS[action]
+    if action in RESOURCE_INTENSIVE:
+        return settings.AWS_BUDGET_RESOURCE_INTENSIVE
+    if action in UNFILTERED_NON_MUTATING:
+        return settings.AWS_BUDGET_UNFILTERED_NON_MUTATING
+    if action.startswith(NON_MUTATING_PREFIXES):
+        return settings.AWS_BUDGET_NON_MUTATING
+    return settings.AWS_BUDGET_MUTATING
+
+
+def take(account_id: str, region: str, action: str, level: Priority, max_wait: float) -> float:
+    """Take one token from the action's bucket, waiting (with jitter, so that processes
+    waiting together do not all come back in the same instant) while it holds no more
+    than this priority's reserve. Returns the seconds waited; raises OverBudget when the
+    wait would pass `max_wait`."""
+    capacity, rate = bucket_size(action)
+    reserve = capacity * RESERVE[level]
+    waited = 0.0
+    while True:
+        wait = store().take((account_id, region, action), capacity, rate, reserve)
+        if wait <= 0:
+            return waited
+        pause = wait * random.uniform(1.0, 1.5)
+        if waited + pause > max_wait:
+            raise OverBudget(
+                f"no {action} request budget in {region} of {account_id} within {max_wait:g} s"
+            )
+        time.sleep(pause)
+        waited += pause
+
+
+def throttled(account_id: str, region: str, action: str) -> None:
+    """AWS answered RequestLimitExceeded: count it, and empty our copy of the bucket, since
+    AWS's is empty (something else spends this account's budget too): every process then
+    waits for refills instead of being throttled in turn."""
+    store().throttled((account_id, region, action))
+
+
+def throttle_counts() -> dict[tuple[str, str, str], int]:
+    """RequestLimitExceeded answers so far, by (account, region, action), summed over every
+    process (for the metrics)."""
+    return store().throttle_counts()
+
+
+class RedisStore:
+    """Buckets as Redis hashes, updated by one script (atomic), on Redis's own clock."""
+
+    TAKE = """
+    local capacity, rate, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+    local clock = redis.call('TIME')
+    local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+    local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+    local tokens = tonumber(state[1]) or capacity
+    local at = tonumber(state[2]) or now
+    tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+    local wait = 0
+    if tokens >= reserve + 1 then
+      tokens = tokens - 1
+    else
+      wait = (reserve + 1 - tokens) / rate
+    end
+    redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+    redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
+    return tostring(wait)
+    """
+
+    def __init__(self, url, prefix=None):
+        import redis  # only installed where REDIS_URL is used
+
+        self.redis = redis.Redis.from_url(url)
+        self._prefix = prefix
+        self.script = self.redis.register_script(self.TAKE)
+
+    @property
+    def prefix(self):
+        # The portal's name in django-q2 (Q_CLUSTER_NAME): every process of one portal
+        # shares its budget; another portal on the same Redis has its own.
+        return self._prefix or Conf.PREFIX
+
+    def key(self, bucket):
+        return f"{self.prefix}:aws-budget:{':'.join(bucket)}"
+
+    def take(self, bucket, capacity, rate, reserve):
+        return float(self.script(keys=[self.key(bucket)], args=[capacity, rate, reserve]))
+
+    def throttled(self, bucket):
+        pipe = self.redis.pipeline()
+        pipe.hset(self.key(bucket), "tokens", "0")
+        pipe.hincrby(f"{self.prefix}:aws-throttled", ":".join(bucket), 1)
+        pipe.execute()
+
+    def throttle_counts(self):
+        counts = self.redis.hgetall(f"{self.prefix}:aws-throttled")
+        return {tuple(key.decode().split(":")): int(n) for key, n in counts.items()}
+
+
+class DatabaseStore:
+    """Buckets as rows (peerings.AwsRateBucket), each take one conditional UPDATE: refill by
+    the time elapsed, and take a token only if that leaves more than the reserve."""
+
+    def take(self, bucket, capacity, rate, reserve):
+        from peerings.models import AwsRateBucket
+
+        account_id, region, action = bucket
+        now = time.time()
+        refilled = Least(
+            Value(float(capacity)),
+            F("tokens") + Greatest(Value(0.0), Value(now) - F("refilled_at")) * Value(rate),
+        )
+        rows = AwsRateBucket.objects.filter(account_id=account_id, region=region, action=action)
+        if rows.filter(GreaterThanOrEqual(refilled, reserve + 1)).update(
+            tokens=refilled - 1, refilled_at=now
+        ):
+            return 0.0
+        row = rows.values("tokens", "refilled_at").first()
+        if row is None:
+            # Another process may make it first: then take from theirs.
+            with contextlib.suppress(IntegrityError), transaction.atomic():
+                AwsRateBucket.objects.create(
+                    account_id=account_id,
+                    region=region,
+                    action=action,
+                    tokens=capacity - 1,
+                    refilled_at=now,
+                )
+                return 0.0
+            return self.take(bucket, capacity, rate, reserve)
+        tokens = min(capacity, row["tokens"] + max(0.0, now - row["refilled_at"]) * rate)
+        return max((reserve + 1 - tokens) / rate, 0.001)
+
+    def throttled(self, bucket):
+        from peerings.models import AwsRateBucket
+
+        account_id, region, action = bucket
+        AwsRateBucket.objects.filter(account_id=account_id, region=region, action=action).update(
+            tokens=0.0, refilled_at=time.time(), throttled=F("throttled") + 1
+        )
+
+    def throttle_counts(self):
+        from peerings.models import AwsRateBucket
+
+        return {
+            (account_id, region, action): count
+            for account_id, region, action, count in AwsRateBucket.objects.filter(
+                throttled__gt=0
+            ).values_list("account_id", "region", "action", "throttled")
+        }
+
+
+@lru_cache(maxsize=1)
+def store():
+    if settings.REDIS_URL:
+        return RedisStore(settings.REDIS_URL)
+    return DatabaseStore()
