@@ -67,20 +67,11 @@ def _record_lockout(username, ip, per_address):
     # The lock lasts until the window opened by the first of these failures ends.
     username = username_for_the_log(username)
     minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
-    if per_address:
-        limit = settings.LOGIN_MAX_FAILURES * PER_IP_FACTOR
-        message = (
-            f"Logins from {ip} locked after {limit} failed attempts within {minutes} "
-            f"minutes (last username tried: {username})"
-        )
-    else:
-        message = (
-            f"Login locked for {username} from {ip} after "
-            f"{settings.LOGIN_MAX_FAILURES} failed attempts within {minutes} minutes"
-        )
+    limit = settings.LOGIN_MAX_FAILURES * (PER_IP_FACTOR if per_address else 1)
     audit.record(
         "user.login_locked",
-        message=message,
+        message_code="login_locked_address" if per_address else "login_locked",
+        message_params={"username": username, "ip": ip, "limit": limit, "minutes": minutes},
         after={"username": username, "scope": "address" if per_address else "username and address"},
     )
 

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class PeeringsConfig(AppConfig):
@@ -7,24 +8,24 @@ class PeeringsConfig(AppConfig):
     verbose_name = "VPC peering"
     # What customers may filter their audit log by (core.audit.customer_actions).
     audit_actions = [
-        ("peering.created", "Peering created"),
-        ("peering.provisioning", "Peering accepted"),
-        ("peering.running", "Peering running"),
-        ("peering.failed", "Peering failed"),
-        ("peering.retried", "Peering retried"),
-        ("peering.delete_requested", "Peering delete requested"),
-        ("peering.deleted", "Peering deleted"),
-        ("peering.peer_deleted", "Peering deleted by the customer side"),
-        ("peering.resynced", "Peering re-synced from AWS"),
-        ("peering.resync_failed", "Peering re-sync failed"),
-        ("peering.requeued", "Peering re-queued by reconcile"),
-        ("peering.retry_offered", "Peering offered for retry by support"),
-        ("support.requested", "Support asked"),
-        ("support.answered", "Support answered"),
-        ("support.closed", "Support request closed"),
-        ("resource.created", "Resource created"),
-        ("resource.moved", "Resource moved to another peering"),
-        ("resource.deleted", "Resource deleted"),
+        ("peering.created", _("Peering created")),
+        ("peering.provisioning", _("Peering accepted")),
+        ("peering.running", _("Peering running")),
+        ("peering.failed", _("Peering failed")),
+        ("peering.retried", _("Peering retried")),
+        ("peering.delete_requested", _("Peering delete requested")),
+        ("peering.deleted", _("Peering deleted")),
+        ("peering.peer_deleted", _("Peering deleted by the customer side")),
+        ("peering.resynced", _("Peering re-synced from AWS")),
+        ("peering.resync_failed", _("Peering re-sync failed")),
+        ("peering.requeued", _("Peering re-queued by reconcile")),
+        ("peering.retry_offered", _("Peering offered for retry by support")),
+        ("support.requested", _("Support asked")),
+        ("support.answered", _("Support answered")),
+        ("support.closed", _("Support request closed")),
+        ("resource.created", _("Resource created")),
+        ("resource.moved", _("Resource moved to another peering")),
+        ("resource.deleted", _("Resource deleted")),
     ]
 
     def ready(self):

@@ -7,11 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core import audit
+from django.utils.translation import gettext as _
+
+from core import audit, reasons
 
 # Left out of the page, as they always were: reconcile's findings are long notes about the
 # vendor's side (route tables, rules). The CSV keeps the whole before and after.
 NOT_SHOWN = frozenset({"findings"})
+
+# A reason kept as a code and its parameters (core/reasons.py), shown as one line in the
+# reader's language under the name the English sentence had.
+REASON_KEYS = {"status_reason_code": ("status_reason_params", "status_reason")}
 
 # Parts of a key that read as acronyms: "customer_vpc_id" → "customer VPC ID".
 _ACRONYMS = {
@@ -30,8 +36,8 @@ NOTHING = "—"
 
 
 def action_labels() -> dict[str, str]:
-    """Code → label, as the action filter offers them."""
-    return dict(audit.customer_actions())
+    """Code → label, as the action filter offers them, in the reader's language."""
+    return {code: str(label) for code, label in audit.customer_actions()}
 
 
 def action_label(code: str, labels: Mapping[str, str]) -> str:
@@ -62,8 +68,8 @@ def changes(before: Any, after: Any) -> list[Change]:
     """The event's before and after as lines, key by key: a value that changed reads
     before → after, one that did not (or exists on one side only) reads once, an empty one
     not at all."""
-    before = before if isinstance(before, Mapping) else {}
-    after = after if isinstance(after, Mapping) else {}
+    before = with_rendered_reasons(before if isinstance(before, Mapping) else {})
+    after = with_rendered_reasons(after if isinstance(after, Mapping) else {})
     lines = []
     # In the order of the alphabet: PostgreSQL's jsonb keeps no order of its own.
     for key in sorted({*before, *after}, key=str):
@@ -79,6 +85,18 @@ def changes(before: Any, after: Any) -> list[Change]:
     return lines
 
 
+def with_rendered_reasons(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with each reason code and its parameters replaced by its sentence in the
+    reader's language (an event older than the codes holds the English sentence itself)."""
+    shown = dict(values)
+    for code_key, (params_key, shown_key) in REASON_KEYS.items():
+        if code_key in shown:
+            code, params = shown.pop(code_key), shown.pop(params_key, None)
+            if code or shown_key not in shown:
+                shown[shown_key] = reasons.render(code, params) if code else ""
+    return shown
+
+
 def as_words(key: str) -> str:
     return " ".join(_ACRONYMS.get(part, part) for part in str(key).split("_") if part)
 
@@ -88,12 +106,14 @@ def as_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, str):
         return _as_time(value) or value.strip()
     if isinstance(value, list | tuple):
         return ", ".join(text for text in map(as_text, value) if text)
     if isinstance(value, Mapping):
+        if "code" in value and "params" in value and value["code"] in reasons.MESSAGES:
+            return reasons.render(value["code"], value["params"])
         return ", ".join(
             f"{as_words(key)}: {text}" for key, item in value.items() if (text := as_text(item))
         )

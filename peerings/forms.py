@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django import forms
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core import audit
 from core.models import AuditEvent
@@ -85,22 +86,28 @@ class PeeringForm(DescribedErrors, forms.Form):
             refused.add_to(self)
         except aws.AwsMisconfigured as exc:
             raise forms.ValidationError(
-                "We could not check your request: the portal's own AWS set-up has a problem "
-                "(%(code)s). Nothing was saved; our support team has been alerted.",
+                _(
+                    "We could not check your request: the portal's own AWS set-up has a "
+                    "problem (%(code)s). Nothing was saved; our support team has been alerted."
+                ),
                 code="aws_misconfigured",
                 params={"code": exc.code},
             ) from None
         except aws.AwsUnavailable:
             raise forms.ValidationError(
-                "AWS did not answer in time, so we could not check your request. Nothing was "
-                "saved; please try again in a minute.",
+                _(
+                    "AWS did not answer in time, so we could not check your request. Nothing "
+                    "was saved; please try again in a minute."
+                ),
                 code="aws_unavailable",
             ) from None
         except aws.AwsError as exc:
             log.exception("checking %s for %s: AWS refused", cleaned["peering_id"], self.deployment)
             raise forms.ValidationError(
-                "AWS refused our check of your request (%(code)s). Nothing was saved; our "
-                "support team can see the details.",
+                _(
+                    "AWS refused our check of your request (%(code)s). Nothing was saved; our "
+                    "support team can see the details."
+                ),
                 code="aws_refused",
                 params={"code": exc.code or "no code"},
             ) from None

@@ -6,7 +6,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
+from core import reasons
 from peerings import validators
 
 
@@ -98,8 +100,13 @@ class PeeringConnection(models.Model):
     # Learned from AWS when the request is verified: a VPC may carry several IPv4 blocks.
     customer_cidrs = models.JSONField("customer CIDRs", default=list)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    # Said to the customer: what went wrong and what they can do about it.
-    status_reason = models.TextField(blank=True)
+    # Said to the customer: what went wrong and what they can do about it, as a code of
+    # core/reasons.py and its parameters, rendered in the reader's language (status_reason).
+    status_reason_code = models.CharField("status reason code", max_length=64, blank=True)
+    status_reason_params = models.JSONField("status reason parameters", default=dict, blank=True)
+    # The English sentence of a row older than the codes that migration 0009 could not read
+    # back into one: shown as it is.
+    status_reason_text = models.TextField("status reason (before codes)", blank=True)
     # Whether a Retry can succeed (AWS still holds a request we can accept).
     retryable = models.BooleanField(default=False)
     created_by = models.ForeignKey(
@@ -161,12 +168,12 @@ class PeeringConnection(models.Model):
 
     # The status as the customer reads it: the status word, except where a word alone
     # says too little.
-    STATUS_LABELS = {Status.PEER_DELETED: "deleted in AWS"}
+    STATUS_LABELS = {Status.PEER_DELETED: _("deleted in AWS")}
     # What is happening while the worker is busy, and what an end state means.
     STATUS_DETAILS = {
-        Status.PENDING: "Checking and accepting your request in AWS…",
-        Status.PROVISIONING: "Accepted. Adding routes and security-group rules on our side…",
-        Status.DELETING: "Removing our routes and rules, then the connection in AWS…",
+        Status.PENDING: _("Checking and accepting your request in AWS…"),
+        Status.PROVISIONING: _("Accepted. Adding routes and security-group rules on our side…"),
+        Status.DELETING: _("Removing our routes and rules, then the connection in AWS…"),
     }
 
     @property
@@ -177,16 +184,44 @@ class PeeringConnection(models.Model):
     def status_detail(self):
         return self.STATUS_DETAILS.get(self.status, "")
 
-    def move(self, to, *, allowed_from, reason="", retryable=False, only_if=None):
+    @property
+    def status_reason(self):
+        """Why it is in its status, in the active language ("" when nothing needs saying)."""
+        return reasons.render(
+            self.status_reason_code, self.status_reason_params, fallback=self.status_reason_text
+        )
+
+    @property
+    def status_reason_english(self):
+        return reasons.english(
+            self.status_reason_code, self.status_reason_params, fallback=self.status_reason_text
+        )
+
+    def move(
+        self, to, *, allowed_from, reason_code="", reason_params=None, retryable=False, only_if=None
+    ):
         """Compare-and-set: move to `to` only if the row is still in one of `allowed_from`
-        (and matches `only_if`, field lookups). Returns True for the caller that won; a
-        second worker or a second click gets False."""
+        (and matches `only_if`, field lookups), with the reason `reason_code` (a code of
+        core/reasons.py, or "" for none). Returns True for the caller that won; a second
+        worker or a second click gets False."""
+        if reason_code:
+            reasons.check(reason_code)
+        reason_params = dict(reason_params or {})
         now = timezone.now()
         won = PeeringConnection.objects.filter(
             pk=self.pk, status__in=allowed_from, **(only_if or {})
-        ).update(status=to, status_reason=reason, retryable=retryable, status_changed_at=now)
+        ).update(
+            status=to,
+            status_reason_code=reason_code,
+            status_reason_params=reason_params,
+            status_reason_text="",
+            retryable=retryable,
+            status_changed_at=now,
+        )
         if won:
-            self.status, self.status_reason, self.retryable = to, reason, retryable
+            self.status, self.retryable = to, retryable
+            self.status_reason_code, self.status_reason_params = reason_code, reason_params
+            self.status_reason_text = ""
             self.status_changed_at = now
         return bool(won)
 
@@ -276,7 +311,13 @@ class SupportRequest(models.Model):
     )
     # The failure it is about, copied when asked: the peering moves on (a retry, a delete).
     failed_status = models.CharField("status when asked", max_length=20)
-    failure_reason = models.TextField("reason when asked", blank=True)
+    # As the peering holds it (a code of core/reasons.py, or the English of a row older
+    # than the codes), rendered in the reader's language by failure_reason.
+    failure_reason_code = models.CharField("reason code when asked", max_length=64, blank=True)
+    failure_reason_params = models.JSONField(
+        "reason parameters when asked", default=dict, blank=True
+    )
+    failure_reason_text = models.TextField("reason when asked (before codes)", blank=True)
     # Plain text, shown escaped, never as HTML.
     words = models.TextField("customer's words", max_length=WORDS_MAX_LENGTH, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
@@ -324,3 +365,10 @@ class SupportRequest(models.Model):
     @property
     def organization(self):
         return self.peering.deployment.organization
+
+    @property
+    def failure_reason(self):
+        """The failure it is about, in the active language."""
+        return reasons.render(
+            self.failure_reason_code, self.failure_reason_params, fallback=self.failure_reason_text
+        )

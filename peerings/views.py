@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -214,9 +215,12 @@ def peering_row(request, pk, peering_pk):
     if changed and request.htmx:
         # Only to the page that polls: a plain GET must not leave a message in the session
         # (a link could plant one).
-        message = f"{peering.peering_id} is {peering.status_label} now."
+        message = _("%(peering_id)s is %(status)s now.") % {
+            "peering_id": peering.peering_id,
+            "status": peering.status_label,
+        }
         if running:
-            message += " Two steps are left in your AWS account."
+            message += " " + _("Two steps are left in your AWS account.")
         _tell(request, response, message)
     return response
 
@@ -243,9 +247,12 @@ def peering_steps(request, pk, peering_pk):
 def peering_retry(request, pk, peering_pk):
     deployment, peering = _peering_for(request, pk, peering_pk, to_act=True)
     if services.retry_peering(peering):
-        message = f"Trying {peering.peering_id} again."
+        message = _("Trying %(peering_id)s again.") % {"peering_id": peering.peering_id}
     else:
-        message = f"{peering.peering_id} cannot be retried now (it is {peering.status_label})."
+        message = _("%(peering_id)s cannot be retried now (it is %(status)s).") % {
+            "peering_id": peering.peering_id,
+            "status": peering.status_label,
+        }
     if request.htmx:
         return _tell(request, _row(request, deployment, peering), message)
     url = reverse("deployment-detail", args=[deployment.pk]) + "#peerings"
@@ -266,8 +273,11 @@ def peering_delete(request, pk, peering_pk):
             return _done(
                 request,
                 deployment,
-                f"Deleting {peering.peering_id}: we remove our routes and rules, then the "
-                "connection in AWS.",
+                _(
+                    "Deleting %(peering_id)s: we remove our routes and rules, then the "
+                    "connection in AWS."
+                )
+                % {"peering_id": peering.peering_id},
             )
     context = {"deployment": deployment, "peering": peering, "refusal": refusal}
     return _render_dialog(request, "peerings/peering_delete.html", context)
@@ -287,10 +297,9 @@ def peering_support(request, pk, peering_pk):
         except services.SupportRefused as exc:
             refusal = str(exc)
         else:
-            message = (
-                f"Support has your request about {peering.peering_id}; "
-                "their answer will show on its row."
-            )
+            message = _(
+                "Support has your request about %(peering_id)s; their answer will show on its row."
+            ) % {"peering_id": peering.peering_id}
             if request.htmx:
                 response = _row(request, deployment, peering)
                 response["HX-Retarget"] = f"#peering-{peering.pk}"
@@ -323,8 +332,8 @@ def resource_new(request, pk):
             return _done(
                 request,
                 deployment,
-                f"{resource.name} added: it reaches your VPC through "
-                f"{resource.peering.peering_id}.",
+                _("%(name)s added: it reaches your VPC through %(peering_id)s.")
+                % {"name": resource.name, "peering_id": resource.peering.peering_id},
             )
     context = {
         "deployment": deployment,
@@ -355,7 +364,8 @@ def resource_move(request, pk, resource_pk):
             return _done(
                 request,
                 deployment,
-                f"{resource.name} now reaches your VPC through {resource.peering.peering_id}.",
+                _("%(name)s now reaches your VPC through %(peering_id)s.")
+                % {"name": resource.name, "peering_id": resource.peering.peering_id},
             )
     context = {"deployment": deployment, "resource": resource, "form": form}
     return _render_dialog(request, "peerings/resource_move.html", context)
@@ -367,6 +377,6 @@ def resource_delete(request, pk, resource_pk):
     deployment, resource = _resource_for(request, pk, resource_pk)
     if request.method == "POST":
         services.delete_resource(resource)
-        return _done(request, deployment, f"{resource.name} deleted.")
+        return _done(request, deployment, _("%(name)s deleted.") % {"name": resource.name})
     context = {"deployment": deployment, "resource": resource}
     return _render_dialog(request, "peerings/resource_delete.html", context)

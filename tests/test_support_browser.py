@@ -16,8 +16,8 @@ playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
 REASON = (
-    "AWS refused a step of the set-up (UnauthorizedOperation). Our support team can see "
-    "the details."
+    "AWS refused a step of the set-up. Only our support team can fix this: ask support, and "
+    "Retry is offered once they have."
 )
 
 
@@ -50,7 +50,7 @@ def test_a_customer_asks_support_and_support_answers_from_the_admin(
         customer_vpc_id=made.vpc_id,
         customer_cidrs=[made.cidr],
         status="failed",
-        status_reason=REASON,
+        status_reason_code="aws_rejected",
         retryable=False,
         status_changed_at=timezone.now(),
     )

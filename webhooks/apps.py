@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class WebhooksConfig(AppConfig):
@@ -7,12 +8,12 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
     # What customers may filter their audit log by (core.audit.customer_actions).
     audit_actions = [
-        ("webhook.created", "Webhook created"),
-        ("webhook.changed", "Webhook changed"),
-        ("webhook.deleted", "Webhook deleted"),
-        ("webhook.secret_rotated", "Webhook secret rotated"),
-        ("webhook.test_sent", "Webhook test sent"),
-        ("webhook.resent", "Webhook delivery sent again"),
+        ("webhook.created", _("Webhook created")),
+        ("webhook.changed", _("Webhook changed")),
+        ("webhook.deleted", _("Webhook deleted")),
+        ("webhook.secret_rotated", _("Webhook secret rotated")),
+        ("webhook.test_sent", _("Webhook test sent")),
+        ("webhook.resent", _("Webhook delivery sent again")),
     ]
 
     def ready(self):
