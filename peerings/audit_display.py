@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core import audit, reasons
 
@@ -29,6 +30,30 @@ _ACRONYMS = {
     "ip": "IP",
     "url": "URL",
     "vpc": "VPC",
+}
+
+# The keys our services record, as a reader reads them; any other reads as its words.
+FIELD_LABELS = {
+    "status": gettext_lazy("status"),
+    "status_reason": gettext_lazy("status reason"),
+    "retryable": gettext_lazy("retryable"),
+    "peering_id": gettext_lazy("peering ID"),
+    "peering": gettext_lazy("peering"),
+    "customer_account_id": gettext_lazy("customer account ID"),
+    "customer_vpc_id": gettext_lazy("customer VPC ID"),
+    "customer_cidrs": gettext_lazy("customer CIDRs"),
+    "aws_status": gettext_lazy("AWS status"),
+    "aws_error": gettext_lazy("AWS error"),
+    "stopped_by": gettext_lazy("stopped by"),
+    "support_request": gettext_lazy("support request"),
+    "state": gettext_lazy("state"),
+    "words": gettext_lazy("words"),
+    "answer": gettext_lazy("answer"),
+    "cause_fixed": gettext_lazy("cause fixed"),
+    "name": gettext_lazy("name"),
+    "kind": gettext_lazy("kind"),
+    "host": gettext_lazy("host"),
+    "port": gettext_lazy("port"),
 }
 
 # Stands for "nothing" where a value was cleared.
@@ -81,7 +106,7 @@ def changes(before: Any, after: Any) -> list[Change]:
         elif old == new:
             old = ""
         if old or new:
-            lines.append(Change(field=as_words(key), before=old, after=new))
+            lines.append(Change(field=field_label(key), before=old, after=new))
     return lines
 
 
@@ -95,6 +120,11 @@ def with_rendered_reasons(values: Mapping[str, Any]) -> dict[str, Any]:
             if code or shown_key not in shown:
                 shown[shown_key] = reasons.render(code, params) if code else ""
     return shown
+
+
+def field_label(key: str) -> str:
+    label = FIELD_LABELS.get(key)
+    return str(label) if label is not None else as_words(key)
 
 
 def as_words(key: str) -> str:

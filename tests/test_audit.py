@@ -22,7 +22,7 @@ from demo import sandbox
 from demo.aws import SandboxEc2
 from peerings import aws
 from peerings.models import PeeringConnection, Resource
-from tests.support.audit import all_events_text, event_text
+from tests.support.audit import all_events_text, behind_the_models_back, event_text
 from tests.support.aws import REGION, VENDOR
 from tests.support.cluster import wait_until_settled
 from tests.support.factories import make_deployment
@@ -396,26 +396,6 @@ def test_postgresql_refuses_raw_updates_and_deletes(organization, sql):
 
 
 # --- 6. the hash chain ---
-
-
-@contextmanager
-def behind_the_models_back():
-    """Raw SQL that the append-only trigger would refuse on PostgreSQL: switch it off for
-    the duration (inside the test's transaction, so the switch is rolled back as well)."""
-    postgresql = connection.vendor == "postgresql"
-    with connection.cursor() as cursor:
-        if postgresql:
-            # ALTER TABLE refuses while deferred foreign-key checks are pending: run them now.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(
-                "ALTER TABLE peerings_auditevent DISABLE TRIGGER peerings_auditevent_append_only"
-            )
-        yield cursor
-        if postgresql:
-            cursor.execute(
-                "ALTER TABLE peerings_auditevent ENABLE TRIGGER peerings_auditevent_append_only"
-            )
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 @pytest.fixture

@@ -351,7 +351,7 @@ def test_a_request_whose_cidr_a_deployment_route_already_sends_elsewhere_is_refu
             account_id=request.account_id,
             vpc_id=request.vpc_id,
         )
-    message = refused.value.errors["vpc_id"][0]
+    message = str(refused.value.errors["vpc_id"][0])
     assert "172.16.8.0/24" in message and "already routes" in message
     assert "rtb-" not in message
 

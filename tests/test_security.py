@@ -274,7 +274,7 @@ def test_an_address_trying_many_usernames_is_locked_and_audited_once(
             if e.after["scope"] == "address"
         ]
         assert len(address_locks) == 1
-        assert "203.0.113.66" in address_locks[0].message_text_text
+        assert "203.0.113.66" in address_locks[0].message_text
     finally:
         for name in names:
             forget_failures(name, "203.0.113.66")

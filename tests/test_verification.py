@@ -48,6 +48,15 @@ def check(deployment, request, **typed):
 
 
 def refusal(deployment, request, **typed):
+    """The refusal's messages by field, as the customer reads them (in English here)."""
+    return {
+        field: [str(m) for m in messages]
+        for field, messages in codes(deployment, request, **typed).items()
+    }
+
+
+def codes(deployment, request, **typed):
+    """The refusal as it is kept: each field's reasons, with their codes."""
     with pytest.raises(services.Refused) as caught:
         check(deployment, request, **typed)
     return caught.value.errors
@@ -71,6 +80,9 @@ def test_it_refuses_a_request_that_does_not_exist(aws_deployment):
 
 def test_it_refuses_the_wrong_account(aws_deployment):
     request = sandbox.create_customer_request(aws_deployment)
+    assert [
+        r.code for r in codes(aws_deployment, request, account_id="999988887777")["account_id"]
+    ] == ["wrong_account"]
     errors = refusal(aws_deployment, request, account_id="999988887777")
     assert errors == {
         "account_id": [
@@ -204,8 +216,8 @@ def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aw
             account_id=CUSTOMER,
             vpc_id="vpc-0000000000000000a",
         )
-    assert "already in use" in caught.value.errors["peering_id"][0]
-    assert "already peered with this deployment" in caught.value.errors["vpc_id"][0]
+    assert "already in use" in str(caught.value.errors["peering_id"][0])
+    assert "already peered with this deployment" in str(caught.value.errors["vpc_id"][0])
 
 
 # --- only what the checks verified becomes a peering ---
@@ -284,9 +296,8 @@ def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
     )
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert (
-        "No VPC peering connection pcx-0000000000000000c exists"
-        in (caught.value.errors["peering_id"][0])
+    assert "No VPC peering connection pcx-0000000000000000c exists" in (
+        str(caught.value.errors["peering_id"][0])
     )
 
 
@@ -296,7 +307,7 @@ def test_it_refuses_a_request_addressed_to_another_account(stubbed, deployment):
     stubbed.add_response("describe_vpc_peering_connections", answer)
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert caught.value.errors == {
+    assert {f: [str(m) for m in ms] for f, ms in caught.value.errors.items()} == {
         "peering_id": [
             f"pcx-0000000000000000c is addressed to account 999999999999, not to "
             f"{settings.VENDOR_NAME}'s account 123456789012."
@@ -318,7 +329,7 @@ def test_it_refuses_a_request_not_waiting_for_acceptance(stubbed, deployment, st
     stubbed.add_response("describe_vpc_peering_connections", described(deployment, state, "boom"))
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert words in caught.value.errors["peering_id"][0]
+    assert words in str(caught.value.errors["peering_id"][0])
 
 
 def test_it_checks_every_cidr_of_a_vpc_with_several(stubbed, deployment):
@@ -331,7 +342,7 @@ def test_it_checks_every_cidr_of_a_vpc_with_several(stubbed, deployment):
     )
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert "100.64.0.0/24" in caught.value.errors["vpc_id"][0]
+    assert "100.64.0.0/24" in str(caught.value.errors["vpc_id"][0])
 
 
 @pytest.mark.parametrize("code", ["RequestLimitExceeded", "InternalError", "ServiceUnavailable"])
