@@ -112,7 +112,7 @@ def other_customers(total_peerings, per_deployment=500):
 AUDIT_COLUMNS = (
     "created_at, actor_id, actor_name, source, ip, request_id, organization_id, "
     "deployment_id, action, target_type, target_id, target_repr, before, after, "
-    "message, prev_hash, hash, by_support"
+    "message, prev_hash, hash, by_support, message_code, message_params"
 )
 
 # One INSERT … SELECT over a generated series: a million rows in seconds, no Python loop.
@@ -127,7 +127,7 @@ SELECT datetime('2025-01-01', '+' || i || ' seconds'), {actor}, 'olivia',
             ELSE 'peering.running' END,
        'PeeringConnection', CAST(i % 500 AS TEXT), printf('pcx-%017x', i % 500),
        '{{}}', '{{"status": "running", "status_reason": ""}}', '',
-       printf('%064x', i - 1), printf('%064x', i), 0
+       printf('%064x', i - 1), printf('%064x', i), 0, '', '{{}}'
 FROM n
 """
 
@@ -141,7 +141,7 @@ SELECT timestamptz '2025-01-01 00:00:00+00' + i * interval '1 second', {actor}, 
             ELSE 'peering.running' END,
        'PeeringConnection', (i % 500)::text, 'pcx-' || lpad(to_hex(i % 500), 17, '0'),
        '{{}}'::jsonb, '{{"status": "running", "status_reason": ""}}'::jsonb, '',
-       lpad(to_hex(i - 1), 64, '0'), lpad(to_hex(i), 64, '0'), FALSE
+       lpad(to_hex(i - 1), 64, '0'), lpad(to_hex(i), 64, '0'), FALSE, '', '{{}}'::jsonb
 FROM generate_series(1, {count}) AS i
 """
 

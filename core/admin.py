@@ -210,7 +210,8 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["source", KnownActionFilter]
     list_select_related = ["organization"]
     search_fields = ["target_repr", "actor_name", "request_id", "organization__name"]
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    # The message in the reader's language, beside its stored code and parameters.
+    readonly_fields = [*(f.name for f in AuditEvent._meta.fields), "message_text"]
     show_full_result_count = False
 
 

@@ -15,6 +15,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import reasons
 from core.models import AuditEvent, Organization
 
 # Any constant: the key of the PostgreSQL advisory lock that orders the hash chain.
@@ -93,10 +94,16 @@ def record(
     before=None,
     after=None,
     message="",
+    message_code="",
+    message_params=None,
     actor=None,
 ):
     """Append one event to the chain. Runs in its own (possibly nested) transaction, so the
-    event commits or rolls back with the change it describes."""
+    event commits or rolls back with the change it describes. Its message is a code of
+    core/reasons.py with its parameters, so that each reader reads it in their language;
+    `message` is for free text we did not write (an admin's change message)."""
+    if message_code:
+        reasons.check(message_code)
     actor = actor or current_actor()
     if deployment is None and target is not None:
         deployment = (
@@ -124,6 +131,8 @@ def record(
         before=_plain(before or {}),
         after=_plain(after or {}),
         message=message,
+        message_code=message_code,
+        message_params=_plain(message_params or {}),
         by_support=actor.by_support,
     )
     with transaction.atomic():
@@ -161,8 +170,13 @@ def event_hash(event):
         "message": event.message,
         "prev_hash": event.prev_hash,
     }
-    if event.by_support:  # only then: the hashes of events older than the field still hold
+    # Only when set: the hashes of events older than these fields still hold. (getattr: a
+    # migration hashes events with the model as it was, which may lack them.)
+    if event.by_support:
         content["by_support"] = True
+    if getattr(event, "message_code", ""):
+        content["message_code"] = event.message_code
+        content["message_params"] = event.message_params
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -92,25 +92,21 @@ def _record_lockout(username, ip, per_address):
     username = username_for_the_log(username)
     minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
     if per_address:
-        limit = settings.LOGIN_MAX_FAILURES * PER_IP_FACTOR
-        message = (
-            f"Logins from {ip} locked after {limit} failed attempts within {minutes} "
-            f"minutes (last username tried: {username})"
+        limit, code, scope = (
+            settings.LOGIN_MAX_FAILURES * PER_IP_FACTOR,
+            "login_locked_address",
+            "address",
         )
-        scope = "address"
     elif ip is None:
-        message = (
-            f"Login locked for {username} from any address after "
-            f"{settings.LOGIN_MAX_FAILURES} failed attempts within {minutes} minutes"
-        )
-        scope = "username"
+        limit, code, scope = settings.LOGIN_MAX_FAILURES, "login_locked_username", "username"
     else:
-        message = (
-            f"Login locked for {username} from {ip} after "
-            f"{settings.LOGIN_MAX_FAILURES} failed attempts within {minutes} minutes"
-        )
-        scope = "username and address"
-    audit.record("user.login_locked", message=message, after={"username": username, "scope": scope})
+        limit, code, scope = settings.LOGIN_MAX_FAILURES, "login_locked", "username and address"
+    audit.record(
+        "user.login_locked",
+        message_code=code,
+        message_params={"username": username, "ip": ip, "limit": limit, "minutes": minutes},
+        after={"username": username, "scope": scope},
+    )
 
 
 def clear(username, ip):

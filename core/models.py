@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import reasons
+
 
 class Organization(models.Model):
     name = models.CharField(max_length=200, unique=True)
@@ -117,7 +119,11 @@ class AuditEvent(models.Model):
     target_repr = models.CharField(max_length=200, blank=True)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
+    # Events before message codes keep their English sentence here; newer ones store a code
+    # of core/reasons.py and its parameters instead, rendered in the reader's language.
     message = models.TextField(blank=True)
+    message_code = models.CharField(max_length=64, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64, blank=True, editable=False)
     hash = models.CharField(max_length=64, blank=True, editable=False)
 
@@ -144,6 +150,11 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are never deleted.")
+
+    @property
+    def message_text(self):
+        """The message in the active language (an old event's stored English as it is)."""
+        return reasons.render(self.message_code, self.message_params, fallback=self.message)
 
 
 class AuditCheckpoint(models.Model):

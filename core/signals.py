@@ -41,7 +41,10 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
     typed = str(credentials.get("username", ""))
     username = login_guard.username_for_the_log(typed)
     audit.record(
-        "user.login_failed", message=f"Failed login for {username}", after={"username": username}
+        "user.login_failed",
+        message_code="login_failed",
+        message_params={"username": username},
+        after={"username": username},
     )
     if request is not None:
         login_guard.note_failure(typed, login_guard.lockout_address(request))

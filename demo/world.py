@@ -90,12 +90,11 @@ def _ensure_deployment(organization, name, plan, region, cidr, ports, report):
 def _forget_simulated_network(deployment):
     """The simulator was restarted and lost this deployment's VPC, and with it every
     peering made against it. Record that, rather than show peerings that no longer exist."""
-    reason = "The demo AWS simulator was restarted; this peering no longer exists there."
     for resource in deployment.resources.all():
         audit.record(
             "resource.deleted",
             target=resource,
-            message=reason,
+            message_code="demo_simulator_restarted",
             before={"host": resource.host, "port": resource.port},
         )
     deployment.resources.all().delete()
@@ -107,5 +106,5 @@ def _forget_simulated_network(deployment):
             to=PeeringConnection.Status.DELETED,
             allowed_from=[peering.status],
             action="peering.deleted",
-            reason=reason,
+            reason_code="demo_simulator_restarted",
         )

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from core.admin import AuditedAdmin, KeepsHistory
 from core.models import AuditEvent
-from peerings import services
+from peerings import audit_display, services
 from peerings.admin_display import change_url, status_badge, status_word
 from peerings.models import Deployment, PeeringConnection, Resource, SupportRequest
 from peerings.support_admin import STATE_WORDS, SupportRequestAdmin, title
@@ -62,7 +62,8 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
     ]
     # A peering changes only through the services (compare-and-set, audited, AWS in step):
     # in the admin every field is read-only, even for superusers; Retry and Re-sync act.
-    readonly_fields = [f.name for f in PeeringConnection._meta.fields]
+    # The reason as the reader of the page reads it, beside its stored code and parameters.
+    readonly_fields = [*(f.name for f in PeeringConnection._meta.fields), "status_reason"]
     actions = ["retry", "resync_from_aws"]
 
     class Media:
@@ -152,7 +153,7 @@ class PeeringConnectionAdmin(KeepsHistory, AuditedAdmin):
                     )
                 )
             elif findings:
-                outcomes.append((peering, " ".join(findings), messages.WARNING))
+                outcomes.append((peering, " ".join(map(str, findings)), messages.WARNING))
             else:
                 outcomes.append((peering, gettext("it matches AWS"), messages.SUCCESS))
         _tell(
@@ -301,10 +302,12 @@ def _tell(model_admin, request, one, several, outcomes):
 
 def _summary(event):
     """An audit event in one line: its message and what changed."""
-    parts = [event.message] if event.message else []
-    for key, value in event.after.items():
-        if key in event.before and event.before[key] != value:
-            parts.append(f"{key}: {_shown(event.before[key])} \u2192 {_shown(value)}")
+    parts = [event.message_text] if event.message_text else []
+    before = audit_display.with_rendered_reasons(event.before)
+    after = audit_display.with_rendered_reasons(event.after)
+    for key, value in after.items():
+        if key in before and before[key] != value:
+            parts.append(f"{key}: {_shown(before[key])} \u2192 {_shown(value)}")
         elif value not in _EMPTY:
             parts.append(f"{key}: {value}")
     return " \u00b7 ".join(parts)

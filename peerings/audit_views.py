@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from core import reasons
 from core.access import organizations_of
 from core.models import AuditEvent
 from peerings import access, audit_display
@@ -87,7 +88,9 @@ class _Echo:
 @login_required
 @require_GET
 def audit_export(request):
-    """The filtered events as CSV, streamed row by row: a million rows never sit in memory."""
+    """The filtered events as CSV, streamed row by row: a million rows never sit in memory.
+    The columns for people (message, action_label) in the reader's language, beside the
+    machine's (action, message_code, before and after as stored)."""
     _form, events, _before = _audit_events(request)
     writer = csv.writer(_Echo())
     columns = [
@@ -103,6 +106,8 @@ def audit_export(request):
         "message",
         "by_support",
         "deployment__name",
+        "message_code",
+        "message_params",
     ]
 
     def rows():
@@ -123,6 +128,7 @@ def audit_export(request):
                 # Added at the end, so that scripts reading the columns by position still work.
                 "action_label",
                 "deployment",
+                "message_code",
             ]
         )
         labels = audit_display.action_labels()
@@ -131,10 +137,11 @@ def audit_export(request):
             .values_list(*columns, "before", "after")
             .iterator(chunk_size=2000)
         ):
-            *values, by_support, deployment, before, after = event
+            *values, by_support, deployment, message_code, message_params, before, after = event
             values[0] = values[0].isoformat()
             values[1], values[3], values[4] = _as_customers_see(*values[1:5], by_support)
-            added = [audit_display.action_label(values[5], labels), deployment]
+            values[9] = reasons.render(message_code, message_params, fallback=values[9])
+            added = [audit_display.action_label(values[5], labels), deployment, message_code]
             yield writer.writerow(
                 [_csv_safe(v) for v in values]
                 + [json.dumps(before), json.dumps(after)]

@@ -88,8 +88,8 @@ class PeeringForm(DescribedErrors, forms.Form):
         except aws.AwsMisconfigured as exc:
             raise forms.ValidationError(
                 _(
-                    "We could not check your request: the portal's own AWS set-up has a problem "
-                    "(%(code)s). Nothing was saved; our support team has been alerted."
+                    "We could not check your request: the portal's own AWS set-up has a "
+                    "problem (%(code)s). Nothing was saved; our support team has been alerted."
                 ),
                 code="aws_misconfigured",
                 params={"code": exc.code},
@@ -97,8 +97,8 @@ class PeeringForm(DescribedErrors, forms.Form):
         except aws.AwsUnavailable:
             raise forms.ValidationError(
                 _(
-                    "AWS did not answer in time, so we could not check your request. Nothing was "
-                    "saved; please try again in a minute."
+                    "AWS did not answer in time, so we could not check your request. Nothing "
+                    "was saved; please try again in a minute."
                 ),
                 code="aws_unavailable",
             ) from None

@@ -9,6 +9,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core import reasons
 from peerings import validators
 
 
@@ -102,8 +103,13 @@ class PeeringConnection(models.Model):
     # Learned from AWS when the request is verified: a VPC may carry several IPv4 blocks.
     customer_cidrs = models.JSONField(_("customer CIDRs"), default=list)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    # Said to the customer: what went wrong and what they can do about it.
-    status_reason = models.TextField(blank=True)
+    # Said to the customer: what went wrong and what they can do about it, as a code of
+    # core/reasons.py and its parameters, rendered in the reader's language (status_reason).
+    status_reason_code = models.CharField("status reason code", max_length=64, blank=True)
+    status_reason_params = models.JSONField("status reason parameters", default=dict, blank=True)
+    # The English sentence of a row older than the codes that migration 0009 could not read
+    # back into one: shown as it is.
+    status_reason_text = models.TextField("status reason (before codes)", blank=True)
     # Whether a Retry can succeed (AWS still holds a request we can accept).
     retryable = models.BooleanField(default=False)
     created_by = models.ForeignKey(
@@ -189,16 +195,44 @@ class PeeringConnection(models.Model):
     def status_detail(self):
         return self.STATUS_DETAILS.get(self.status, "")
 
-    def move(self, to, *, allowed_from, reason="", retryable=False, only_if=None):
+    @property
+    def status_reason(self):
+        """Why it is in its status, in the active language ("" when nothing needs saying)."""
+        return reasons.render(
+            self.status_reason_code, self.status_reason_params, fallback=self.status_reason_text
+        )
+
+    @property
+    def status_reason_english(self):
+        return reasons.english(
+            self.status_reason_code, self.status_reason_params, fallback=self.status_reason_text
+        )
+
+    def move(
+        self, to, *, allowed_from, reason_code="", reason_params=None, retryable=False, only_if=None
+    ):
         """Compare-and-set: move to `to` only if the row is still in one of `allowed_from`
-        (and matches `only_if`, field lookups). Returns True for the caller that won; a
-        second worker or a second click gets False."""
+        (and matches `only_if`, field lookups), with the reason `reason_code` (a code of
+        core/reasons.py, or "" for none). Returns True for the caller that won; a second
+        worker or a second click gets False."""
+        if reason_code:
+            reasons.check(reason_code)
+        reason_params = dict(reason_params or {})
         now = timezone.now()
         won = PeeringConnection.objects.filter(
             pk=self.pk, status__in=allowed_from, **(only_if or {})
-        ).update(status=to, status_reason=reason, retryable=retryable, status_changed_at=now)
+        ).update(
+            status=to,
+            status_reason_code=reason_code,
+            status_reason_params=reason_params,
+            status_reason_text="",
+            retryable=retryable,
+            status_changed_at=now,
+        )
         if won:
-            self.status, self.status_reason, self.retryable = to, reason, retryable
+            self.status, self.retryable = to, retryable
+            self.status_reason_code, self.status_reason_params = reason_code, reason_params
+            self.status_reason_text = ""
             self.status_changed_at = now
         return bool(won)
 
@@ -292,7 +326,13 @@ class SupportRequest(models.Model):
     )
     # The failure it is about, copied when asked: the peering moves on (a retry, a delete).
     failed_status = models.CharField(_("status when asked"), max_length=20)
-    failure_reason = models.TextField(_("reason when asked"), blank=True)
+    # As the peering holds it (a code of core/reasons.py, or the English of a row older
+    # than the codes), rendered in the reader's language by failure_reason.
+    failure_reason_code = models.CharField(_("reason code when asked"), max_length=64, blank=True)
+    failure_reason_params = models.JSONField(
+        _("reason parameters when asked"), default=dict, blank=True
+    )
+    failure_reason_text = models.TextField(_("reason when asked (before codes)"), blank=True)
     # Plain text, shown escaped, never as HTML.
     words = models.TextField(_("customer's words"), max_length=WORDS_MAX_LENGTH, blank=True)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
@@ -342,6 +382,13 @@ class SupportRequest(models.Model):
     @property
     def organization(self):
         return self.peering.deployment.organization
+
+    @property
+    def failure_reason(self):
+        """The failure it is about, in the active language."""
+        return reasons.render(
+            self.failure_reason_code, self.failure_reason_params, fallback=self.failure_reason_text
+        )
 
 
 class AwsRateBucket(models.Model):

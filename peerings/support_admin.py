@@ -90,6 +90,7 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
                     "peering_link",
                     "failed_status",
                     "failure_reason",
+                    "failure_reason_code",
                     "words",
                     "opened_by_name",
                     "opened_at",

@@ -131,11 +131,9 @@ def move_dialog(page, base, world):
 
 
 def support_dialog(page, base, world):
-    failed = make_peering(
-        world["deployment"], "failed", n=98, status_reason="AWS refused a step of the set-up."
-    )
+    failed = make_peering(world["deployment"], "failed", n=98, status_reason_code="aws_rejected")
     page.goto(f"{base}/deployments/{world['deployment'].pk}/")
-    page.locator(f"#peering-{failed.pk}").get_by_text("Ask support").click()
+    page.locator(f"#peering-{failed.pk}").get_by_role("link", name="Ask support").click()
     expect(page.locator("#support-dialog")).to_be_visible()
 
 

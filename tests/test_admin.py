@@ -262,7 +262,7 @@ def test_support_retries_a_failed_peering_to_running(
         aws_deployment,
         status=PeeringConnection.Status.FAILED,
         retryable=True,
-        status_reason="AWS refused a step of the set-up (UnauthorizedOperation).",
+        status_reason_code="aws_rejected",
     )
     client.force_login(support)
     with django_capture_on_commit_callbacks(execute=True):
@@ -294,7 +294,8 @@ def test_retry_skips_a_peering_that_cannot_be_retried(
         aws_deployment,
         status=PeeringConnection.Status.FAILED,
         retryable=False,
-        status_reason="rejected",
+        status_reason_code="request_rejected",
+        status_reason_params={"peering_id": "pcx-0"},
     )
     client.force_login(support)
     with django_capture_on_commit_callbacks(execute=True):
@@ -366,7 +367,7 @@ def test_resync_puts_back_a_vendor_route_deleted_behind_our_back(
     resynced = AuditEvent.objects.get(action="peering.resynced")
     assert (resynced.actor_id, resynced.source) == (support.pk, "admin")
     assert len(resynced.after["findings"]) == 1
-    assert table in resynced.after["findings"][0]
+    assert resynced.after["findings"][0]["params"]["route_table_id"] == table
 
 
 def test_resync_of_a_peering_that_matches_aws_finds_nothing(client, support, running_peering):

@@ -205,7 +205,7 @@ def test_the_page_lists_the_peerings_support_requests(
     client, support, member, deployment, monkeypatch
 ):
     monkeypatch.setattr(aws.Ec2, "describe_peering", lambda self, peering_id: None)
-    peering = add_peering(deployment, 1, status="failed", status_reason="refused")
+    peering = add_peering(deployment, 1, status="failed", status_reason_code="aws_rejected")
     request = services.ask_support(peering, user=member, words="<i>help</i>")
     client.force_login(support)
     page = client.get(change_page(peering)).content.decode()

@@ -140,6 +140,7 @@ def test_it_adds_the_new_csv_columns_after_the_ones_scripts_already_read(client,
         "after",
         "action_label",
         "deployment",
+        "message_code",
     ]
 
 

@@ -104,7 +104,7 @@ def test_the_reset_is_a_status_change_like_any_other_announced_and_audited(simul
     assert event.actor_name == "system"
     assert event.before["status"] == "running"
     assert event.after["status"] == "deleted"
-    assert "simulator was restarted" in event.after["status_reason"]
+    assert event.after["status_reason_code"] == "demo_simulator_restarted"
     # The organization's webhook hears of it, as of any other deletion.
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert delivery.event_type == "peering.deleted"

@@ -143,7 +143,7 @@ def test_the_row_opens_the_customer_steps_when_it_is_first_seen_running(client, 
 
 
 def test_a_polled_status_change_is_announced(client, owner, deployment):
-    peering = add_peering(deployment, "failed", 1, status_reason="It broke.")
+    peering = add_peering(deployment, "failed", 1, status_reason_code="aws_rejected")
     client.force_login(owner)
     row = row_of(client, peering, was="pending")
     flash = re.search(r'<div id="flash"[^>]*role="status"[^>]*>(.*?)</div>', row, re.S)
@@ -351,7 +351,7 @@ def test_a_request_whose_cidr_a_deployment_route_already_sends_elsewhere_is_refu
             account_id=request.account_id,
             vpc_id=request.vpc_id,
         )
-    message = refused.value.errors["vpc_id"][0]
+    message = str(refused.value.errors["vpc_id"][0])
     assert "172.16.8.0/24" in message and "already routes" in message
     assert "rtb-" not in message
 

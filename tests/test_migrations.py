@@ -182,3 +182,104 @@ def test_content_types_that_already_exist_under_core_are_merged(before_the_move)
     migrate_to_the_end()
     assert_the_world_survived(before)
     assert not ContentType.objects.filter(pk__in=before["content_types"].values()).exists()
+
+
+# --- reasons as codes (peerings 0009, core 0003) ---
+
+BEFORE_THE_CODES = [("core", "0006_audit_source_api"), ("peerings", "0010_aws_rate_bucket")]
+UNKNOWN = "Support fixed this by hand on 3 May."
+
+
+@pytest.fixture
+def before_the_codes(transactional_db):
+    try:
+        yield migrate(BEFORE_THE_CODES)
+    finally:
+        migrate_to_the_end()
+
+
+def test_reasons_written_before_the_codes_become_codes_and_old_events_still_verify(
+    before_the_codes,
+):
+    old = before_the_codes
+    organization = old.get_model("core", "Organization").objects.create(name="Acme")
+    deployment = old.get_model("peerings", "Deployment").objects.create(
+        organization=organization,
+        name="orders",
+        plan="dedicated",
+        region="us-east-1",
+        vendor_account_id="123456789012",
+        vpc_id="vpc-0123456789abcdef0",
+        cidr="10.20.0.0/16",
+        security_group_id="sg-0123456789abcdef0",
+        service_ports=[1883],
+    )
+    peerings = old.get_model("peerings", "PeeringConnection")
+    said = {
+        "gone": "The peering connection is rejected in AWS: it was deleted, rejected or expired "
+        "on your side. Resources using it cannot be reached; create a new peering and move them.",
+        "delete": "Deleting stopped because AWS did not complete a step (UnauthorizedOperation). "
+        "Nothing is left half-done that a second try cannot finish: press Delete again.",
+        "unknown": UNKNOWN,
+    }
+    rows = {
+        key: peerings.objects.create(
+            deployment=deployment,
+            peering_id=f"pcx-{n:017x}",
+            customer_account_id="210987654321",
+            customer_vpc_id=f"vpc-{n:017x}",
+            status="failed",
+            status_reason=text,
+        ).pk
+        for n, (key, text) in enumerate(said.items(), start=1)
+    }
+    old.get_model("peerings", "SupportRequest").objects.create(
+        peering_id=rows["delete"], failed_status="failed", failure_reason=said["delete"]
+    )
+    events = old.get_model("core", "AuditEvent")
+    previous = ""
+    for action, message in (("peering.failed", "An English sentence."), ("peering.deleted", "")):
+        event = events(
+            created_at=timezone.now(),
+            source="task",
+            organization=organization,
+            action=action,
+            message=message,
+            after={"status": "failed", "status_reason": said["gone"]},
+            prev_hash=previous,
+        )
+        event.hash = previous = audit.event_hash(event)
+        event.save()
+
+    migrate_to_the_end()
+
+    from peerings.models import PeeringConnection, SupportRequest
+
+    gone = PeeringConnection.objects.get(pk=rows["gone"])
+    assert (gone.status_reason_code, gone.status_reason_params, gone.status_reason_text) == (
+        "deleted_by_customer",
+        {"state": "rejected"},
+        "",
+    )
+    assert gone.status_reason == said["gone"]  # the same words, now from the code
+    deleting = PeeringConnection.objects.get(pk=rows["delete"])
+    assert (deleting.status_reason_code, deleting.status_reason_params) == (
+        "delete_refused",
+        {"aws_code": "UnauthorizedOperation"},
+    )
+    assert deleting.status_reason == said["delete"]
+    unknown = PeeringConnection.objects.get(pk=rows["unknown"])
+    assert (unknown.status_reason_code, unknown.status_reason_text) == ("", UNKNOWN)
+    assert unknown.status_reason == UNKNOWN
+    request = SupportRequest.objects.get()
+    assert request.failure_reason_code == "delete_refused"
+    assert request.failure_reason == said["delete"]
+    # The events were not touched: their English stays, and the chain verifies.
+    assert [e.message_text for e in AuditEvent.objects.order_by("id")] == [
+        "An English sentence.",
+        "",
+    ]
+    assert audit.first_broken_link() is None
+    audit.record("peering.requeued", message_code="requeued", message_params={"status": "x"})
+    assert audit.first_broken_link() is None
+    call_command("verify_audit_chain")

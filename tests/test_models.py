@@ -96,7 +96,7 @@ def test_move_is_compare_and_set(deployment):
     row = peering(deployment)
     stale = PeeringConnection.objects.get(pk=row.pk)
     assert row.move("provisioning", allowed_from=["pending"])
-    assert not stale.move("failed", allowed_from=["pending"], reason="late")
+    assert not stale.move("failed", allowed_from=["pending"], reason_code="aws_rejected")
     assert PeeringConnection.objects.get(pk=row.pk).status == "provisioning"
     assert stale.status == "pending"
 

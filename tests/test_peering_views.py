@@ -176,7 +176,7 @@ def test_peering_is_refused_on_free_trial_and_shared_plans(
 
 
 def test_a_viewer_may_not_act(client, viewer, deployment, demo_mode):
-    failed = make_peering(deployment, "failed", status_reason="AWS refused", retryable=True)
+    failed = make_peering(deployment, "failed", status_reason_code="aws_rejected", retryable=True)
     client.force_login(viewer)
     data = {
         "peering_id": "pcx-0123456789abcdef0",
@@ -202,7 +202,7 @@ def test_a_viewer_may_watch_a_row(client, viewer, deployment):
 
 
 def test_an_outsider_gets_404_from_every_peering_view(client, outsider, deployment, demo_mode):
-    failed = make_peering(deployment, "failed", status_reason="AWS refused", retryable=True)
+    failed = make_peering(deployment, "failed", status_reason_code="aws_rejected", retryable=True)
     client.force_login(outsider)
     data = {
         "peering_id": "pcx-0123456789abcdef0",
@@ -251,7 +251,7 @@ def test_wrong_methods_get_405(client, owner, deployment, demo_mode):
 def test_posts_without_a_csrf_token_are_refused(owner, deployment):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
-    row = make_peering(deployment, "failed", status_reason="AWS refused", retryable=True)
+    row = make_peering(deployment, "failed", status_reason_code="aws_rejected", retryable=True)
     data = {
         "peering_id": "pcx-0123456789abcdef0",
         "account_id": CUSTOMER,
@@ -555,36 +555,48 @@ def test_a_failed_row_shows_why_and_offers_retry(client, owner, deployment):
         deployment,
         "failed",
         retryable=True,
-        status_reason="AWS refused a step of the set-up (UnauthorizedOperation).",
+        status_reason_code="aws_rejected",
     )
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
     assert "every 2s" not in page
-    assert "AWS refused a step of the set-up (UnauthorizedOperation)." in page
+    assert "AWS refused a step of the set-up." in page
     assert f'action="{retry_url(row)}"' in page
     assert ">Retry</button>" in page
 
 
 def test_no_retry_when_it_cannot_succeed(client, owner, deployment):
-    row = make_peering(deployment, "failed", retryable=False, status_reason="The request expired.")
+    row = make_peering(
+        deployment,
+        "failed",
+        retryable=False,
+        status_reason_code="request_expired",
+        status_reason_params={"peering_id": "pcx-0expired"},
+    )
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
-    assert "The request expired." in page
+    assert "pcx-0expired has expired" in page
     assert ">Retry</button>" not in page
     assert retry_url(row) not in page
 
 
 def test_a_viewer_sees_why_but_no_retry(client, viewer, deployment):
-    row = make_peering(deployment, "failed", retryable=True, status_reason="AWS refused.")
+    row = make_peering(deployment, "failed", retryable=True, status_reason_code="aws_rejected")
     client.force_login(viewer)
     page = client.get(row_url(row)).content.decode()
-    assert "AWS refused." in page
+    assert "AWS refused a step of the set-up." in page
     assert ">Retry</button>" not in page
     assert retry_url(row) not in page
 
 
 def test_it_escapes_the_status_reason(client, owner, deployment):
-    make_peering(deployment, "failed", status_reason="<script>alert(1)</script>")
+    # AWS's own words are a parameter: whatever they hold is shown as text.
+    make_peering(
+        deployment,
+        "failed",
+        status_reason_code="request_failed_in_aws_saying",
+        status_reason_params={"peering_id": "pcx-0", "aws_message": "<script>alert(1)</script>"},
+    )
     row = PeeringConnection.objects.get()
     client.force_login(owner)
     page = client.get(row_url(row)).content.decode()
@@ -601,7 +613,7 @@ def failed_row_for(deployment, retryable=True):
         deployment,
         status="failed",
         retryable=retryable,
-        status_reason="AWS did not answer for several minutes, so the set-up stopped.",
+        status_reason_code="setup_unavailable",
     )
 
 
@@ -622,7 +634,7 @@ def test_retry_runs_the_set_up_again(client, owner, aws_deployment):
 
 
 def test_retry_with_htmx_returns_the_row(client, owner, deployment):
-    row = make_peering(deployment, "failed", retryable=True, status_reason="AWS refused.")
+    row = make_peering(deployment, "failed", retryable=True, status_reason_code="aws_rejected")
     client.force_login(owner)
     response = client.post(retry_url(row), **HTMX)
     assert response.status_code == 200

@@ -9,7 +9,7 @@ from botocore.stub import Stubber
 from django.core.management import call_command
 from django.utils import timezone
 
-from core import audit
+from core import audit, reasons
 from core.models import AuditEvent
 from peerings import aws, services
 from peerings.models import PeeringConnection, Resource
@@ -73,8 +73,10 @@ def test_a_missing_vendor_route_and_rule_are_put_back(aws_deployment):
     assert list(routes_to(aws_deployment, peering).values()) == [["172.16.8.0/24"]] * 2
     assert rules_for(aws_deployment, "172.16.8.0/24") == [1883, 8883]
     findings = AuditEvent.objects.get(action="peering.resynced").after["findings"]
-    assert any(table_id in f for f in findings)
-    assert any("port 8883" in f for f in findings)
+    assert {f["code"] for f in findings} == {"finding_route_added", "finding_ingress_added"}
+    said = [reasons.render(f["code"], f["params"]) for f in findings]
+    assert any(table_id in f for f in said)
+    assert any("port 8883" in f for f in said)
 
 
 def test_a_route_aws_will_not_let_us_repair_is_reported_once_with_what_was_repaired(aws_deployment):
@@ -94,11 +96,12 @@ def test_a_route_aws_will_not_let_us_repair_is_reported_once_with_what_was_repai
     assert (report.unrepaired, report.unreachable, report.repaired) == (1, 0, 0)
     assert routes_to(aws_deployment, peering) == {first: [cidr], second: []}  # first put back
     failed = AuditEvent.objects.get(action="peering.resync_failed")
-    assert second in failed.message and "somewhere else" in failed.message
+    assert failed.message_code == "reconcile_unrepaired"
+    assert second in failed.message_text and "somewhere else" in failed.message_text
     assert (failed.source, failed.after) == ("system", {"aws_error": "RouteConflict"})
     partial = AuditEvent.objects.get(action="peering.resynced")
     assert partial.after["stopped_by"] == "RouteConflict"
-    assert [f for f in partial.after["findings"] if first in f]
+    assert [f for f in partial.after["findings"] if f["params"].get("route_table_id") == first]
     assert "1 AWS would not let us repair" in str(report)
 
     reconcile()  # the conflict lasts: counted again, not recorded again
@@ -119,7 +122,7 @@ def test_a_refused_repair_is_recorded_without_awss_own_words(aws_deployment, mon
     monkeypatch.setattr(aws.Ec2, "ensure_ingress", unauthorized)
     assert reconcile().unrepaired == 1
     failed = AuditEvent.objects.get(action="peering.resync_failed")
-    assert "AWS refused (UnauthorizedOperation)" in failed.message
+    assert "AWS refused (UnauthorizedOperation)" in failed.message_text
     assert "arn:aws" not in event_text(failed) and "Zm9v" not in event_text(failed)
     assert failed.target_id == str(peering.pk)
 

@@ -262,7 +262,7 @@ def test_failures_counted_past_the_limit_record_the_lockout_once(owner, settings
         login_guard.note_failure("olivia", "198.51.100.7")
     locks = AuditEvent.objects.filter(action="user.login_locked")
     assert [e.after["scope"] for e in locks] == ["username and address"]
-    assert "after 2 failed attempts" in locks[0].message
+    assert "after 2 failed attempts" in locks[0].message_text
 
 
 def test_an_address_trying_many_usernames_is_locked_and_audited_once(
@@ -281,7 +281,7 @@ def test_an_address_trying_many_usernames_is_locked_and_audited_once(
             if e.after["scope"] == "address"
         ]
         assert len(address_locks) == 1
-        assert "203.0.113.66" in address_locks[0].message
+        assert "203.0.113.66" in address_locks[0].message_text
     finally:
         for name in names:
             forget_failures(name, "203.0.113.66")

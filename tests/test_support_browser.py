@@ -15,11 +15,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
-REASON = (
-    "AWS refused a step of the set-up (UnauthorizedOperation). Our support team can see "
-    "the details."
-)
-
 
 def log_in(page, base, username, password):
     page.context.clear_cookies()
@@ -50,7 +45,7 @@ def test_a_customer_asks_support_and_support_answers_from_the_admin(
         customer_vpc_id=made.vpc_id,
         customer_cidrs=[made.cidr],
         status="failed",
-        status_reason=REASON,
+        status_reason_code="aws_rejected",
         retryable=False,
         status_changed_at=timezone.now(),
     )
@@ -61,14 +56,14 @@ def test_a_customer_asks_support_and_support_answers_from_the_admin(
     page.click("text=orders-us-east")
     row = page.locator(f"#peering-{peering.pk}")
     expect(row.locator("button", has_text="Retry")).to_have_count(0)
-    row.locator("text=Ask support").click()
-    expect(page.locator("#support-dialog")).to_contain_text("UnauthorizedOperation")
+    row.get_by_role("link", name="Ask support").click()
+    expect(page.locator("#support-dialog")).to_contain_text("AWS refused a step of the set-up.")
     page.fill("#id_words", "We changed nothing on our side since last week.")
     page.screenshot(path=ARTIFACTS / "support-dialog.png")
     page.click("#confirm-support")
     expect(page.locator("#dialog")).not_to_be_visible()
     expect(row).to_contain_text("· open")
-    expect(row.locator("text=Ask support")).to_have_count(0)
+    expect(row.get_by_role("link", name="Ask support")).to_have_count(0)
     page.screenshot(path=ARTIFACTS / "support-asked-row.png")
 
     # 2. Support lands on the admin, finds the request first in the queue, answers it.

@@ -24,16 +24,22 @@ pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 QUEUE = "/admin/peerings/supportrequest/"
-REASON = "AWS refused a step of the set-up (UnauthorizedOperation)."
+REASON = (
+    "AWS refused a step of the set-up. Only our support team can fix this: ask support, and "
+    "Retry is offered once they have."
+)
 
 
-def add_peering(deployment, n=1, status="failed", reason=REASON, retryable=False):
+def add_peering(
+    deployment, n=1, status="failed", reason_code="aws_rejected", params=None, retryable=False
+):
     return make_peering(
         deployment,
         status,
         n=n,
         cidr=f"172.16.{n % 250}.0/24",
-        status_reason=reason,
+        status_reason_code=reason_code,
+        status_reason_params=params or {},
         retryable=retryable,
     )
 
@@ -79,24 +85,29 @@ def test_it_opens_a_request_carrying_the_failure_and_the_customers_words(failed,
     assert (event.target_type, event.target_id) == ("PeeringConnection", str(failed.pk))
     assert event.organization_id == failed.deployment.organization_id
     assert event.after["support_request"] == request.pk
-    assert event.after["status_reason"] == REASON
+    assert event.after["status_reason_code"] == "aws_rejected"
 
 
 def test_the_failure_stays_as_it_was_when_asked(failed, member):
     request = services.ask_support(failed, user=member, words="")
-    services.fail(failed, reason="something else", retryable=True, allowed_from=["failed"])
+    services.fail(failed, reason_code="setup_unavailable", retryable=True, allowed_from=["failed"])
     request.refresh_from_db()
     assert (request.failed_status, request.failure_reason) == ("failed", REASON)
 
 
 def test_it_opens_a_request_for_a_peering_deleted_on_the_customers_side(deployment, member):
-    peering = add_peering(deployment, status="peer_deleted", reason="gone in AWS")
+    peering = add_peering(
+        deployment,
+        status="peer_deleted",
+        reason_code="deleted_by_customer",
+        params={"state": "rejected"},
+    )
     assert services.ask_support(peering, user=member, words="").failed_status == "peer_deleted"
 
 
 @pytest.mark.parametrize("status", ["pending", "provisioning", "running", "deleting", "deleted"])
 def test_it_refuses_support_for_a_peering_that_has_not_failed(deployment, member, status):
-    peering = add_peering(deployment, status=status, reason="")
+    peering = add_peering(deployment, status=status, reason_code="")
     with pytest.raises(services.SupportRefused, match=f"this one is {status}"):
         services.ask_support(peering, user=member, words="help")
     assert not SupportRequest.objects.exists()
@@ -298,7 +309,7 @@ def test_the_dialog_says_an_open_request_is_waiting_instead_of_asking_again(clie
 
 
 def test_the_dialog_refuses_a_peering_that_has_not_failed(client, member, deployment):
-    running = add_peering(deployment, status="running", reason="")
+    running = add_peering(deployment, status="running", reason_code="")
     client.force_login(member)
     html = client.post(support_url(running), {"words": "hi"}, **HTMX).content.decode()
     assert "this one is running" in html
@@ -344,7 +355,7 @@ def page_row(client, peering):
 def test_the_row_offers_ask_support_only_where_it_can_be_asked(client, member, deployment):
     failed = add_peering(deployment, 1)
     gone = add_peering(deployment, 2, status="peer_deleted")
-    running = add_peering(deployment, 3, status="running", reason="")
+    running = add_peering(deployment, 3, status="running", reason_code="")
     client.force_login(member)
     page = client.get(detail_url(failed)).content.decode()
     for peering in (failed, gone):
@@ -591,9 +602,9 @@ def test_the_route_is_in_the_security_sweeps():
 
 
 def test_asking_about_a_failure_that_moved_on_meanwhile_is_refused(deployment, owner):
-    peering = make_peering(deployment, "failed", status_reason="It broke.")
+    peering = make_peering(deployment, "failed", status_reason_code="aws_rejected")
     # Retried in another browser after this page loaded the row.
-    PeeringConnection.objects.filter(pk=peering.pk).update(status="pending", status_reason="")
+    PeeringConnection.objects.filter(pk=peering.pk).update(status="pending", status_reason_code="")
     with pytest.raises(services.SupportRefused):
         services.ask_support(peering, user=owner, words="")
     assert not SupportRequest.objects.exists()

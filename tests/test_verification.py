@@ -53,6 +53,15 @@ def check(deployment, request, **typed):
 
 
 def refusal(deployment, request, **typed):
+    """The refusal's messages by field, as the customer reads them (in English here)."""
+    return {
+        field: [str(m) for m in messages]
+        for field, messages in codes(deployment, request, **typed).items()
+    }
+
+
+def codes(deployment, request, **typed):
+    """The refusal as it is kept: each field's reasons, with their codes."""
     with pytest.raises(services.Refused) as caught:
         check(deployment, request, **typed)
     return caught.value.errors
@@ -76,6 +85,9 @@ def test_it_refuses_a_request_that_does_not_exist(aws_deployment):
 
 def test_it_refuses_the_wrong_account(aws_deployment):
     request = sandbox.create_customer_request(aws_deployment)
+    assert [
+        r.code for r in codes(aws_deployment, request, account_id="999988887777")["account_id"]
+    ] == ["wrong_account"]
     errors = refusal(aws_deployment, request, account_id="999988887777")
     assert errors == {
         "account_id": [
@@ -225,8 +237,8 @@ def test_it_refuses_a_pcx_already_live_and_a_vpc_already_peered_before_asking_aw
             account_id=CUSTOMER,
             vpc_id="vpc-0000000000000000a",
         )
-    assert "already in use" in caught.value.errors["peering_id"][0]
-    assert "already peered with this deployment" in caught.value.errors["vpc_id"][0]
+    assert "already in use" in str(caught.value.errors["peering_id"][0])
+    assert "already peered with this deployment" in str(caught.value.errors["vpc_id"][0])
 
 
 def test_a_pcx_live_in_another_organization_is_not_confirmed_as_in_use(aws_deployment, outsider):
@@ -325,9 +337,8 @@ def test_it_reads_aws_not_found_as_a_missing_request(stubbed, deployment):
     )
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert (
-        "No VPC peering connection pcx-0000000000000000c exists"
-        in (caught.value.errors["peering_id"][0])
+    assert "No VPC peering connection pcx-0000000000000000c exists" in (
+        str(caught.value.errors["peering_id"][0])
     )
 
 
@@ -356,7 +367,7 @@ def test_it_refuses_a_request_not_waiting_for_acceptance(stubbed, deployment, st
     stubbed.add_response("describe_vpc_peering_connections", described(deployment, state, "boom"))
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert words in caught.value.errors["peering_id"][0]
+    assert words in str(caught.value.errors["peering_id"][0])
 
 
 def test_it_checks_every_cidr_of_a_vpc_with_several(stubbed, deployment):
@@ -369,7 +380,7 @@ def test_it_checks_every_cidr_of_a_vpc_with_several(stubbed, deployment):
     )
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert "100.64.0.0/24" in caught.value.errors["vpc_id"][0]
+    assert "100.64.0.0/24" in str(caught.value.errors["vpc_id"][0])
 
 
 @pytest.mark.parametrize("code", ["RequestLimitExceeded", "InternalError", "ServiceUnavailable"])

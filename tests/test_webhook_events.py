@@ -9,13 +9,16 @@ from datetime import datetime
 
 import pytest
 from django.db import connection, transaction
+from django.utils import translation
 from django_q.models import Schedule
 
+from core import reasons
 from core.models import AuditEvent
 from peerings import services as peering_services
 from peerings.models import PeeringConnection
 from peerings.services import transitions
 from tests.support.factories import make_peering
+from tests.support.i18n import translated
 from tests.support.webhooks import (
     ALL_EVENTS,
     become_running,
@@ -71,6 +74,8 @@ def test_it_delivers_a_signed_event_to_a_real_server(
             "customer_cidrs": ["172.16.1.0/24"],
             "status": "running",
             "previous_status": "provisioning",
+            "status_reason_code": "",
+            "status_reason_params": {},
             "status_reason": "",
         },
     }
@@ -90,20 +95,33 @@ def test_it_delivers_a_signed_event_to_a_real_server(
     assert not Schedule.objects.filter(func=queue.DELIVER).exists()
 
 
-def test_a_failure_event_carries_the_reason(
+def test_a_failure_event_carries_the_reason_code_and_the_reason_in_english(
     receiver, local_network, organization, deployment, django_capture_on_commit_callbacks
 ):
+    """The code is what a receiver branches on; the sentence is English even when the change
+    was made by someone reading the console in another language."""
     make_endpoint(organization, receiver.url, event_types=["peering.failed"])
     peering = make_peering(deployment, Status.PENDING)
-    with django_capture_on_commit_callbacks(execute=True):
+    params = {"requester_vpc_id": "vpc-0aaa", "vpc_id": "vpc-0bbb"}
+    english = "The request in AWS comes from VPC vpc-0aaa, not vpc-0bbb that you entered."
+    msgid = str(reasons.MESSAGES["wrong_vpc"])
+    with (
+        translated({msgid: "AWS 中的请求来自 VPC %(requester_vpc_id)s，而不是 %(vpc_id)s。"}),
+        translation.override("zh-hans"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert peering.status_reason == ""
         assert peering_services.fail(
-            peering, reason="The request comes from another VPC.", retryable=False
+            peering, reason_code="wrong_vpc", reason_params=params, retryable=False
         )
+        assert peering.status_reason == "AWS 中的请求来自 VPC vpc-0aaa，而不是 vpc-0bbb。"
     event = json.loads(receiver.received[0].body)
     assert event["type"] == "peering.failed"
     assert event["peering"]["status"] == "failed"
     assert event["peering"]["previous_status"] == "pending"
-    assert event["peering"]["status_reason"] == "The request comes from another VPC."
+    assert event["peering"]["status_reason_code"] == "wrong_vpc"
+    assert event["peering"]["status_reason_params"] == params
+    assert event["peering"]["status_reason"] == english
 
 
 # --- which endpoints get which events ---

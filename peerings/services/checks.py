@@ -9,14 +9,18 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import BaseForm
 
+from core.reasons import Reason
 from peerings import aws
 from peerings.models import Deployment, PeeringConnection
 
-# Messages by form field; None holds those about the whole request.
-Errors = dict[str | None, list[str]]
+# Messages by form field; None holds those about the whole request. A Reason (a code of
+# core/reasons.py) where the message may be stored; text in the reader's language where it
+# is only said there and then.
+Errors = dict[str | None, list[Reason | str]]
 
 
 class Refused(Exception):
@@ -24,13 +28,22 @@ class Refused(Exception):
     (or None for the whole form) to the messages that explain why."""
 
     def __init__(self, errors: Errors) -> None:
-        super().__init__("; ".join(m for msgs in errors.values() for m in msgs))
+        super().__init__(" ".join(str(m) for msgs in errors.values() for m in msgs))
         self.errors = errors
 
     def add_to(self, form: BaseForm) -> None:
         for field_name, messages in self.errors.items():
             for message in messages:
-                form.add_error(field_name, message)
+                if isinstance(message, Reason):
+                    # Its code too: a client of the API tells the refusals apart by it.
+                    form.add_error(field_name, ValidationError(message.text, code=message.code))
+                else:
+                    form.add_error(field_name, message)
+
+    def reason(self) -> Reason:
+        """The refusal as one reason to store: the first, followed by the others."""
+        found = [m for msgs in self.errors.values() for m in msgs if isinstance(m, Reason)]
+        return found[0].following(found[1:])
 
 
 def live_peerings(
@@ -50,13 +63,19 @@ def database_problems(deployment: Deployment, *, peering_id: str, vpc_id: str) -
         deployment__organization_id=deployment.organization_id
     )
     if peering_id and taken.filter(peering_id=peering_id).exists():
-        errors["peering_id"] = [f"{peering_id} is already in use by a VPC peering in this portal."]
+        errors["peering_id"] = [Reason("peering_id_in_use", {"peering_id": peering_id})]
     if vpc_id:
         existing = live_peerings(deployment).filter(customer_vpc_id=vpc_id).first()
         if existing:
             errors["vpc_id"] = [
-                f"{vpc_id} is already peered with this deployment ({existing.peering_id}, "
-                f"{existing.status}). Delete that peering first to replace it."
+                Reason(
+                    "vpc_already_peered",
+                    {
+                        "vpc_id": vpc_id,
+                        "other_peering_id": existing.peering_id,
+                        "other_status": existing.status,
+                    },
+                )
             ]
     return errors
 
@@ -80,7 +99,7 @@ def request_problems(
         return not_for_this_deployment(deployment, peering_id)
     errors: Errors = {}
 
-    def add(field_name: str, message: str) -> None:
+    def add(field_name: str, message: Reason) -> None:
         errors.setdefault(field_name, []).append(message)
 
     region = deployment.region
@@ -90,20 +109,20 @@ def request_problems(
     if in_aws.requester_region and in_aws.requester_region != region:
         add(
             "peering_id",
-            f"The request comes from a VPC in {in_aws.requester_region}. VPC peering is "
-            f"only available within the same region: create it from a VPC in {region}.",
+            Reason("wrong_region", {"requester_region": in_aws.requester_region, "region": region}),
         )
     if in_aws.requester_account_id != account_id:
         add(
             "account_id",
-            f"The request in AWS comes from account {in_aws.requester_account_id}, not "
-            f"{account_id} that you entered.",
+            Reason(
+                "wrong_account",
+                {"requester_account_id": in_aws.requester_account_id, "account_id": account_id},
+            ),
         )
     if in_aws.requester_vpc_id != vpc_id:
         add(
             "vpc_id",
-            f"The request in AWS comes from VPC {in_aws.requester_vpc_id}, not {vpc_id} "
-            f"that you entered.",
+            Reason("wrong_vpc", {"requester_vpc_id": in_aws.requester_vpc_id, "vpc_id": vpc_id}),
         )
     for message in cidr_problems(deployment, cidrs=in_aws.requester_cidrs, exclude_pk=exclude_pk):
         add("vpc_id", message)
@@ -121,19 +140,23 @@ def not_for_this_deployment(deployment: Deployment, peering_id: str) -> Errors:
     """The one answer for a request that does not exist and for one addressed elsewhere
     (another VPC, another account, another organization's deployment): only this
     deployment's own values, which the dialog shows anyway."""
-    region = deployment.region
     return {
         "peering_id": [
-            f"No VPC peering connection {peering_id} exists in {region}, the deployment's "
-            f"region, for account {deployment.vendor_account_id}. Check the ID, and that you "
-            f"created the request in {region} with the peer account and VPC shown above."
+            Reason(
+                "request_not_found",
+                {
+                    "peering_id": peering_id,
+                    "region": deployment.region,
+                    "account_id": deployment.vendor_account_id,
+                },
+            )
         ]
     }
 
 
 def capacity_problems(
     deployment: Deployment, *, cidrs: list[str], exclude_pk: int | None = None
-) -> list[str]:
+) -> list[Reason]:
     """Whether the deployment's security group and route tables have room for these CIDRs
     beside those of its live peerings: one ingress rule per CIDR and service port, one
     route per CIDR in each table (beside the table's own local route). Counted from our
@@ -147,54 +170,51 @@ def capacity_problems(
     problems = []
     if wanted * len(ports) > rules_limit:
         problems.append(
-            f"This deployment has no room for another VPC peering: its security group would "
-            f"need {wanted * len(ports)} rules ({wanted} customer CIDRs × {len(ports)} "
-            f"service ports), over AWS's limit of {rules_limit}."
+            Reason(
+                "no_room_rules",
+                {
+                    "rules": wanted * len(ports),
+                    "cidrs": wanted,
+                    "ports": len(ports),
+                    "limit": rules_limit,
+                },
+            )
         )
     elif wanted > routes_limit:
-        problems.append(
-            f"This deployment has no room for another VPC peering: its route tables would "
-            f"need {wanted} routes to customer CIDRs, over AWS's limit of {routes_limit} "
-            "beside the local route."
-        )
+        problems.append(Reason("no_room_routes", {"routes": wanted, "limit": routes_limit}))
     if problems:
-        problems.append(
-            "Delete a peering you no longer use, or ask our support team to raise the limit."
-        )
+        problems.append(Reason("no_room_advice"))
     return problems
 
 
-def _status_message(in_aws: aws.PeeringRequest) -> str:
+def _status_message(in_aws: aws.PeeringRequest) -> Reason:
     state = in_aws.status
+    params = {"peering_id": in_aws.peering_id}
     if state in ("active", "provisioning"):
-        return (
-            f"{in_aws.peering_id} has already been accepted (it is {state}). Create a new "
-            "request for this deployment."
-        )
+        return Reason("request_already_accepted", {**params, "state": state})
     if state == "expired":
-        return (
-            f"{in_aws.peering_id} has expired: AWS drops requests not accepted within 7 "
-            "days. Create a new request."
-        )
+        return Reason("request_expired", params)
     if state == "rejected":
-        return f"{in_aws.peering_id} was rejected. Create a new request."
+        return Reason("request_rejected", params)
     if state in ("deleted", "deleting"):
-        return f"{in_aws.peering_id} has been deleted in AWS. Create a new request."
+        return Reason("request_deleted", params)
     if state == "failed":
-        detail = f" AWS says: {in_aws.status_message}." if in_aws.status_message else ""
-        return f"{in_aws.peering_id} failed in AWS.{detail} Create a new request."
-    return (
-        f"{in_aws.peering_id} is {state or 'in an unknown state'}, not waiting for "
-        "acceptance. Wait a moment and confirm again."
-    )
+        if in_aws.status_message:
+            return Reason(
+                "request_failed_in_aws_saying", {**params, "aws_message": in_aws.status_message}
+            )
+        return Reason("request_failed_in_aws", params)
+    if not state:
+        return Reason("request_state_unknown", params)
+    return Reason("request_not_waiting", {**params, "state": state})
 
 
 def cidr_problems(
     deployment: Deployment, *, cidrs: list[str], exclude_pk: int | None = None
-) -> list[str]:
+) -> list[Reason]:
     problems = []
     if not cidrs:
-        return ["AWS did not report any IPv4 CIDR for your VPC."]
+        return [Reason("no_cidr")]
     others = [
         (ipaddress.IPv4Network(c), p.peering_id)
         for p in live_peerings(deployment, exclude_pk=exclude_pk)
@@ -205,21 +225,30 @@ def cidr_problems(
         for reserved in settings.RESERVED_CIDRS:
             if network.overlaps(reserved):
                 problems.append(
-                    f"Your VPC uses {network}, which overlaps {reserved}: {settings.VENDOR_NAME} "
-                    f"reserves that range. Peer from a VPC outside "
-                    f"{', '.join(str(r) for r in settings.RESERVED_CIDRS)}."
+                    Reason(
+                        "cidr_reserved",
+                        {
+                            "cidr": str(network),
+                            "reserved": str(reserved),
+                            "reserved_all": ", ".join(str(r) for r in settings.RESERVED_CIDRS),
+                        },
+                    )
                 )
         if network.overlaps(deployment.network):
             problems.append(
-                f"Your VPC uses {network}, which overlaps the deployment's CIDR "
-                f"{deployment.cidr}. Traffic could not be routed; peer from a VPC with a "
-                "different range."
+                Reason("cidr_overlap", {"cidr": str(network), "deployment_cidr": deployment.cidr})
             )
         for other, other_id in others:
             if network.overlaps(other):
                 problems.append(
-                    f"Your VPC uses {network}, which overlaps {other} of the deployment's "
-                    f"existing peering {other_id}."
+                    Reason(
+                        "cidr_overlaps_peering",
+                        {
+                            "cidr": str(network),
+                            "other_cidr": str(other),
+                            "other_peering_id": other_id,
+                        },
+                    )
                 )
     return problems
 
@@ -266,7 +295,7 @@ class VerifiedRequest:
 
 def route_problems(
     tables: dict[str, list[dict]], *, cidrs: list[str], peering_id: str
-) -> list[str]:
+) -> list[Reason]:
     """A route for one of the customer's CIDRs that already points elsewhere in one of the
     deployment's route tables. A blackhole (left by an ended peering) is no conflict: the
     worker takes it over, as it does a route already pointing at this peering."""
@@ -280,11 +309,7 @@ def route_problems(
             for route in routes
         )
         if taken:
-            problems.append(
-                f"Your VPC uses {cidr}, which the deployment's network already routes "
-                "somewhere else: traffic could not reach you through this peering. Peer from "
-                "a VPC with another range, or contact our support team."
-            )
+            problems.append(Reason("cidr_routed_elsewhere", {"cidr": cidr}))
     return problems
 
 
@@ -308,7 +333,7 @@ def check_new_peering(
         # quota but not our setting); AWS itself still refuses what does not fit.
         room = capacity_problems(deployment, cidrs=in_aws.requester_cidrs)
         if room:
-            errors[None] = room
+            errors[None] = [*room]
     if not errors:
         # What the worker would fail on and AWS already shows: a deployment route table
         # that sends the customer's range elsewhere. One read, and only for a request
@@ -316,7 +341,7 @@ def check_new_peering(
         tables = ec2.route_tables(deployment.vpc_id)
         conflicts = route_problems(tables, cidrs=in_aws.requester_cidrs, peering_id=peering_id)
         if conflicts:
-            errors["vpc_id"] = conflicts
+            errors["vpc_id"] = [*conflicts]
     if errors:
         raise Refused(errors)
     return VerifiedRequest(deployment_pk=deployment.pk, in_aws=in_aws, _seal=_VERIFIED)

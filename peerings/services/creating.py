@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from core import audit
+from core.reasons import Reason
 from peerings import queue
 from peerings.models import Deployment, PeeringConnection
 from peerings.services.checks import (
@@ -27,9 +28,7 @@ def create_peering(
             "check_new_peering() returned for it."
         )
     if not deployment.peering_allowed:
-        raise Refused(
-            {None: [f"VPC peering is not available on the {deployment.get_plan_display()} plan."]}
-        )
+        raise Refused({None: [Reason("plan_not_allowed", {"plan": deployment.get_plan_display()})]})
     try:
         with transaction.atomic():
             peering = PeeringConnection.objects.create(
@@ -46,7 +45,7 @@ def create_peering(
         # Two clicks or two browsers raced past the checks; the constraint picked one.
         raise Refused(
             database_problems(deployment, peering_id=verified.peering_id, vpc_id=verified.vpc_id)
-            or {None: ["This peering was just created by someone else. Reload the page."]}
+            or {None: [Reason("created_meanwhile")]}
         ) from None
     return peering
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from peerings import aws, queue
 from peerings.models import PeeringConnection, Resource
@@ -28,16 +29,20 @@ def delete_refusal(peering: PeeringConnection) -> DeleteRefused | None:
     """The reason a delete must be refused right now, or None."""
     if peering.status in PeeringConnection.TRANSITIONAL:
         return DeleteRefused(
-            f"The peering is {peering.status}. Wait until it is running or failed, then delete it."
+            _("The peering is %(status)s. Wait until it is running or failed, then delete it.")
+            % {"status": peering.status}
         )
     if peering.status not in PeeringConnection.DELETABLE:
-        return DeleteRefused(f"The peering is already {peering.status}.")
+        return DeleteRefused(_("The peering is already %(status)s.") % {"status": peering.status})
     bound = list(peering.resources.order_by("name"))
     if bound:
         names = ", ".join(r.name for r in bound)
         return DeleteRefused(
-            f"Resources still use this peering ({names}). Deleting it would cut them off: "
-            "delete or move them first.",
+            _(
+                "Resources still use this peering (%(names)s). Deleting it would cut them off: "
+                "delete or move them first."
+            )
+            % {"names": names},
             bound,
         )
     return None
@@ -58,11 +63,11 @@ def request_delete(peering: PeeringConnection) -> None:
                 allowed_from=PeeringConnection.DELETABLE,
                 action="peering.delete_requested",
             ):
-                raise DeleteRefused("Someone else changed this peering just now. Reload.")
+                raise DeleteRefused(_("Someone else changed this peering just now. Reload."))
             queue.enqueue_deprovision(peering)
     except IntegrityError:
         raise delete_refusal(peering) or DeleteRefused(
-            "A resource was bound to this peering just now; delete it first."
+            _("A resource was bound to this peering just now; delete it first.")
         ) from None
 
 
@@ -96,22 +101,23 @@ def deprovision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
                 unavailable_rounds=unavailable_rounds + 1,
             )
             return peering.status
-        _fail_delete(peering, why="no answer for several minutes")
+        _fail_delete(peering, reason_code="delete_unavailable")
         return peering.status
     except aws.AwsError as exc:
         log.exception("deprovision %s: %s (%s)", peering, type(exc).__name__, exc.code)
-        _fail_delete(peering, why=exc.code)
+        _fail_delete(peering, reason_code="delete_refused", reason_params={"aws_code": exc.code})
         return peering.status
     transition(peering, to=Status.DELETED, allowed_from=[Status.DELETING], action="peering.deleted")
     return peering.status
 
 
-def _fail_delete(peering: PeeringConnection, *, why: str) -> None:
+def _fail_delete(
+    peering: PeeringConnection, *, reason_code: str, reason_params: dict[str, str] | None = None
+) -> None:
     fail(
         peering,
-        reason=f"Deleting stopped because AWS did not complete a step ({why}). "
-        "Nothing is left half-done that a second try cannot finish: press "
-        "Delete again.",
+        reason_code=reason_code,
+        reason_params=reason_params,
         retryable=False,
         allowed_from=[Status.DELETING],
     )

@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 
+from core.reasons import Reason
 from peerings import aws, queue
 from peerings.models import PeeringConnection
 from peerings.services.checks import Refused, request_problems
@@ -17,19 +18,12 @@ log = logging.getLogger(__name__)
 # and lets the customer press Retry.
 MAX_UNAVAILABLE_ROUNDS = 10
 
-# AWS quotas a busy deployment reaches: say which, so the customer knows it is not them.
+# AWS quotas a busy deployment reaches: say which (a code of core/reasons.py), so the
+# customer knows it is not them.
 QUOTA_REASONS = {
-    "RulesPerSecurityGroupLimitExceeded": (
-        "The deployment's security group has reached AWS's limit of rules (60 by default), "
-        "so no more VPC peerings fit."
-    ),
-    "RouteLimitExceeded": (
-        "The deployment's route table has reached AWS's limit of routes (50 by default), "
-        "so no more VPC peerings fit."
-    ),
-    "VpcPeeringConnectionLimitExceeded": (
-        "The deployment's VPC has reached AWS's limit of active VPC peerings."
-    ),
+    "RulesPerSecurityGroupLimitExceeded": "quota_rules",
+    "RouteLimitExceeded": "quota_routes",
+    "VpcPeeringConnectionLimitExceeded": "quota_peerings",
 }
 
 
@@ -55,22 +49,25 @@ def provision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
                 action="peering.running",
             )
     except Refused as exc:
-        fail(peering, reason=str(exc), retryable=False)
+        reason = exc.reason()
+        fail(peering, reason_code=reason.code, reason_params=dict(reason.params), retryable=False)
     except aws.PeeringNotActive as exc:
         fail(
             peering,
-            reason=f"AWS reports the peering connection as {exc.state}: {exc}. "
-            "Create a new request and delete this peering.",
+            reason_code="peering_not_active",
+            reason_params={"state": exc.state, "aws_message": str(exc)},
             retryable=False,
         )
     except aws.RouteConflict as exc:
         # Only the vendor can change the deployment's routes: a Retry would fail the same
         # way until support has (support marks the cause fixed, which offers Retry again).
         log.warning("provision %s: %s", peering, exc.for_support())
-        fail(peering, reason=f"{exc} {ASK_SUPPORT}", retryable=False)
+        fail(
+            peering, reason_code="route_conflict", reason_params={"cidr": exc.cidr}, retryable=False
+        )
     except aws.AwsRefused as exc:
         log.exception("provision %s: AWS refused (%s)", peering, exc.code)
-        fail(peering, reason=_refusal_reason(exc.code), retryable=False)
+        fail(peering, reason_code=QUOTA_REASONS.get(exc.code, "aws_rejected"), retryable=False)
     except aws.AwsUnavailable as exc:
         log.warning(
             "provision %s: AWS unavailable (%s), round %d",
@@ -79,18 +76,12 @@ def provision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
             unavailable_rounds + 1,
         )
         if unavailable_rounds + 1 >= MAX_UNAVAILABLE_ROUNDS:
-            if isinstance(exc, aws.AwsMisconfigured):
-                why = (
-                    "The set-up stopped: the portal's own AWS set-up has a problem, and our "
-                    "support team has been alerted. Nothing is lost: press Retry once it is "
-                    "fixed."
-                )
-            else:
-                why = (
-                    "AWS did not answer for several minutes, so the set-up stopped. "
-                    "Nothing is lost: press Retry."
-                )
-            fail(peering, reason=why, retryable=True)
+            misconfigured = isinstance(exc, aws.AwsMisconfigured)
+            fail(
+                peering,
+                reason_code="setup_misconfigured" if misconfigured else "setup_unavailable",
+                retryable=True,
+            )
         else:
             queue.enqueue_provision(
                 peering,
@@ -98,21 +89,6 @@ def provision(peering_pk: int, *, unavailable_rounds: int = 0) -> str:
                 unavailable_rounds=unavailable_rounds + 1,
             )
     return peering.status
-
-
-ASK_SUPPORT = (
-    "Only our support team can fix this: ask support, and Retry is offered once they have."
-)
-
-
-def _refusal_reason(code: str) -> str:
-    """In the customer's words: no AWS error codes (support sees the code in our log)."""
-    if code in QUOTA_REASONS:
-        return (
-            f"{QUOTA_REASONS[code]} Ask our support team to raise the limit (Retry is "
-            "offered once they have), or delete a peering you no longer use."
-        )
-    return f"AWS refused a step of the set-up. {ASK_SUPPORT}"
 
 
 def _accept(peering: PeeringConnection, *, ec2: aws.Ec2) -> None:
@@ -145,9 +121,9 @@ def ensure_vendor_side(
     peering: PeeringConnection,
     *,
     ec2: aws.Ec2,
-    added: list[str] | None = None,
+    added: list[Reason] | None = None,
     network: aws.Network | None = None,
-) -> list[str]:
+) -> list[Reason]:
     """Routes to the pcx in every route table of the deployment VPC and ingress on every
     service port, each added only if missing from `network` (the deployment's side as read;
     read here when not given): nothing already there is written. Returns what had to be
@@ -161,7 +137,14 @@ def ensure_vendor_side(
         for cidr in peering.customer_cidrs:
             if ec2.ensure_route(table_id, cidr, peering.peering_id, routes) != "exists":
                 added.append(
-                    f"Route {cidr} → {peering.peering_id} in {table_id} was missing; added."
+                    Reason(
+                        "finding_route_added",
+                        {
+                            "cidr": cidr,
+                            "peering_id": peering.peering_id,
+                            "route_table_id": table_id,
+                        },
+                    )
                 )
     for cidr in peering.customer_cidrs:
         for port in deployment.service_ports:
@@ -173,5 +156,5 @@ def ensure_vendor_side(
                 existing=network.ingress,
             )
             if outcome == "created":
-                added.append(f"Ingress from {cidr} on port {port} was missing; added.")
+                added.append(Reason("finding_ingress_added", {"cidr": cidr, "port": port}))
     return added

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from core import audit
 from core.models import AuditEvent
+from core.reasons import Reason
 from peerings import aws, queue
 from peerings.models import Deployment, PeeringConnection
 from peerings.services.deleting import remove_vendor_side
@@ -31,7 +32,7 @@ GONE_IN_AWS = ("missing", "deleted", "deleting", "rejected", "expired", "failed"
 RESYNC_IN_REQUEST_LIMIT = 5
 
 
-def resync(peering: PeeringConnection, *, record_when_clean: bool = True) -> list[str]:
+def resync(peering: PeeringConnection, *, record_when_clean: bool = True) -> list[Reason]:
     """Read the real AWS state of one peering and act on any difference: a connection the
     customer deleted, rejected or let expire becomes peer_deleted (our side is cleaned up);
     a running peering missing a vendor route or rule gets it back. Audited (the scheduled
@@ -64,30 +65,23 @@ def _act_on(
     ec2: aws.Ec2,
     network: Callable[[], aws.Network],
     record_when_clean: bool,
-) -> list[str]:
+) -> list[Reason]:
     """Compare one peering with what AWS has (`in_aws`, None when AWS does not know it)
     and write only what the difference needs. Shared by Re-sync and the reconcile."""
     deployment = peering.deployment
     state = in_aws.status if in_aws else "missing"
-    findings: list[str] = []
+    findings: list[Reason] = []
     if peering.status in (Status.RUNNING, Status.FAILED) and state in GONE_IN_AWS:
         remove_vendor_side(peering, ec2=ec2, network=network())
-        reason = (
-            f"The peering connection is {state} in AWS: it was deleted, rejected or "
-            "expired on your side. Resources using it cannot be reached; create a new "
-            "peering and move them."
-        )
         if transition(
             peering,
             to=Status.PEER_DELETED,
             allowed_from=[Status.RUNNING, Status.FAILED],
             action="peering.peer_deleted",
-            reason=reason,
+            reason_code="deleted_by_customer",
+            reason_params={"state": state},
         ):
-            findings.append(
-                f"AWS has the connection {state}; marked peer_deleted and "
-                "removed our routes and rules."
-            )
+            findings.append(Reason("finding_peer_deleted", {"state": state}))
     elif (
         state == "active"
         and peering.status == Status.RUNNING
@@ -106,7 +100,7 @@ def _act_on(
                     after={
                         "aws_status": state,
                         "status": peering.status,
-                        "findings": findings,
+                        "findings": [f.as_param() for f in findings],
                         "stopped_by": exc.code,
                     },
                 )
@@ -115,14 +109,18 @@ def _act_on(
         audit.record(
             "peering.resynced",
             target=peering,
-            after={"aws_status": state, "status": peering.status, "findings": findings},
+            after={
+                "aws_status": state,
+                "status": peering.status,
+                "findings": [f.as_param() for f in findings],
+            },
         )
     return findings
 
 
 def request_resync(
     peerings: Iterable[PeeringConnection],
-) -> list[tuple[PeeringConnection, list[str], str | None]] | None:
+) -> list[tuple[PeeringConnection, list[Reason], Reason | None]] | None:
     """Re-sync a few peerings now, returning [(peering, findings, why it failed or None)],
     or queue them all when there are many, returning None."""
     peerings = list(peerings)
@@ -130,7 +128,7 @@ def request_resync(
         for peering in peerings:
             queue.enqueue_resync(peering)
         return None
-    results: list[tuple[PeeringConnection, list[str], str | None]] = []
+    results: list[tuple[PeeringConnection, list[Reason], Reason | None]] = []
     for peering in peerings:
         try:
             results.append((peering, resync(peering), None))
@@ -145,7 +143,7 @@ class AwsView:
     ..., `missing` when AWS does not know it), or why AWS could not tell."""
 
     state: str | None
-    problem: str | None = None
+    problem: Reason | None = None
 
 
 def state_in_aws(peering: PeeringConnection) -> AwsView:
@@ -160,17 +158,19 @@ def state_in_aws(peering: PeeringConnection) -> AwsView:
     return AwsView(state=in_aws.status if in_aws else "missing")
 
 
-def _why_not_resynced(exc: aws.AwsError) -> str:
+def _why_not_resynced(exc: aws.AwsError) -> Reason:
     """For the support engineer and the audit log: an outage is not a refusal. AWS's own
     words stay in our log (they can name roles and accounts); our RouteConflict is ours."""
     if isinstance(exc, aws.AwsMisconfigured):
-        return f"the portal's own AWS set-up has a problem ({exc.code}); we have been alerted"
+        return Reason("why_misconfigured", {"aws_code": exc.code})
     if isinstance(exc, aws.AwsUnavailable):
-        return f"AWS did not answer ({exc.code})"
+        return Reason("why_unavailable", {"aws_code": exc.code})
     if isinstance(exc, aws.RouteConflict):
         # The audit log records what we did in AWS, tables included (its findings name them).
-        return f"the deployment's {exc.for_support()}"
-    return f"AWS refused ({exc.code}); the details are in our log"
+        return Reason(
+            "why_route_conflict", {"route_table_id": exc.route_table_id, "cidr": exc.cidr}
+        )
+    return Reason("why_refused", {"aws_code": exc.code})
 
 
 def resync_queued(peering_pk: int) -> str:
@@ -187,11 +187,12 @@ def resync_queued(peering_pk: int) -> str:
         audit.record(
             "peering.resync_failed",
             target=peering,
-            message=f"{why}; the next scheduled reconcile checks this peering again.",
+            message_code="resync_failed_queued",
+            message_params={"why": why.as_param()},
             after={"aws_error": exc.code},
         )
-        return why
-    return " ".join(findings) or "matches AWS"
+        return str(why)
+    return " ".join(map(str, findings)) or "matches AWS"
 
 
 @dataclass
@@ -367,16 +368,20 @@ def requeue_stuck(*, stuck_after: int | None = None) -> ReconcileReport:
 
 def _record_unrepaired(peering: PeeringConnection, exc: aws.AwsError) -> None:
     # Once per distinct problem, not at every run of the schedule while it lasts.
-    message = f"Reconcile could not repair this peering: {_why_not_resynced(exc)}."
+    params = {"why": _why_not_resynced(exc).as_param()}
     last = (
         AuditEvent.objects.filter(target_type=type(peering).__name__, target_id=str(peering.pk))
         .order_by("-id")
-        .values_list("action", "message")
+        .values_list("action", "message_code", "message_params")
         .first()
     )
-    if last != ("peering.resync_failed", message):
+    if last != ("peering.resync_failed", "reconcile_unrepaired", params):
         audit.record(
-            "peering.resync_failed", target=peering, message=message, after={"aws_error": exc.code}
+            "peering.resync_failed",
+            target=peering,
+            message_code="reconcile_unrepaired",
+            message_params=params,
+            after={"aws_error": exc.code},
         )
 
 
@@ -407,7 +412,8 @@ def _requeue(peering: PeeringConnection) -> bool:
             "peering.requeued",
             target=peering,
             after={"status": peering.status},
-            message=f"{peering.status} for too long; its task was queued again.",
+            message_code="requeued",
+            message_params={"status": peering.status},
         )
         if peering.status == Status.DELETING:
             queue.enqueue_deprovision(peering)

@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from core import audit
 from peerings.models import Deployment, PeeringConnection, Resource
@@ -27,7 +28,7 @@ def resource_problems(
     errors: Errors = {}
     if peering is not None:
         if peering.deployment_id != deployment.pk:
-            errors["peering"] = ["Choose a VPC peering of this deployment."]
+            errors["peering"] = [_("Choose a VPC peering of this deployment.")]
         elif peering.status != Status.RUNNING:
             errors["peering"] = [_not_running(peering)]
         elif host:
@@ -46,22 +47,30 @@ def _host_problems(peering: PeeringConnection, host: str) -> Errors:
     if not any(address in n for n in networks):
         return {
             "host": [
-                f"{address} is outside {', '.join(map(str, networks))}, the CIDR of your VPC "
-                f"behind {peering.peering_id}: traffic to it would not go through the peering."
+                _(
+                    "%(address)s is outside %(cidrs)s, the CIDR of your VPC behind "
+                    "%(peering_id)s: traffic to it would not go through the peering."
+                )
+                % {
+                    "address": address,
+                    "cidrs": ", ".join(map(str, networks)),
+                    "peering_id": peering.peering_id,
+                }
             ]
         }
     return {}
 
 
 def _not_running(peering: PeeringConnection, *, now: bool = False) -> str:
-    return (
-        f"{peering.peering_id} is {peering.status}{' now' if now else ''}; resources "
-        "need a running VPC peering."
-    )
+    if now:
+        message = _("%(peering_id)s is %(status)s now; resources need a running VPC peering.")
+    else:
+        message = _("%(peering_id)s is %(status)s; resources need a running VPC peering.")
+    return message % {"peering_id": peering.peering_id, "status": peering.status}
 
 
 def _name_taken(name: str) -> str:
-    return f"A resource called {name} already exists."
+    return _("A resource called %(name)s already exists.") % {"name": name}
 
 
 def peering_left_running(resource: Resource) -> str | None:
@@ -107,7 +116,14 @@ def move_resource(resource: Resource, *, to: PeeringConnection) -> Resource:
     must lie in the new peering's CIDRs; the database trigger refuses the move as well if
     the new peering left `running` meanwhile."""
     if to.pk == resource.peering_id:
-        raise Refused({"peering": [f"{resource.name} already uses {to.peering_id}."]})
+        raise Refused(
+            {
+                "peering": [
+                    _("%(name)s already uses %(peering_id)s.")
+                    % {"name": resource.name, "peering_id": to.peering_id}
+                ]
+            }
+        )
     errors = resource_problems(resource.deployment, peering=to, host=resource.host)
     if errors:
         # The peering is the only choice made: every message is about it.
@@ -119,7 +135,7 @@ def move_resource(resource: Resource, *, to: PeeringConnection) -> Resource:
                 peering=to
             )
             if not moved:
-                raise Refused({None: ["This resource changed meanwhile. Reload the page."]})
+                raise Refused({None: [_("This resource changed meanwhile. Reload the page.")]})
             resource.peering = to
             audit.record(
                 "resource.moved", target=resource, before=before, after=_snapshot(resource)

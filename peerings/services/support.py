@@ -6,11 +6,15 @@ against the peering, so that the peering's trail tells the whole story."""
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core import audit
 from peerings.models import PeeringConnection, SupportRequest
 
 State = SupportRequest.State
+
+# A peering's reason as a support request copies it.
+REASON_FIELDS = ("status_reason_code", "status_reason_params", "status_reason_text")
 
 
 class SupportRefused(Exception):
@@ -20,10 +24,10 @@ class SupportRefused(Exception):
 def ask_support_refusal(peering: PeeringConnection) -> str | None:
     """Why support cannot be asked about this peering (None: it can)."""
     if peering.status not in PeeringConnection.SUPPORT_ASKABLE:
-        return (
-            f"Support can be asked about a failed peering, or one deleted on your side; "
-            f"this one is {peering.status}."
-        )
+        return _(
+            "Support can be asked about a failed peering, or one deleted on your side; "
+            "this one is %(status)s."
+        ) % {"status": peering.status}
     return None
 
 
@@ -37,8 +41,8 @@ def ask_support(peering: PeeringConnection, *, user: User | None, words: str) ->
     words = words.strip()
     if len(words) > SupportRequest.WORDS_MAX_LENGTH:
         raise SupportRefused(
-            f"Please keep it under {SupportRequest.WORDS_MAX_LENGTH} characters "
-            f"(this is {len(words)})."
+            _("Please keep it under %(limit)s characters (this is %(length)s).")
+            % {"limit": SupportRequest.WORDS_MAX_LENGTH, "length": len(words)}
         )
     opened_by, opened_by_name = _who(user)
     try:
@@ -49,18 +53,22 @@ def ask_support(peering: PeeringConnection, *, user: User | None, words: str) ->
             current = (
                 PeeringConnection.objects.select_for_update()
                 .filter(pk=peering.pk)
-                .values("status", "status_reason")
+                .values("status", *REASON_FIELDS)
                 .first()
             )
             if current is None or current["status"] not in PeeringConnection.SUPPORT_ASKABLE:
                 raise SupportRefused(
-                    f"{peering.peering_id} changed meanwhile; reload the page to see it."
+                    _("%(peering_id)s changed meanwhile; reload the page to see it.")
+                    % {"peering_id": peering.peering_id}
                 )
-            peering.status, peering.status_reason = current["status"], current["status_reason"]
+            for name, value in current.items():
+                setattr(peering, name, value)
             request = SupportRequest.objects.create(
                 peering=peering,
                 failed_status=peering.status,
-                failure_reason=peering.status_reason,
+                failure_reason_code=peering.status_reason_code,
+                failure_reason_params=peering.status_reason_params,
+                failure_reason_text=peering.status_reason_text,
                 words=words,
                 opened_by=opened_by,
                 opened_by_name=opened_by_name,
@@ -72,7 +80,13 @@ def ask_support(peering: PeeringConnection, *, user: User | None, words: str) ->
                     "support_request": request.pk,
                     "state": request.state,
                     "status": request.failed_status,
-                    "status_reason": request.failure_reason,
+                    "status_reason_code": request.failure_reason_code,
+                    "status_reason_params": request.failure_reason_params,
+                    **(
+                        {"status_reason": request.failure_reason_text}
+                        if request.failure_reason_text
+                        else {}
+                    ),
                     "words": words,
                 },
             )
@@ -82,7 +96,8 @@ def ask_support(peering: PeeringConnection, *, user: User | None, words: str) ->
         first = SupportRequest.objects.filter(peering=peering, state=State.OPEN).first()
         if first is None:
             raise SupportRefused(
-                f"Support's request about {peering.peering_id} changed meanwhile; reload the page."
+                _("Support's request about %(peering_id)s changed meanwhile; reload the page.")
+                % {"peering_id": peering.peering_id}
             ) from None
         return first
     return request
@@ -99,7 +114,7 @@ def answer_support_request(
     could not be retried is offered for Retry again. Returns whether Retry was offered."""
     answer = answer.strip()
     if not answer:
-        raise SupportRefused("Write the answer the customer will read.")
+        raise SupportRefused(_("Write the answer the customer will read."))
     answered_by, answered_by_name = _who(user)
     with transaction.atomic():
         won = SupportRequest.objects.filter(pk=request.pk, state=State.OPEN).update(
@@ -176,4 +191,6 @@ def _who(user: User | None) -> tuple[User | None, str]:
 
 def _moved_on(request: SupportRequest) -> str:
     now = SupportRequest.objects.filter(pk=request.pk).values_list("state", flat=True).first()
-    return f"{request} is {now} already: someone else acted on it meanwhile. Reload the page."
+    return _(
+        "%(request)s is %(state)s already: someone else acted on it meanwhile. Reload the page."
+    ) % {"request": request, "state": now}

@@ -23,21 +23,26 @@ def transition(
     to: str,
     allowed_from: Iterable[str],
     action: str,
-    reason: str = "",
+    reason_code: str = "",
+    reason_params: dict[str, Any] | None = None,
     retryable: bool = False,
     only_if: dict[str, Any] | None = None,
 ) -> bool:
     """Move `peering` to `to` if it is still in one of `allowed_from` (and matches
-    `only_if`), recording `action`. False for the caller that lost the race."""
+    `only_if`), recording `action`, with the reason `reason_code` (core/reasons.py) and its
+    parameters. False for the caller that lost the race."""
     with transaction.atomic():
-        before = {"status": peering.status, "status_reason": peering.status_reason}
+        before = _reason_snapshot(peering)
         if not peering.move(
-            to, allowed_from=list(allowed_from), reason=reason, retryable=retryable, only_if=only_if
+            to,
+            allowed_from=list(allowed_from),
+            reason_code=reason_code,
+            reason_params=reason_params,
+            retryable=retryable,
+            only_if=only_if,
         ):
             return False
-        event = audit.record(
-            action, target=peering, before=before, after={"status": to, "status_reason": reason}
-        )
+        event = audit.record(action, target=peering, before=before, after=_reason_snapshot(peering))
         # Inside the transaction: receivers (webhooks) queue their work on commit, so a
         # rolled-back change notifies nobody.
         peering_status_changed.send(
@@ -49,7 +54,8 @@ def transition(
 def fail(
     peering: PeeringConnection,
     *,
-    reason: str,
+    reason_code: str,
+    reason_params: dict[str, Any] | None = None,
     retryable: bool,
     allowed_from: Iterable[str] = (Status.PENDING, Status.PROVISIONING),
 ) -> bool:
@@ -58,9 +64,23 @@ def fail(
         to=Status.FAILED,
         allowed_from=allowed_from,
         action="peering.failed",
-        reason=reason,
+        reason_code=reason_code,
+        reason_params=reason_params,
         retryable=retryable,
     )
+
+
+def _reason_snapshot(peering: PeeringConnection) -> dict[str, Any]:
+    """Its status and reason as the audit log keeps them: the code and its parameters (each
+    reader reads them in their language); the English of a row older than the codes."""
+    snapshot: dict[str, Any] = {
+        "status": peering.status,
+        "status_reason_code": peering.status_reason_code,
+        "status_reason_params": peering.status_reason_params,
+    }
+    if peering.status_reason_text:
+        snapshot["status_reason"] = peering.status_reason_text
+    return snapshot
 
 
 def peering_snapshot(peering: PeeringConnection) -> dict[str, Any]:

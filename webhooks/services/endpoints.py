@@ -83,18 +83,12 @@ def rotate_secret(endpoint, keep_previous_for=timedelta(0)):
                 "previous_secret_expires_at",
             ]
         )
-        if overlap_ends:
-            message = (
-                f"Signing secret replaced; the previous one also signs until "
-                f"{overlap_ends:%Y-%m-%d %H:%M} UTC."
-            )
-        else:
-            message = "Signing secret replaced; the previous one no longer signs."
         audit.record(
             "webhook.secret_rotated",
             target=endpoint,
             organization=endpoint.organization,
-            message=message,
+            message_code="webhook_secret_overlap" if overlap_ends else "webhook_secret_replaced",
+            message_params={"until": f"{overlap_ends:%Y-%m-%d %H:%M}"} if overlap_ends else {},
             after={"previous_signs_until": overlap_ends},
         )
 

@@ -120,7 +120,11 @@ def record_peering_event(peering, previous):
                 "customer_cidrs": peering.customer_cidrs,
                 "status": peering.status,
                 "previous_status": previous,
-                "status_reason": peering.status_reason,
+                # The code is what a receiver branches on; the sentence is English whoever
+                # caused the change (a receiver's code must not depend on a reader's language).
+                "status_reason_code": peering.status_reason_code,
+                "status_reason_params": peering.status_reason_params,
+                "status_reason": peering.status_reason_english,
             },
         }
     )
