@@ -74,17 +74,19 @@ def customer_steps(peering):
     }
 
 
-def status_reason_code(peering) -> str:
-    # MERGE: the i18n-codes branch adds the field PeeringConnection.status_reason_code;
-    # once merged, read `peering.status_reason_code` directly.
-    return getattr(peering, "status_reason_code", "") or ""
-
-
 class PeeringSerializer(serializers.ModelSerializer):
     deployment = serializers.IntegerField(source="deployment_id", read_only=True)
     customer_cidrs = serializers.ListField(child=serializers.CharField(), read_only=True)
-    status_reason_code = serializers.SerializerMethodField(
-        help_text="A machine-readable code for status_reason; empty when there is none."
+    # Rendered in the request's language (Accept-Language); the code beside it is stable.
+    status_reason = serializers.CharField(
+        read_only=True, help_text="Why the peering is in its status, for a person to read."
+    )
+    status_reason_code = serializers.CharField(
+        read_only=True,
+        help_text="A machine-readable code for status_reason; empty when there is none.",
+    )
+    status_reason_params = serializers.DictField(
+        read_only=True, help_text="The values status_reason names, by the code's parameter."
     )
     customer_steps = serializers.SerializerMethodField(
         help_text="What is left to do in your AWS account (running peerings only)."
@@ -102,15 +104,13 @@ class PeeringSerializer(serializers.ModelSerializer):
             "status",
             "status_reason",
             "status_reason_code",
+            "status_reason_params",
             "retryable",
             "created_at",
             "status_changed_at",
             "customer_steps",
         ]
         read_only_fields = fields
-
-    def get_status_reason_code(self, peering) -> str:
-        return status_reason_code(peering)
 
     @extend_schema_field(CustomerStepsSerializer(allow_null=True))
     def get_customer_steps(self, peering):

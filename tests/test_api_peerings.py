@@ -22,6 +22,7 @@ PEERING_FIELDS = {
     "status",
     "status_reason",
     "status_reason_code",
+    "status_reason_params",
     "retryable",
     "created_at",
     "status_changed_at",
@@ -45,7 +46,7 @@ def request_for(request):
 
 
 def test_a_peering_reads_back_with_the_models_names(api, deployment):
-    peering = make_peering(deployment, "failed", status_reason="The VPC is gone.")
+    peering = make_peering(deployment, "failed", status_reason_text="The VPC is gone.")
     body = api.get(peering_url(peering.pk)).json()
     assert set(body) >= PEERING_FIELDS
     assert body["peering_id"] == peering.peering_id
@@ -54,6 +55,25 @@ def test_a_peering_reads_back_with_the_models_names(api, deployment):
     assert body["status"] == "failed"
     assert body["status_reason"] == "The VPC is gone."
     assert body["customer_steps"] is None
+
+
+def test_a_failed_peering_reads_its_reason_code_beside_the_reason_in_the_callers_language(
+    api, deployment
+):
+    peering = make_peering(
+        deployment,
+        "peer_deleted",
+        status_reason_code="deleted_by_customer",
+        status_reason_params={"state": "deleted"},
+    )
+    english = api.get(peering_url(peering.pk)).json()
+    assert english["status_reason_code"] == "deleted_by_customer"
+    assert english["status_reason_params"] == {"state": "deleted"}
+    assert english["status_reason"].startswith("The peering connection is deleted in AWS")
+    chinese = api.get(peering_url(peering.pk), headers={"Accept-Language": "zh-hans"}).json()
+    assert chinese["status_reason_code"] == "deleted_by_customer"
+    assert chinese["status_reason"] != english["status_reason"]
+    assert chinese["status_reason"].isascii() is False
 
 
 def test_a_peering_is_found_by_its_pcx_id_as_well(api, deployment):
