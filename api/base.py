@@ -3,6 +3,7 @@ limit per key, cursor pagination, and the organization's rows looked up as the U
 (outsiders 404, viewers 403 on writes)."""
 
 from django.conf import settings
+from django.utils import translation
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions
 from rest_framework.decorators import (
@@ -88,6 +89,15 @@ class ApiView(GenericAPIView):
     # a misspelt filter never passes for "no filter".
     query_parameters: tuple[str, ...] = ()
     _acting = None
+
+    def dispatch(self, request, *args, **kwargs):
+        # The API speaks English whatever Accept-Language asks for: programs read its
+        # messages, and the forms it shares with the console (and DRF's own) are translated.
+        with translation.override("en"):
+            response = super().dispatch(request, *args, **kwargs)
+        # Said here, or LocaleMiddleware would label the English with the request's language.
+        response["Content-Language"] = "en"
+        return response
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -2,25 +2,26 @@ from datetime import UTC, datetime, time
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from api.models import ApiKey
 
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(
-        label="Name", max_length=100, help_text="What uses it, such as terraform-prod."
+        label=_("Name"), max_length=100, help_text=_("What uses it, such as terraform-prod.")
     )
     role = forms.ChoiceField(
-        label="Role",
+        label=_("Role"),
         choices=ApiKey.Role.choices,
         initial=ApiKey.Role.MEMBER,
-        help_text="A member key creates and deletes; a viewer key only reads.",
+        help_text=_("A member key creates and deletes; a viewer key only reads."),
     )
     expires_on = forms.DateField(
-        label="Expires on (optional)",
+        label=_("Expires on (optional)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="The key stops working at the start of this day (UTC).",
+        help_text=_("The key stops working at the start of this day (UTC)."),
     )
 
     def clean_name(self):
@@ -29,7 +30,7 @@ class ApiKeyForm(forms.Form):
     def clean_expires_on(self):
         day = self.cleaned_data["expires_on"]
         if day is not None and day <= timezone.now().date():
-            raise forms.ValidationError("Choose a day after today.")
+            raise forms.ValidationError(_("Choose a day after today."))
         return day
 
     def expires_at(self):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class ApiKey(models.Model):
@@ -11,8 +12,8 @@ class ApiKey(models.Model):
     secret is stored: the secret is shown once, when the key is made (api.keys)."""
 
     class Role(models.TextChoices):
-        MEMBER = "member", "Member"
-        VIEWER = "viewer", "Viewer"
+        MEMBER = "member", _("Member")
+        VIEWER = "viewer", _("Viewer")
 
     organization = models.ForeignKey(
         "core.Organization", on_delete=models.PROTECT, related_name="api_keys"

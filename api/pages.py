@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from api import access, keys
@@ -66,6 +67,8 @@ def key_revoke(request, key_pk):
     key = access.key_for_owner(request, key_pk)
     if request.method == "POST":
         if keys.revoke_key(key):
-            messages.success(request, f"API key {key.name} revoked: it no longer works.")
+            messages.success(
+                request, _("API key %(name)s revoked: it no longer works.") % {"name": key.name}
+            )
         return redirect("api-key-list")
     return render(request, "api/key_revoke.html", {"key": key})

@@ -52,6 +52,9 @@ def conflict(code, detail, **kwargs):
 
 
 def problem_response(request, status, code, detail, *, headers=None, **members):
+    # English, never translated (the titles, the details and the messages by field; ApiView
+    # answers in English): programs read problems, match on them and log them. People read
+    # the console, which speaks their language.
     body = {
         "type": TYPE_PREFIX + code,
         "title": HTTPStatus(status).phrase,

@@ -123,6 +123,27 @@ def test_it_exports_the_action_code_and_its_label(client, owner, deployment):
     ]
 
 
+def test_it_shows_the_sources_label_in_the_readers_language_and_exports_the_code(
+    client, owner, deployment
+):
+    audit.record("peering.created", deployment=deployment, actor=WEB, message="own-web")
+    api = audit.Actor(name="olivia (API key ci, ppk_ab…)", source="api", ip="198.51.100.7")
+    audit.record("peering.deleted", deployment=deployment, actor=api, message="own-api")
+    client.force_login(owner)
+    shown = [text_of(r["source"]) for r in rows_as_dicts(client.get(reverse("audit-log")))]
+    assert shown == ["API 198.51.100.7", "Web 198.51.100.9"]
+    chinese = client.get(reverse("audit-log"), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    assert [text_of(r["source"]) for r in rows_as_dicts(chinese)] == [
+        "API 198.51.100.7",
+        "网页 198.51.100.9",
+    ]
+    exported = csv_rows(client.get(reverse("audit-export"), HTTP_ACCEPT_LANGUAGE="zh-CN"))
+    assert [(r["message"], r["source"]) for r in exported] == [
+        ("own-api", "api"),
+        ("own-web", "web"),
+    ]
+
+
 def test_it_adds_the_new_csv_columns_after_the_ones_scripts_already_read(client, owner):
     client.force_login(owner)
     assert csv_header(client.get(reverse("audit-export"))) == [

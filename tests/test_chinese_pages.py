@@ -1,11 +1,17 @@
 """The main pages in Chinese say nothing in English but IDs, CIDRs, commands, the AWS
 console's names and product names: a string someone forgot to mark fails here."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from api.models import ApiKey
 from core import audit
 from peerings.models import SupportRequest
+from tests.support.api import make_key
 from tests.support.english import english_sentences
 from tests.support.factories import make_peering, make_resource
 from tests.support.web import HTMX, detail_url
@@ -28,6 +34,25 @@ def world(client, owner, deployment, settings):
     resource = make_resource(running)
     client.force_login(owner)
     return deployment, running, failed, resource
+
+
+@pytest.fixture
+def api_keys(world, owner):
+    """One API key used from an address, one never used and expiring: every cell of the
+    list. Not in `world`: their audit events would change the audit log page checked above."""
+    organization = world[0].organization
+    used, _secret = make_key(organization, owner, name="terraform-prod")
+    ApiKey.objects.filter(pk=used.pk).update(
+        last_used_at=timezone.now(), last_used_ip="198.51.100.7"
+    )
+    viewer_key, _secret = make_key(
+        organization,
+        owner,
+        role="viewer",
+        name="grafana",
+        expires_at=timezone.now() + timedelta(days=30),
+    )
+    return used, viewer_key
 
 
 def chinese_page(client, url, htmx=False):
@@ -78,6 +103,61 @@ def test_a_main_page_in_chinese_has_no_english_sentence(client, world, name):
     # The actions' names are the i18n-codes branch's (checked below, marked until merged).
     actions = [str(label) for _, label in audit.customer_actions()]
     assert english_sentences(chinese_page(client, url, htmx), allowed=actions) == []
+
+
+@pytest.mark.parametrize("name", ["list", "form", "revoke"])
+def test_an_api_key_page_in_chinese_has_no_english_sentence(client, world, api_keys, name):
+    url = {
+        "list": reverse("api-key-list"),
+        "form": reverse("api-key-new", args=[world[0].organization_id]),
+        "revoke": reverse("api-key-revoke", args=[api_keys[0].pk]),
+    }[name]
+    # REST API: the name Chinese consoles keep, as they keep the AWS console's.
+    assert english_sentences(chinese_page(client, url), allowed=["REST API"]) == []
+
+
+def test_the_api_key_created_page_in_chinese_has_no_english_sentence(client, world):
+    organization = world[0].organization
+    response = client.post(
+        reverse("api-key-new", args=[organization.pk]),
+        {"name": "terraform", "role": "viewer", "expires_on": ""},
+        **CHINESE,
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "API 密钥已创建" in page
+    assert english_sentences(page) == []
+
+
+def test_revoking_an_api_key_in_chinese_says_so_in_chinese(client, world, api_keys):
+    key = api_keys[0]
+    response = client.post(reverse("api-key-revoke", args=[key.pk]), follow=True, **CHINESE)
+    page = response.content.decode()
+    assert "API 密钥 terraform-prod 已吊销，无法再使用。" in page
+    assert english_sentences(page, allowed=["REST API"]) == []
+
+
+def test_a_refused_api_key_form_in_chinese_has_no_english_sentence(client, world):
+    organization = world[0].organization
+    response = client.post(
+        reverse("api-key-new", args=[organization.pk]),
+        {"name": "", "role": "member", "expires_on": "2001-01-01"},
+        **CHINESE,
+    )
+    page = response.content.decode()
+    assert 'id="errors-expires_on"' in page and 'id="errors-name"' in page
+    assert english_sentences(page) == []
+
+
+def test_the_api_documentation_in_chinese_says_its_own_words_in_chinese(client, world):
+    """The title, description and operations come from the OpenAPI document, English for the
+    programs that read it (marked lang="en"); the page's own words around them are Chinese."""
+    page = chinese_page(client, reverse("api-docs"))
+    intro = page[page.find("<body") : page.find('<section class="card" id="api-operations"')]
+    ours = re.sub(r'<(\w+) lang="en">.*?</\1>', " ", intro, flags=re.S)
+    assert english_sentences(ours) == []
+    assert re.findall(r"<h2>(.*?)</h2>", page) == ["接口", "对象"]
+    assert "<p>请求体（JSON）：</p>" in page and "错误：" in page
 
 
 # Refusals, failure reasons and the audit log's actions and messages become codes rendered in
