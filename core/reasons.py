@@ -191,6 +191,60 @@ MESSAGES = {
         "Signing secret replaced; the previous one also signs until %(until)s UTC."
     ),
     "webhook_secret_replaced": _("Signing secret replaced; the previous one no longer signs."),
+    # --- where a webhook may go (an owner's URL, checked again before every attempt) ---
+    "url_invalid": _("This is not a valid URL; check the brackets around an IPv6 address."),
+    "url_scheme_http_allowed": _(
+        "Webhook URLs must start with https:// (or http://, allowed here)."
+    ),
+    "url_scheme": _("Webhook URLs must start with https://."),
+    "url_no_host": _("The URL has no host name."),
+    "url_credentials": _(
+        "Put no user name or password in the URL: the signature on each request tells you it "
+        "comes from us."
+    ),
+    "url_bad_port": _("The port must be a number from 1 to 65535."),
+    "address_not_public": _(
+        "%(address)s is %(problem)s. Webhooks are only sent to public internet addresses."
+    ),
+    "host_not_public": _(
+        "%(host)s resolves to %(address)s, %(problem)s. Webhooks are only sent to public "
+        "internet addresses."
+    ),
+    "host_unresolvable": _("%(host)s could not be resolved (%(error)s)."),
+    "host_no_address": _("%(host)s has no address."),
+    # the `problem` of the two above
+    "address_metadata": _("the cloud metadata address"),
+    "address_unspecified": _("the unspecified address"),
+    "address_loopback": _("a loopback address"),
+    "address_link_local": _("a link-local address"),
+    "address_multicast": _("a multicast address"),
+    "address_reserved": _("a reserved address"),
+    "address_private": _("a private address"),
+    "address_not_global": _("not a public address"),
+    # --- why a webhook delivery attempt failed (the endpoint's owner reads it) ---
+    "webhook_not_sent": _("Not sent: %(why)s"),
+    "webhook_no_answer": _("No answer within %(seconds)s s (%(exception)s)."),
+    "webhook_network_error": _("Network error: %(error)s."),
+    "webhook_cut_off": _(
+        "No complete answer within %(seconds)s s (WEBHOOK_DEADLINE): the connection was cut."
+    ),
+    "webhook_redirect": _(
+        "The endpoint answered %(status_code)s and redirects to %(location)s. Webhooks do not "
+        "follow redirects: enter the final URL."
+    ),
+    "webhook_redirect_nowhere": _(
+        "The endpoint answered %(status_code)s, a redirect without a Location header. "
+        "Webhooks do not follow redirects: enter the final URL."
+    ),
+    "webhook_refused": _("The endpoint answered %(status_code)s %(reason_phrase)s."),
+    "webhook_refused_saying": _(
+        "The endpoint answered %(status_code)s %(reason_phrase)s. It said: %(excerpt)s"
+    ),
+    "webhook_attempt_lost": _(
+        "No outcome recorded: the worker making this attempt stopped before it finished. The "
+        "endpoint may have received it; the event ID (Webhook-Id header) lets it drop the "
+        "duplicate."
+    ),
 }
 
 

@@ -24,7 +24,8 @@ def test_a_dripping_receiver_is_cut_at_the_deadline(settings, local_network):
         assert receiver.cut.wait(10)
     assert result.status_code is None
     assert result.retryable
-    assert result.error.startswith("No complete answer within 1 s (WEBHOOK_DEADLINE)")
+    assert result.error.code == "webhook_cut_off"
+    assert str(result.error).startswith("No complete answer within 1 s (WEBHOOK_DEADLINE)")
     assert 0 < receiver.sent < len(receiver.answer)
 
 

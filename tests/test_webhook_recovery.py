@@ -54,7 +54,8 @@ def test_an_attempt_lost_with_its_worker_is_recorded_as_such_and_retried(
     assert (delivery.status, delivery.attempt_count) == ("succeeded", 2)
     lost, made = delivery.attempts.all()
     assert (lost.number, lost.outcome, lost.status_code) == (1, "retrying", None)
-    assert lost.error == services.LOST_ATTEMPT_ERROR
+    assert (lost.error_code, lost.error_params, lost.error_text) == ("webhook_attempt_lost", {}, "")
+    assert lost.error.startswith("No outcome recorded: the worker making this attempt stopped")
     assert abs((lost.started_at - claimed_at).total_seconds()) < 5
     assert (made.number, made.status_code, made.outcome) == (2, 200, "succeeded")
     assert len(receiver.received) == 1

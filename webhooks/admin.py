@@ -3,6 +3,7 @@ who change them in the portal, audited. The secret is not a form field (editable
 and is never listed here."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from core.admin import NoWrites, ReadOnlyAdmin
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -30,6 +31,12 @@ class WebhookAttemptInline(NoWrites, admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     fields = ["number", "started_at", "status_code", "duration_ms", "outcome", "error"]
+    readonly_fields = ["error"]
+
+    @admin.display(description=_("error"))
+    def error(self, attempt):
+        # Stored as a code: said in the language of the support engineer reading it.
+        return attempt.error
 
 
 @admin.register(WebhookDelivery)

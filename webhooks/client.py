@@ -1,6 +1,7 @@
 """Every outgoing webhook request, and all of httpx, lives here. The rest of the code hands
 over a URL, a body and a secret, and gets back a Result: what happened, and whether trying
-again later could help."""
+again later could help. What went wrong is a reason (core/reasons.py), stored with the
+attempt as a code and parameters and said in the language of whoever reads it."""
 
 import contextlib
 import hashlib
@@ -14,6 +15,7 @@ import httpx
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
+from core.reasons import Reason
 from webhooks import validators
 
 EXCERPT_BYTES = 512
@@ -30,14 +32,14 @@ def signature(secret, timestamp, body):
 class Result:
     status_code: int | None
     duration_ms: int
-    error: str = ""
+    error: Reason | None = None
     retryable: bool = False
     # Seconds the endpoint asked us to wait (Retry-After on 429 and 503), if it said.
     retry_after: int | None = None
 
     @property
     def succeeded(self):
-        return not self.error and self.status_code is not None
+        return self.error is None and self.status_code is not None
 
 
 class VettedTransport(httpx.BaseTransport):
@@ -167,9 +169,11 @@ def post_event(url, body, *, secrets, event_id):
             return _past_deadline(started)
         return _transport_failure(exc, started)
     except validators.UnsafeUrl as exc:
-        return Result(None, _ms_since(started), f"Not sent: {exc}")
+        return Result(
+            None, _ms_since(started), Reason("webhook_not_sent", {"why": exc.reason.as_param()})
+        )
     except validators.Unresolvable as exc:
-        return Result(None, _ms_since(started), str(exc), retryable=True)
+        return Result(None, _ms_since(started), exc.reason, retryable=True)
 
 
 def _transport_failure(exc, started):
@@ -177,11 +181,16 @@ def _transport_failure(exc, started):
         return Result(
             None,
             _ms_since(started),
-            f"No answer within {settings.WEBHOOK_TIMEOUT} s ({type(exc).__name__}).",
+            Reason(
+                "webhook_no_answer",
+                {"seconds": settings.WEBHOOK_TIMEOUT, "exception": type(exc).__name__},
+            ),
             retryable=True,
         )
+    # httpx's own words (the operating system's, mostly) stay as it says them.
+    error = str(exc) or type(exc).__name__
     return Result(
-        None, _ms_since(started), f"Network error: {exc or type(exc).__name__}.", retryable=True
+        None, _ms_since(started), Reason("webhook_network_error", {"error": error}), retryable=True
     )
 
 
@@ -189,8 +198,7 @@ def _past_deadline(started):
     return Result(
         None,
         _ms_since(started),
-        f"No complete answer within {settings.WEBHOOK_DEADLINE} s (WEBHOOK_DEADLINE): "
-        "the connection was cut.",
+        Reason("webhook_cut_off", {"seconds": settings.WEBHOOK_DEADLINE}),
         retryable=True,
     )
 
@@ -200,17 +208,22 @@ def _result(response, duration_ms):
     if 200 <= code < 300:
         return Result(code, duration_ms)
     if 300 <= code < 400:
-        location = response.headers.get("Location", "")[:EXCERPT_CHARS] or "nowhere"
+        location = response.headers.get("Location", "")[:EXCERPT_CHARS]
+        if not location:
+            return Result(
+                code, duration_ms, Reason("webhook_redirect_nowhere", {"status_code": code})
+            )
         return Result(
             code,
             duration_ms,
-            f"The endpoint answered {code} and redirects to {location}. Webhooks do "
-            "not follow redirects: enter the final URL.",
+            Reason("webhook_redirect", {"status_code": code, "location": location}),
         )
-    error = f"The endpoint answered {code} {response.reason_phrase}."
+    params = {"status_code": code, "reason_phrase": response.reason_phrase}
     excerpt = _excerpt(response)
     if excerpt:
-        error += f" It said: {excerpt}"
+        error = Reason("webhook_refused_saying", {**params, "excerpt": excerpt})
+    else:
+        error = Reason("webhook_refused", params)
     retryable = code == 429 or code >= 500
     retry_after = _retry_after(response) if code in (429, 503) else None
     return Result(code, duration_ms, error, retryable, retry_after)
@@ -227,7 +240,8 @@ def _excerpt(response):
             if len(received) >= EXCERPT_BYTES:
                 break
     text = " ".join(received[:EXCERPT_BYTES].decode("utf-8", "replace").split())
-    return text[:EXCERPT_CHARS]
+    # PostgreSQL keeps no NUL in text or JSON: shown as the replacement character instead.
+    return text[:EXCERPT_CHARS].replace("\x00", "\ufffd")
 
 
 def _retry_after(response):

@@ -9,6 +9,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from core import reasons
 from core.models import Organization
 from webhooks import validators
 from webhooks.events import EVENT_TYPES
@@ -171,7 +172,12 @@ class WebhookAttempt(models.Model):
     started_at = models.DateTimeField(_("started at"))
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
     status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
-    error = models.TextField(_("error"), blank=True)
+    # What went wrong: a code of core/reasons.py and its parameters, said in the reader's
+    # language (`error`). Attempts made before the codes keep their English sentence in
+    # error_text, which `error` shows as it is.
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error_params = models.JSONField(_("error parameters"), default=dict, blank=True)
+    error_text = models.TextField(_("error (before codes)"), blank=True)
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
 
     class Meta:
@@ -194,3 +200,19 @@ class WebhookAttempt(models.Model):
             "number": self.number,
             "delivery": self.delivery,
         }
+
+    @property
+    def error(self):
+        """What went wrong, in the active language; "" when nothing did."""
+        return reasons.render(self.error_code, self.error_params, fallback=self.error_text)
+
+    @property
+    def error_english(self):
+        return reasons.english(self.error_code, self.error_params, fallback=self.error_text)
+
+    @staticmethod
+    def error_fields(reason):
+        """The fields that store `reason` (a core.reasons.Reason, or None for no error)."""
+        if reason is None:
+            return {"error_code": "", "error_params": {}}
+        return {"error_code": reason.code, "error_params": dict(reason.params)}

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 
+from core.reasons import Reason
 from webhooks.events import EVENT_TYPES
 
 # Instance metadata (AWS IMDS over IPv4 and IPv6; ECS task metadata): they hand out cloud
@@ -23,11 +24,23 @@ METADATA_ADDRESSES = frozenset(
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-class UnsafeUrl(Exception):
+class Refusal(Exception):
+    """Why, as a reason (core/reasons.py): a form says it at once, in the page's language;
+    an attempt stores it and its page says it in the language of whoever reads it."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self):
+        return str(self.reason)
+
+
+class UnsafeUrl(Refusal):
     """The URL is refused by policy: wrong scheme, or an address that is not public."""
 
 
-class Unresolvable(Exception):
+class Unresolvable(Refusal):
     """The host name has no address right now (a network problem, not a policy one)."""
 
 
@@ -45,45 +58,29 @@ def vet_url(url):
     try:
         parts = urlsplit(url)
     except ValueError:  # an unmatched bracket of an IPv6 address, say
-        raise UnsafeUrl(
-            gettext("This is not a valid URL; check the brackets around an IPv6 address.")
-        ) from None
+        raise UnsafeUrl(Reason("url_invalid")) from None
     scheme = parts.scheme.lower()
     if settings.WEBHOOK_ALLOW_HTTP and scheme not in ("https", "http"):
-        raise UnsafeUrl(
-            gettext("Webhook URLs must start with https:// (or http://, allowed here).")
-        )
+        raise UnsafeUrl(Reason("url_scheme_http_allowed"))
     if not settings.WEBHOOK_ALLOW_HTTP and scheme != "https":
-        raise UnsafeUrl(gettext("Webhook URLs must start with https://."))
+        raise UnsafeUrl(Reason("url_scheme"))
     host = parts.hostname
     if not host:
-        raise UnsafeUrl(gettext("The URL has no host name."))
+        raise UnsafeUrl(Reason("url_no_host"))
     if parts.username or parts.password:
-        raise UnsafeUrl(
-            gettext(
-                "Put no user name or password in the URL: the signature on each "
-                "request tells you it comes from us."
-            )
-        )
+        raise UnsafeUrl(Reason("url_credentials"))
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
-        raise UnsafeUrl(gettext("The port must be a number from 1 to 65535.")) from None
+        raise UnsafeUrl(Reason("url_bad_port")) from None
     addresses, host_is_address = _resolve(host, port)
     for address in addresses:
         problem = address_problem(address)
         if problem:
+            params = {"address": str(address), "problem": problem.as_param()}
             if host_is_address:
-                refusal = gettext(
-                    "%(address)s is %(problem)s. Webhooks are only sent to public internet "
-                    "addresses."
-                )
-            else:
-                refusal = gettext(
-                    "%(host)s resolves to %(address)s, %(problem)s. Webhooks are only sent to "
-                    "public internet addresses."
-                )
-            raise UnsafeUrl(refusal % {"host": host, "address": address, "problem": problem})
+                raise UnsafeUrl(Reason("address_not_public", params))
+            raise UnsafeUrl(Reason("host_not_public", {"host": host, **params}))
     return Target(host=host, port=port, addresses=addresses, host_is_address=host_is_address)
 
 
@@ -95,10 +92,9 @@ def _resolve(host, port):
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise Unresolvable(
-            gettext("%(host)s could not be resolved (%(error)s).")
-            % {"host": host, "error": getattr(exc, "strerror", None) or exc}
-        ) from None
+        # The resolver's own words (strerror) stay as it says them.
+        error = str(getattr(exc, "strerror", None) or exc)
+        raise Unresolvable(Reason("host_unresolvable", {"host": host, "error": error})) from None
     addresses = []
     for _family, _type, _proto, _name, sockaddr in infos:
         # An IPv6 link-local answer may carry a zone (fe80::1%eth0).
@@ -106,15 +102,16 @@ def _resolve(host, port):
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise Unresolvable(gettext("%(host)s has no address.") % {"host": host})
+        raise Unresolvable(Reason("host_no_address", {"host": host}))
     return tuple(addresses), False
 
 
 def address_problem(address):
-    """Why `address` may not receive webhooks (a phrase), or None when it may."""
+    """Why `address` may not receive webhooks (a reason saying what kind of address it
+    is), or None when it may."""
     for candidate in _with_embedded_ipv4(address):
         if candidate in METADATA_ADDRESSES:
-            return gettext("the cloud metadata address")
+            return Reason("address_metadata")
     if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
         return None
     for candidate in _with_embedded_ipv4(address):
@@ -141,19 +138,19 @@ def _with_embedded_ipv4(address):
 
 def _non_public(address):
     if address.is_unspecified:
-        return gettext("the unspecified address")
+        return Reason("address_unspecified")
     if address.is_loopback:
-        return gettext("a loopback address")
+        return Reason("address_loopback")
     if address.is_link_local:
-        return gettext("a link-local address")
+        return Reason("address_link_local")
     if address.is_multicast:
-        return gettext("a multicast address")
+        return Reason("address_multicast")
     if address.is_reserved:
-        return gettext("a reserved address")
+        return Reason("address_reserved")
     if address.is_private:
-        return gettext("a private address")
+        return Reason("address_private")
     if not address.is_global:
-        return gettext("not a public address")
+        return Reason("address_not_global")
     return None
 
 

@@ -16,7 +16,7 @@ from webhooks.services.endpoints import (
     update_endpoint,
 )
 from webhooks.services.events import record_peering_event, resend_delivery, send_test_event
-from webhooks.services.recovery import LOST_ATTEMPT_ERROR, recover_stalled_deliveries
+from webhooks.services.recovery import recover_stalled_deliveries
 from webhooks.services.sending import (
     BACKOFF_FIRST_SECONDS,
     BACKOFF_MAX_SECONDS,
@@ -29,7 +29,6 @@ __all__ = [
     "BACKOFF_FIRST_SECONDS",
     "BACKOFF_MAX_SECONDS",
     "EDITABLE_FIELDS",
-    "LOST_ATTEMPT_ERROR",
     "attempt_delivery",
     "backoff_seconds",
     "claim_next_attempt",

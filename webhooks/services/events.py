@@ -6,6 +6,7 @@ import uuid
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core import audit
 from webhooks import queue
@@ -56,10 +57,11 @@ def resend_delivery(delivery):
     """Send a delivery that failed or was cancelled once more: the same event byte for byte,
     with the same event ID (a receiver that did get it drops it), as its next attempt (retried
     while WEBHOOK_MAX_ATTEMPTS allows: once they are used up, that one attempt alone).
-    Returns None when queued, else why it cannot be resent."""
+    Returns None when queued, else why it cannot be resent, in the active language (said
+    at once, never stored)."""
     endpoint = delivery.endpoint
     if not endpoint.enabled:
-        return "Enable the endpoint first: a disabled endpoint is sent nothing."
+        return gettext("Enable the endpoint first: a disabled endpoint is sent nothing.")
     now = timezone.now()
     with transaction.atomic():
         reopened = WebhookDelivery.objects.filter(
@@ -73,7 +75,7 @@ def resend_delivery(delivery):
             presumed_lost_at=queued_deadline(now),
         )
         if not reopened:
-            return "Only a delivery that failed or was cancelled can be sent again."
+            return gettext("Only a delivery that failed or was cancelled can be sent again.")
         audit.record(
             "webhook.resent",
             target=endpoint,

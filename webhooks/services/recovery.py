@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.reasons import Reason
 from webhooks import queue
 from webhooks.models import (
     WebhookAttempt,
@@ -20,13 +21,6 @@ from webhooks.services.sending import attempt_lease, queued_deadline
 log = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
 Outcome = WebhookAttempt.Outcome
-
-
-LOST_ATTEMPT_ERROR = (
-    "No outcome recorded: the worker making this attempt stopped before it finished. The "
-    "endpoint may have received it; the event ID (Webhook-Id header) lets it drop the "
-    "duplicate."
-)
 
 
 def recover_stalled_deliveries(now=None):
@@ -84,8 +78,8 @@ def _take_over(delivery, now):
                 number=number,
                 started_at=started_at,
                 duration_ms=0,
-                error=LOST_ATTEMPT_ERROR,
                 outcome=Outcome.FAILED if last else Outcome.RETRYING,
+                **WebhookAttempt.error_fields(Reason("webhook_attempt_lost")),
             )
             if last:
                 WebhookDelivery.objects.filter(pk=delivery.pk).update(

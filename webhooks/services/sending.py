@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.reasons import english
 from webhooks import client, queue
 from webhooks.events import TEST_EVENT
 from webhooks.models import (
@@ -108,8 +109,8 @@ def attempt_delivery(delivery_pk, attempt_number=None):
             started_at=started_at,
             duration_ms=result.duration_ms,
             status_code=result.status_code,
-            error=result.error,
             outcome=outcome,
+            **WebhookAttempt.error_fields(result.error),
         )
         if status == Status.PENDING:
             next_at = timezone.now() + timedelta(
@@ -132,6 +133,7 @@ def attempt_delivery(delivery_pk, attempt_number=None):
         endpoint.redacted_url,
         number,
         outcome,
-        f" ({result.error})" if result.error else "",
+        # Logs are read by our operators: English, whatever language is active.
+        f" ({english(result.error.code, result.error.params)})" if result.error else "",
     )
     return status
