@@ -91,19 +91,23 @@ def _record_lockout(username, ip, per_address):
     # The lock lasts until the window opened by the first of these failures ends.
     username = username_for_the_log(username)
     minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
+    limit = settings.LOGIN_MAX_FAILURES * (PER_IP_FACTOR if per_address else 1)
     if per_address:
-        limit, code, scope = (
-            settings.LOGIN_MAX_FAILURES * PER_IP_FACTOR,
-            "login_locked_address",
-            "address",
-        )
+        scope = "address"
     elif ip is None:
-        limit, code, scope = settings.LOGIN_MAX_FAILURES, "login_locked_username", "username"
+        scope = "username"
     else:
-        limit, code, scope = settings.LOGIN_MAX_FAILURES, "login_locked", "username and address"
+        scope = "username and address"
     audit.record(
         "user.login_locked",
-        message_code=code,
+        # Literal codes, so that tests/test_reasons.py sees each one used.
+        message_code=(
+            "login_locked_address"
+            if per_address
+            else "login_locked_username"
+            if ip is None
+            else "login_locked"
+        ),
         message_params={"username": username, "ip": ip, "limit": limit, "minutes": minutes},
         after={"username": username, "scope": scope},
     )
