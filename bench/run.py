@@ -9,7 +9,8 @@ run into bench/results.md between the markers of its database).
 2. Provisioning: 200 peerings confirmed at once and taken to running by a 2-worker
    django-q2 cluster against a moto server, beside a plain boto3 script making the same
    calls; AWS calls per peering, counted with botocore event hooks.
-3. Under load: gunicorn (2 workers) serving the deployment page and a minimal view.
+3. Under load: gunicorn (2 workers) serving the deployment page beside the stock admin
+   changelist of the same peerings and a minimal view.
 4. Reconcile: 10,000 peerings over 500 deployments, clean and with 1% drift of each kind,
    beside a plain boto3 script making the floor's reads (bench/reconcile.py).
 5. Burst: 1,000 peerings confirmed at once (100 quick), behind a proxy that throttles EC2
@@ -465,19 +466,27 @@ def measure_provisioning(scale, table, w):
 
 
 def measure_load(scale, table, w):
-    from bench import underload
+    from bench import underload, world
 
-    targets = [
-        ("Minimal Django view (ceiling)", "/bench/minimal/", "ok"),
-        (
-            f"Deployment page, {scale.small} peerings",
-            f"/deployments/{w.small.pk}/",
-            "VPC peering connections",
-        ),
-    ]
-    ceiling, page = underload.run(
-        w.owner,
-        targets,
+    reference = (
+        f"/bench/reference-admin/peerings/peeringconnection/?deployment__id__exact={w.small.pk}"
+    )
+    ceiling, page, admin = underload.run(
+        [
+            ("Minimal Django view (ceiling)", "/bench/minimal/", "ok", w.owner),
+            (
+                f"Deployment page, {scale.small} peerings",
+                f"/deployments/{w.small.pk}/",
+                "VPC peering connections",
+                w.owner,
+            ),
+            (
+                f"Stock admin changelist of the same {scale.small} (superuser)",
+                reference,
+                f"{scale.small} peering connections",
+                world.superuser(),
+            ),
+        ],
         OUT,
         seconds=scale.load_seconds,
         rounds=scale.load_rounds,
@@ -488,7 +497,7 @@ def measure_load(scale, table, w):
         f"{underload.CONNECTIONS} connections) on loopback; {scale.load_seconds:g} s "
         f"each in {scale.load_rounds} rounds, medians"
     )
-    for figure in (ceiling, page):
+    for figure in (ceiling, page, admin):
         server = figure.cpu_ms_per_request(figure.server_cpu)
         cpu = (
             ""
@@ -504,8 +513,17 @@ def measure_load(scale, table, w):
             f"{figure.median_p50_ms:.1f} ms, p99 {figure.median_p99_ms:.1f} ms "
             f"({figure.requests:,} requests, {figure.errors} errors{cpu})",
         )
-    ratio = page.median_per_second / ceiling.median_per_second
-    table.check("Deployment page / ceiling (requests/s)", f"{ratio:.2f}", ratio >= 0.5, "≥ 0.50")
+    table.add(
+        "Deployment page / ceiling (requests/s; reported, no target)",
+        f"{page.median_per_second / ceiling.median_per_second:.2f}",
+    )
+    ratio = page.median_per_second / admin.median_per_second
+    table.check(
+        "Deployment page / stock admin changelist (requests/s)",
+        f"{ratio:.2f}",
+        ratio >= 1.0,
+        "≥ 1.00",
+    )
 
 
 def measure_reconcile(scale, table, w):

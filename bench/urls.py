@@ -1,7 +1,9 @@
 """The portal's URLs plus the benchmark's two reference pages (ROOT_URLCONF=bench.urls):
 
 - a stock Django admin changelist of peerings on an admin site of its own: a plain
-  `ModelAdmin` showing the columns the deployment page shows, 500 rows a page;
+  `ModelAdmin` showing the columns the deployment page shows, 500 rows a page (more than
+  the bench's largest deployment), filtered to one deployment by its querystring
+  (`?deployment__id__exact=N`);
 - a minimal Django view, the ceiling of what any page can do on the same server."""
 
 from django.contrib import admin
@@ -19,6 +21,7 @@ class ReferencePeeringAdmin(admin.ModelAdmin):
         "customer_account_id",
         "customer_cidrs",
         "status",
+        "created_at",
     ]
     list_per_page = 500
 

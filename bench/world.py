@@ -41,6 +41,14 @@ def _user(username, *, staff=False):
     return user
 
 
+def superuser():
+    """Who the stock admin changelist, the reference of the load part, is requested as."""
+    user = get_user_model().objects.create_superuser("bench-admin", email=None)
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
 def start():
     """The customer, its owner, and a support user in the Support group."""
     organization = Organization.objects.create(name="Bench Org")
