@@ -211,6 +211,25 @@ def test_a_bad_or_unknown_query_parameter_is_refused_not_ignored(api, query):
     assert list(body["errors"]) == list(query)
 
 
+def test_an_audit_event_recorded_by_code_reads_its_message_in_the_callers_language(api, deployment):
+    peering = make_peering(deployment, "running")
+    audit.record(
+        "peering.created",
+        target=peering,
+        message_code="login_failed",
+        message_params={"username": "olivia"},
+    )
+    url = reverse("api-audit-events")
+    [english] = [e for e in api.get(url).json()["results"] if e["message_code"]]
+    assert english["message_code"] == "login_failed"
+    assert english["message_params"] == {"username": "olivia"}
+    assert "olivia" in english["message"]
+    chinese = api.get(url, headers={"Accept-Language": "zh-hans"}).json()["results"]
+    [chinese] = [e for e in chinese if e["message_code"]]
+    assert chinese["message"] != english["message"]
+    assert chinese["message"].isascii() is False
+
+
 def test_a_typed_audit_filter_given_empty_is_refused(api):
     body = assert_problem(api.get(reverse("api-audit-events"), {"until": ""}), 422)
     assert list(body["errors"]) == ["until"]
