@@ -19,7 +19,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Send the key as `Authorization: Bearer ppk_…`.")
         key = keys.key_for_secret(secret.strip())
         if key is None:
-            raise exceptions.AuthenticationFailed("Unknown, revoked or expired API key.")
+            raise exceptions.AuthenticationFailed(
+                "Unknown, revoked or expired API key, or its creator no longer has access."
+            )
         keys.note_use(key, client_ip(request._request))
         return key.created_by, key
 

@@ -135,7 +135,12 @@ class ApiView(GenericAPIView):
 
     def require_write(self):
         if not self.key.can_act:
-            raise exceptions.PermissionDenied("A viewer key reads; it cannot change anything.")
+            if self.key.role == self.key.Role.VIEWER:
+                raise exceptions.PermissionDenied("A viewer key reads; it cannot change anything.")
+            raise exceptions.PermissionDenied(
+                "The key's creator is now a viewer of the organization: the key reads, "
+                "it cannot change anything."
+            )
 
 
 @extend_schema(exclude=True)

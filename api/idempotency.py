@@ -1,7 +1,8 @@
 """`Idempotency-Key` on every POST: the answer is kept for a day, and the same key with
 the same request gets it again (`Idempotent-Replayed: true`) without anything being done
 twice; the same key with another request is refused (422). While the first request is
-still being answered, a second gets 409 with `Retry-After`."""
+still being answered, a second gets 409 with `Retry-After`; one left unanswered for
+ABANDONED_AFTER (its worker was killed) is taken over by the next retry."""
 
 import hashlib
 import json
@@ -16,6 +17,12 @@ from api.models import IdempotentRequest
 
 KEEP_FOR = timedelta(hours=24)
 HEADER = "Idempotency-Key"
+# A record still unanswered after this long belongs to a worker that was killed (SIGKILL,
+# OOM: nothing deleted it). No live request runs that long: gunicorn kills a worker silent
+# for its `timeout` (30 s, gunicorn's default, which gunicorn.conf.py keeps), and the
+# longest request, the dialog's AWS check, gives up within AWS_CHECK_* long before. Four
+# times the timeout leaves room for a slow database without ever taking a live one over.
+ABANDONED_AFTER = timedelta(seconds=120)
 # Answers that say "not now": kept, they would stop the retry they invite.
 _NOT_KEPT = (429, 503)
 
@@ -41,7 +48,9 @@ def answer_once(view, request, handler):
                 api_key=request.auth, key=key, fingerprint=fingerprint, created_at=now
             )
     except IntegrityError:
-        return _replay(request, key, fingerprint)
+        record = _take_over_abandoned(request, key, fingerprint, now)
+        if record is None:
+            return _replay(request, key, fingerprint)
     try:
         try:
             response = handler()
@@ -64,6 +73,27 @@ def answer_once(view, request, handler):
         status=response.status_code, body=response.data, headers=headers
     )
     return response
+
+
+def _take_over_abandoned(request, key, fingerprint, now):
+    """The record of this same request when its worker died before answering, now ours;
+    else None. Compare-and-set on its start time: of retries racing for it, one wins."""
+    record = IdempotentRequest.objects.filter(
+        api_key=request.auth,
+        key=key,
+        fingerprint=fingerprint,
+        status=0,
+        created_at__lt=now - ABANDONED_AFTER,
+    ).first()
+    if record is None:
+        return None
+    taken = IdempotentRequest.objects.filter(
+        pk=record.pk, status=0, created_at=record.created_at
+    ).update(created_at=now)
+    if not taken:
+        return None
+    record.created_at = now
+    return record
 
 
 def _replay(request, key, fingerprint):

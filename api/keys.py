@@ -7,10 +7,12 @@ import secrets
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from api.models import ApiKey
 from core import audit
+from core.models import Membership
 
 SECRET_PREFIX = "ppk_"
 # What the list shows of a secret: the marker and 8 random characters.
@@ -67,15 +69,27 @@ def revoke_key(key: ApiKey) -> bool:
 
 
 def key_for_secret(secret: str) -> ApiKey | None:
-    """The usable key with this secret, or None (unknown, revoked or expired)."""
+    """The usable key with this secret, or None (unknown, revoked or expired, or its
+    creator deactivated or no longer in its organization: a key never outlives its
+    maker's access). The creator's current role comes with it, in the same query
+    (ApiKey.can_act)."""
     if not secret.startswith(SECRET_PREFIX):
         return None
+    creator_role = Membership.objects.filter(
+        user=OuterRef("created_by"), organization=OuterRef("organization")
+    ).values("role")[:1]
     key = (
         ApiKey.objects.select_related("organization", "created_by")
+        .annotate(creators_role=Subquery(creator_role))
         .filter(secret_hash=hash_secret(secret))
         .first()
     )
-    return key if key is not None and key.is_usable else None
+    if key is None or not key.is_usable:
+        return None
+    if not key.created_by.is_active or key.creators_role is None:
+        return None
+    key.creator_role = key.creators_role
+    return key
 
 
 def note_use(key: ApiKey, ip: str | None) -> None:

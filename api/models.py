@@ -45,9 +45,15 @@ class ApiKey(models.Model):
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
 
+    # The creator's current role in the organization, set by api.keys.key_for_secret; None
+    # elsewhere (and then the key cannot act).
+    creator_role: str | None = None
+
     @property
     def can_act(self):
-        return self.role == self.Role.MEMBER
+        """A member key, made by someone who may still change things: a creator demoted to
+        viewer demotes the key too."""
+        return self.role == self.Role.MEMBER and self.creator_role in ("owner", "member")
 
     @property
     def is_expired(self):

@@ -154,6 +154,17 @@ class AuditEventSerializer(serializers.ModelSerializer):
     request_id = serializers.CharField(source="shown_request_id", read_only=True)
     before = serializers.DictField(read_only=True)
     after = serializers.DictField(read_only=True)
+    # Rendered in the request's language (Accept-Language); the code beside it is stable.
+    message = serializers.CharField(
+        source="message_text", read_only=True, help_text="What happened, for a person to read."
+    )
+    message_code = serializers.CharField(
+        read_only=True,
+        help_text="A machine-readable code for message; empty for events recorded in words.",
+    )
+    message_params = serializers.DictField(
+        read_only=True, help_text="The values message names, by the code's parameter."
+    )
 
     class Meta:
         model = AuditEvent
@@ -172,5 +183,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "before",
             "after",
             "message",
+            "message_code",
+            "message_params",
         ]
         read_only_fields = fields

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from api import idempotency, problems, serializers
 from api.base import ApiView, Cursor, as_pk
 from core.models import AuditEvent
-from peerings import services
+from peerings import ratebudget, services
 from peerings.audit_views import _as_customers_see
 from peerings.forms import AuditFilterForm, MoveResourceForm, PeeringForm, ResourceForm
 from peerings.models import Deployment, PeeringConnection, Resource
@@ -166,13 +166,16 @@ class DeploymentPeerings(mixins.ListModelMixin, _View):
             peering_id=form.fields["peering_id"].to_python(data.get("peering_id")),
             vpc_id=form.fields["vpc_id"].to_python(data.get("vpc_id")),
         )
-        if form.is_valid():
-            try:
-                peering = services.create_peering(
-                    deployment, verified=form.verified, user=request.user
-                )
-            except services.Refused as refused:
-                refused.add_to(form)
+        # The checks ask AWS below the dialog's level: a program's burst must not leave a
+        # person waiting on the page without tokens.
+        with ratebudget.priority(ratebudget.Priority.API):
+            if form.is_valid():
+                try:
+                    peering = services.create_peering(
+                        deployment, verified=form.verified, user=request.user
+                    )
+                except services.Refused as refused:
+                    refused.add_to(form)
         if not form.is_valid():
             codes = {e.code for e in form.non_field_errors().as_data()}
             if "aws_unavailable" in codes:

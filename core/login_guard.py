@@ -2,10 +2,10 @@
 
 Where the client's address can be trusted, counted per (username, address) and per address,
 so one attacker can neither guess a password nor lock a real user out from the user's own
-address. Where it cannot (behind a proxy not listed in TRUSTED_PROXIES, every client has the
-proxy's address), counted per username alone: an address shared by everyone must never lock
-everyone out. Counts live in Django's cache, which every process shares: Redis when
-REDIS_URL is set, else the database (core.cache)."""
+address. Where it cannot (behind a proxy, BEHIND_TLS_PROXY, not listed in TRUSTED_PROXIES:
+every client has the proxy's address), counted per username alone: an address shared by
+everyone must never lock everyone out. Counts live in Django's cache, which every process
+shares: Redis when REDIS_URL is set, else the database (core.cache)."""
 
 import hashlib
 
@@ -38,19 +38,19 @@ def _keys(username, ip):
     ]
 
 
-# Set by proxies. With none of them, the connection's own address is the client's.
-_FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
-
-
 def lockout_address(request):
-    """The client's address when it can be trusted, else None. Trusted: when TRUSTED_PROXIES
-    is set (client_ip then reads the address a listed proxy passed on, or the connection's
-    own when it came directly), or when the request carries no proxy's header (a direct
-    connection). A request through a proxy nobody listed carries the proxy's address,
-    which everyone behind it shares."""
-    if not settings.TRUSTED_PROXIES and any(request.META.get(h) for h in _FORWARDING_HEADERS):
+    """The client's address when it can be trusted, else None. Decided from the
+    configuration, never from the request's headers, which the client writes: with
+    TRUSTED_PROXIES set, client_ip reads the address a listed proxy passed on (or the
+    connection's own when it came directly); behind a proxy nobody listed
+    (BEHIND_TLS_PROXY), every connection has the proxy's address, which everyone behind
+    it shares; else the app is reached directly and the connection's own address is the
+    client's, whatever forwarding header it sends."""
+    if settings.TRUSTED_PROXIES:
+        return client_ip(request)
+    if settings.BEHIND_TLS_PROXY:
         return None
-    return client_ip(request)
+    return request.META.get("REMOTE_ADDR") or None
 
 
 UNKNOWN_USERNAME = "(unknown username)"

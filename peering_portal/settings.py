@@ -207,7 +207,10 @@ SESSION_COOKIE_SECURE = not DEBUG and envbool("SECURE_COOKIES", "true")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
-if envbool("BEHIND_TLS_PROXY", "false"):
+# True when a proxy in front of the app terminates TLS: every connection then comes from a
+# proxy, so login lockouts do not count by the connection's address (core.login_guard).
+BEHIND_TLS_PROXY = envbool("BEHIND_TLS_PROXY", "false")
+if BEHIND_TLS_PROXY:
     # Only behind a proxy that sets this header itself and strips it from clients.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 0 if DEBUG else envint("SECURE_HSTS_SECONDS", "31536000", minimum=0)

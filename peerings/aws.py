@@ -212,7 +212,12 @@ def _budgeted(made, account_id, interactive):
     def take_token(event_name, **kwargs):
         action = event_name.rsplit(".", 1)[-1]
         if interactive:
-            level, max_wait = ratebudget.Priority.DIALOG, settings.AWS_CHECK_READ_TIMEOUT
+            # A person or a program waits: the page's short wait, at the dialog's level
+            # unless the caller set its own (the API's checks ask below the dialog).
+            level = ratebudget.explicit_priority()
+            if level is None:
+                level = ratebudget.Priority.DIALOG
+            max_wait = settings.AWS_CHECK_READ_TIMEOUT
         else:
             level, max_wait = ratebudget.current_priority(), settings.AWS_BUDGET_MAX_WAIT
         try:

@@ -29,13 +29,19 @@ from django_q.conf import Conf
 
 class Priority(IntEnum):
     DIALOG = 0  # a person is waiting on the page
-    PROVISIONING = 1  # a customer's peering is being set up (or deleted)
-    RECONCILE = 2  # the periodic comparison with AWS: nobody waits for it
+    API = 1  # a program's create is checked: it waits, but must not starve the dialog
+    PROVISIONING = 2  # a customer's peering is being set up (or deleted)
+    RECONCILE = 3  # the periodic comparison with AWS: nobody waits for it
 
 
 # The share of a bucket each priority must leave in it: reserves bound who may use a burst,
 # not anyone's steady rate (refills go to whoever asks when the bucket is above its reserve).
-RESERVE = {Priority.DIALOG: 0.0, Priority.PROVISIONING: 0.2, Priority.RECONCILE: 0.5}
+RESERVE = {
+    Priority.DIALOG: 0.0,
+    Priority.API: 0.1,
+    Priority.PROVISIONING: 0.2,
+    Priority.RECONCILE: 0.5,
+}
 
 # EC2's categories (AWS's documentation, "Request token bucket sizes and refill rates").
 # Every action not listed is mutating, unless its name says it only reads.
@@ -67,7 +73,9 @@ UNFILTERED_NON_MUTATING = frozenset(
 )
 NON_MUTATING_PREFIXES = ("Describe", "List", "Search", "Get")
 
-_priority: ContextVar[Priority] = ContextVar("aws_priority", default=Priority.PROVISIONING)
+# No default: explicit_priority() tells a block's level from none set (then PROVISIONING, or
+# DIALOG for a page's own checks: peerings.aws).
+_priority: ContextVar[Priority] = ContextVar("aws_priority")
 
 
 @contextlib.contextmanager
@@ -81,7 +89,12 @@ def priority(level: Priority):
 
 
 def current_priority() -> Priority:
-    return _priority.get()
+    return _priority.get(Priority.PROVISIONING)
+
+
+def explicit_priority() -> Priority | None:
+    """The level a `priority` block set, or None outside any."""
+    return _priority.get(None)
 
 
 class OverBudget(Exception):

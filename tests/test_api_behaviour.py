@@ -3,14 +3,18 @@ Retry-After), cursor pagination stable while rows are added, X-Request-Id, probl
 even for unknown routes, the audit log with the page's filters, the OpenAPI document and
 the documentation page under the CSP."""
 
+import runpy
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from api import idempotency
 from api.models import IdempotentRequest
 from core import audit
 from core.models import AuditEvent, Organization
@@ -116,6 +120,45 @@ def test_a_request_still_being_answered_gets_409_with_retry_after(api, deploymen
     assert Resource.objects.count() == 1
 
 
+def test_a_request_whose_worker_died_is_taken_over_by_the_next_retry(api, deployment):
+    peering = make_peering(deployment, "running")
+    headers = {"Idempotency-Key": "killed"}
+    # As a SIGKILLed worker leaves it: started long ago, never answered, nothing done.
+    api.post(resources_url(deployment), resource_body(peering), headers=headers)
+    Resource.objects.all().delete()
+    IdempotentRequest.objects.filter(key="killed").update(
+        status=0, body=None, created_at=timezone.now() - idempotency.ABANDONED_AFTER * 2
+    )
+    response = api.post(resources_url(deployment), resource_body(peering), headers=headers)
+    assert response.status_code == 201
+    assert Resource.objects.count() == 1
+    [record] = IdempotentRequest.objects.filter(key="killed")
+    assert record.status == 201
+    again = api.post(resources_url(deployment), resource_body(peering), headers=headers)
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_an_abandoned_request_is_taken_over_once(api_key):
+    # Two retries racing: the compare-and-set on the start time lets only the first in.
+    record = IdempotentRequest.objects.create(
+        api_key=api_key[0],
+        key="raced",
+        fingerprint="f",
+        created_at=timezone.now() - idempotency.ABANDONED_AFTER * 2,
+    )
+    request = type("Request", (), {"auth": api_key[0]})()
+    now = timezone.now()
+    assert idempotency._take_over_abandoned(request, "raced", "f", now) == record
+    assert idempotency._take_over_abandoned(request, "raced", "f", now) is None
+
+
+def test_no_live_request_outlasts_the_abandoned_bound():
+    # gunicorn kills a worker silent for `timeout`: a live request never reaches the bound.
+    config = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
+    timeout = config.get("timeout", 30)  # gunicorn's default
+    assert timedelta(seconds=timeout * 2) <= idempotency.ABANDONED_AFTER
+
+
 # --- rate limit ---
 
 
@@ -166,6 +209,25 @@ def test_every_answer_carries_a_request_id(api, deployment):
 def test_a_bad_or_unknown_query_parameter_is_refused_not_ignored(api, query):
     body = assert_problem(api.get("/api/v1/deployments/", query), 422)
     assert list(body["errors"]) == list(query)
+
+
+def test_an_audit_event_recorded_by_code_reads_its_message_in_the_callers_language(api, deployment):
+    peering = make_peering(deployment, "running")
+    audit.record(
+        "peering.created",
+        target=peering,
+        message_code="login_failed",
+        message_params={"username": "olivia"},
+    )
+    url = reverse("api-audit-events")
+    [english] = [e for e in api.get(url).json()["results"] if e["message_code"]]
+    assert english["message_code"] == "login_failed"
+    assert english["message_params"] == {"username": "olivia"}
+    assert "olivia" in english["message"]
+    chinese = api.get(url, headers={"Accept-Language": "zh-hans"}).json()["results"]
+    [chinese] = [e for e in chinese if e["message_code"]]
+    assert chinese["message"] != english["message"]
+    assert chinese["message"].isascii() is False
 
 
 def test_a_typed_audit_filter_given_empty_is_refused(api):

@@ -3,9 +3,11 @@
 deleted, import by the pcx- ID, and changes audited with source `api`."""
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from core.models import AuditEvent
+from peerings import ratebudget
 from peerings.models import PeeringConnection
 from tests.support.api import assert_problem
 from tests.support.factories import make_deployment, make_peering, make_resource
@@ -92,6 +94,32 @@ def test_a_running_peering_shows_the_customers_remaining_aws_steps(api, deployme
         "vpc_peering_connection_id": peering.peering_id,
     }
     assert steps["security_group_ingress"]["source_cidr"] == deployment.cidr
+
+
+def test_an_api_create_asks_aws_below_the_dialog_and_above_provisioning(
+    api, aws_deployment, monkeypatch
+):
+    from demo import sandbox
+
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.9.0/24")
+    levels = []
+    take = ratebudget.take
+
+    def noting(account_id, region, action, level, max_wait):
+        levels.append((level, max_wait))
+        return take(account_id, region, action, level, max_wait)
+
+    monkeypatch.setattr(ratebudget, "take", noting)
+    assert api.post(peerings_url(aws_deployment), request_for(request)).status_code == 202
+    assert levels
+    assert {level for level, _wait in levels} == {ratebudget.Priority.API}
+    # A program waits like the page does: the dialog's short wait, not a worker's.
+    assert {wait for _level, wait in levels} == {settings.AWS_CHECK_READ_TIMEOUT}
+    assert (
+        ratebudget.RESERVE[ratebudget.Priority.DIALOG]
+        < ratebudget.RESERVE[ratebudget.Priority.API]
+        < ratebudget.RESERVE[ratebudget.Priority.PROVISIONING]
+    )
 
 
 def test_a_confirmed_request_is_202_pending_with_its_location(api, aws_deployment, owner):

@@ -54,10 +54,12 @@ def test_a_bucket_gives_its_capacity_then_asks_to_wait(store):
 def test_lower_priorities_leave_a_reserve_for_higher_ones(store, settings):
     settings.AWS_BUDGET_ACTIONS = {"CreateRoute": (10, 0.001)}
     account = bucket()[0]
-    # Reconcile stops at half the bucket, provisioning at a fifth, the dialog empties it.
+    # Reconcile stops at half the bucket, provisioning at a fifth, the API's checks at a
+    # tenth, the dialog empties it.
     assert takes_until_refused(account, "CreateRoute", Priority.RECONCILE) == 5
     assert takes_until_refused(account, "CreateRoute", Priority.PROVISIONING) == 3
-    assert takes_until_refused(account, "CreateRoute", Priority.DIALOG) == 2
+    assert takes_until_refused(account, "CreateRoute", Priority.API) == 1
+    assert takes_until_refused(account, "CreateRoute", Priority.DIALOG) == 1
 
 
 def test_buckets_are_per_account_region_and_action(store):

@@ -33,7 +33,12 @@ def text_of(html):
 
 def failed_peering(deployment, n=1):
     return make_peering(
-        deployment, "failed", n=n, status_reason=REASON, retryable=False, cidr=f"172.16.{n}.0/24"
+        deployment,
+        "failed",
+        n=n,
+        status_reason_text=REASON,
+        retryable=False,
+        cidr=f"172.16.{n}.0/24",
     )
 
 
