@@ -4,6 +4,7 @@ a value that does not parse stops start-up with a message naming the variable.""
 import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -295,7 +296,13 @@ REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"REDIS_URL must be a redis:// URL, not {REDIS_URL!r}")
-    Q_CLUSTER["redis"] = REDIS_URL
+    # django-q2 hands this URL to redis-py (redis.from_url), which reads timeouts from its
+    # query: without them a silent Redis hangs each /readyz ping (a sync web worker) and the
+    # workers for good. The read timeout stays above the 1 s a worker's BLPOP waits for a
+    # task; timeouts already in REDIS_URL win.
+    _parts = urlsplit(REDIS_URL)
+    _query = {"socket_connect_timeout": "2", "socket_timeout": "5", **dict(parse_qsl(_parts.query))}
+    Q_CLUSTER["redis"] = urlunsplit(_parts._replace(query=urlencode(_query)))
     # Shared by every web process: login lockouts count across all of them.
     CACHES = {
         "default": {

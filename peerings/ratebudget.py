@@ -13,18 +13,30 @@ No boto3 here: peerings/aws.py calls `take` before each request and `throttled` 
 answered RequestLimitExceeded anyway (someone else shares the account's budget)."""
 
 import contextlib
+import logging
 import random
 import time
 from contextvars import ContextVar
 from enum import IntEnum
 from functools import lru_cache
 
+import redis
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest, Least
 from django.db.models.lookups import GreaterThanOrEqual
 from django_q.conf import Conf
+
+log = logging.getLogger(__name__)
+
+# What a store raises when Redis or the database does not answer (or answers wrongly).
+STORE_ERRORS = (redis.RedisError, DatabaseError)
+
+# Seconds to wait for Redis before giving up on it: every EC2 request waits on the store
+# first (in botocore's before-send), so a silent Redis must cost about a second, not the
+# whole of the dialog's AWS_CHECK_READ_TIMEOUT or more.
+REDIS_TIMEOUT = 1.0
 
 
 class Priority(IntEnum):
@@ -123,7 +135,21 @@ def take(account_id: str, region: str, action: str, level: Priority, max_wait: f
     reserve = capacity * RESERVE[level]
     waited = 0.0
     while True:
-        wait = store().take((account_id, region, action), capacity, rate, reserve)
+        try:
+            wait = store().take((account_id, region, action), capacity, rate, reserve)
+        except STORE_ERRORS:
+            # Fail open: the request goes without a token. The budget only spares us AWS's
+            # throttling, which botocore retries and we report as "try again" anyway;
+            # refusing instead would stop every customer's dialog and peering while Redis
+            # (or the database) is out, though AWS itself is fine.
+            log.warning(
+                "AWS budget store failed; %s in %s of %s goes without a token",
+                action,
+                region,
+                account_id,
+                exc_info=True,
+            )
+            return waited
         if wait <= 0:
             return waited
         pause = wait * random.uniform(1.0, 1.5)
@@ -138,8 +164,18 @@ def take(account_id: str, region: str, action: str, level: Priority, max_wait: f
 def throttled(account_id: str, region: str, action: str) -> None:
     """AWS answered RequestLimitExceeded: count it, and empty our copy of the bucket, since
     AWS's is empty (something else spends this account's budget too): every process then
-    waits for refills instead of being throttled in turn."""
-    store().throttled((account_id, region, action))
+    waits for refills instead of being throttled in turn. A store that fails is logged, not
+    raised: botocore retries the throttled request all the same."""
+    try:
+        store().throttled((account_id, region, action))
+    except STORE_ERRORS:
+        log.warning(
+            "AWS budget store failed; a throttled %s in %s of %s was not counted",
+            action,
+            region,
+            account_id,
+            exc_info=True,
+        )
 
 
 def throttle_counts() -> dict[tuple[str, str, str], int]:
@@ -171,9 +207,9 @@ class RedisStore:
     """
 
     def __init__(self, url, prefix=None):
-        import redis  # only installed where REDIS_URL is used
-
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
         self._prefix = prefix
         self.script = self.redis.register_script(self.TAKE)
 

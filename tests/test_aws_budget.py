@@ -3,14 +3,20 @@
 (the dialog, then provisioning, then reconcile); every EC2 request takes a token; AWS's
 RequestLimitExceeded is counted and backed off; the worker's retry rounds spread out."""
 
+import logging
 import os
 import uuid
 
 import pytest
+import redis
+from django.db import DatabaseError
+from django.urls import reverse
 
 from bench.throttleproxy import ThrottleProxy
+from demo import sandbox
 from peerings import aws, queue, ratebudget, tasks
-from tests.support.aws import REGION, VENDOR, vendor_ec2
+from peerings.models import PeeringConnection
+from tests.support.aws import REGION, VENDOR, aws_calls, vendor_ec2
 
 pytestmark = pytest.mark.django_db
 Priority = ratebudget.Priority
@@ -129,10 +135,91 @@ def test_request_limit_exceeded_is_counted_and_retried_until_the_attempts_run_ou
     assert ratebudget.throttle_counts()[(VENDOR, REGION, "DescribeRouteTables")] == 3
 
 
+class FailingStore(ratebudget.DatabaseStore):
+    """A store whose Redis or database does not answer: takes (or counts throttling, with
+    `only_throttled`) raise, and are counted."""
+
+    def __init__(self, error, only_throttled=False):
+        self.error, self.only_throttled = error, only_throttled
+        self.failed = 0
+
+    def take(self, bucket, capacity, rate, reserve):
+        if self.only_throttled:
+            return super().take(bucket, capacity, rate, reserve)
+        self.failed += 1
+        raise self.error
+
+    def throttled(self, bucket):
+        self.failed += 1
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error", [redis.TimeoutError("Timeout reading from socket"), DatabaseError("gone")]
+)
+def test_a_failing_budget_store_lets_the_dialogs_check_through(
+    client, owner, aws_deployment, monkeypatch, caplog, error
+):
+    # Fail open: the budget only spares us AWS's throttling; Redis being out must not stop
+    # customers from adding peerings while AWS answers.
+    request = sandbox.create_customer_request(aws_deployment, cidr="172.16.8.0/24")
+    failing = FailingStore(error)
+    monkeypatch.setattr(ratebudget, "store", lambda: failing)
+    client.force_login(owner)
+    with caplog.at_level(logging.WARNING, logger="peerings.ratebudget"), aws_calls() as calls:
+        response = client.post(
+            reverse("peering-new", args=[aws_deployment.pk]),
+            {
+                "peering_id": request.peering_id,
+                "account_id": request.account_id,
+                "vpc_id": request.vpc_id,
+            },
+        )
+    assert response.status_code == 302
+    assert PeeringConnection.objects.get().peering_id == request.peering_id
+    # Each of the check's EC2 requests asked the store first, and went on without a token.
+    assert calls["DescribeRouteTables"] >= 1
+    assert failing.failed == calls.total()
+    warned = [r for r in caplog.records if "without a token" in r.getMessage()]
+    assert len(warned) == failing.failed
+
+
+def test_a_throttle_count_that_fails_does_not_break_the_call(
+    simulator, settings, monkeypatch, caplog
+):
+    settings.AWS_MAX_ATTEMPTS = 3
+    failing = FailingStore(redis.ConnectionError("Connection refused"), only_throttled=True)
+    monkeypatch.setattr(ratebudget, "store", lambda: failing)
+    with ThrottleProxy(simulator, lambda action: (1, 0.001)) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        aws._home_client.cache_clear()
+        try:
+            ec2 = vendor_ec2()
+            ec2.route_tables("vpc-0a1b2c3d4e5f60718")
+            with (
+                caplog.at_level(logging.WARNING, logger="peerings.ratebudget"),
+                pytest.raises(aws.AwsUnavailable) as busy,
+            ):
+                ec2.route_tables("vpc-0a1b2c3d4e5f60718")
+        finally:
+            aws._home_client.cache_clear()
+    # botocore went on retrying as if the count had been kept, and the end is AWS's answer.
+    assert busy.value.code == "RequestLimitExceeded"
+    assert proxy.throttled["DescribeRouteTables"] == failing.failed == 3
+    assert len([r for r in caplog.records if "was not counted" in r.getMessage()]) == 3
+
+
+def test_the_budgets_redis_gives_up_within_the_dialogs_read_timeout(settings):
+    made = ratebudget.RedisStore("redis://127.0.0.1:6379/11", "test-timeouts")
+    options = made.redis.connection_pool.connection_kwargs
+    for name in ("socket_timeout", "socket_connect_timeout"):
+        assert 0 < options[name] < settings.AWS_CHECK_READ_TIMEOUT
+
+
 def test_reconcile_asks_last(monkeypatch):
     seen = []
     monkeypatch.setattr(
-        tasks.services, "reconcile", lambda: seen.append(ratebudget.current_priority())
+        tasks.services, "queue_reconcile", lambda: seen.append(ratebudget.current_priority())
     )
     tasks.reconcile_peerings()
     assert seen == [Priority.RECONCILE]

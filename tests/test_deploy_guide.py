@@ -23,3 +23,10 @@ def test_the_deploy_guide_names_every_variable_of_env_example():
 
 def test_the_readme_links_the_deploy_guide():
     assert "(docs/deploy.md)" in (ROOT / "README.md").read_text()
+
+
+def test_the_metrics_section_warns_that_allowed_networks_see_only_the_proxy():
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    metrics = guide.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+    assert "**Behind a reverse proxy, use `METRICS_TOKEN`.**" in metrics
+    assert "(`REMOTE_ADDR`)" in metrics

@@ -27,9 +27,38 @@ def test_it_selects_postgresql_from_database_url(monkeypatch):
 
 
 def test_it_selects_the_redis_broker_from_redis_url(monkeypatch):
-    settings = load_settings(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/0")
-    assert settings["Q_CLUSTER"]["redis"] == "redis://127.0.0.1:6379/0"
+    settings = load_settings(monkeypatch, REDIS_URL="redis://:pw@127.0.0.1:6379/3")
     assert "orm" not in settings["Q_CLUSTER"]
+    options = broker_connection(monkeypatch, settings).connection_pool.connection_kwargs
+    assert (options["host"], options["port"], options["db"], options["password"]) == (
+        "127.0.0.1",
+        6379,
+        3,
+        "pw",
+    )
+
+
+def broker_connection(monkeypatch, settings):
+    """The Redis client django-q2's broker builds from these settings (as /readyz pings it)."""
+    from django_q.brokers.redis_broker import Redis
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "REDIS", settings["Q_CLUSTER"]["redis"])
+    monkeypatch.setattr(Conf, "DJANGO_REDIS", None)
+    return Redis.get_connection()
+
+
+def test_a_silent_broker_is_given_up_on_but_a_task_wait_is_not_cut(monkeypatch):
+    settings = load_settings(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/0")
+    options = broker_connection(monkeypatch, settings).connection_pool.connection_kwargs
+    assert options["socket_connect_timeout"] > 0
+    assert 1 < options["socket_timeout"] < settings["Q_TIMEOUT"]  # above BLPOP's 1 s wait
+    # Timeouts the operator wrote into REDIS_URL are kept.
+    settings = load_settings(monkeypatch, REDIS_URL="redis://127.0.0.1:6379/0?socket_timeout=9")
+    assert (
+        broker_connection(monkeypatch, settings).connection_pool.connection_kwargs["socket_timeout"]
+        == 9
+    )
 
 
 def test_it_keeps_the_task_retry_longer_than_its_timeout(monkeypatch):

@@ -2,14 +2,16 @@
 (WEBHOOK_DEADLINE) however slowly the receiver drips its answer, and deliveries go to a
 django-q2 cluster of their own, never to the workers doing AWS work."""
 
+import functools
 import time
 
+import httpx
 import pytest
 from django_q.brokers import get_broker
 from django_q.models import Schedule
 
 from tests.support.cluster import start_cluster, stop_cluster, use_private_queue
-from tests.support.webhooks import dripping_server, make_endpoint, send_test
+from tests.support.webhooks import dripping_server, fake_dns, make_endpoint, send_test
 from webhooks import client, queue, services
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +29,32 @@ def test_a_dripping_receiver_is_cut_at_the_deadline(settings, local_network):
     assert result.error.code == "webhook_cut_off"
     assert str(result.error).startswith("No complete answer within 1 s (WEBHOOK_DEADLINE)")
     assert 0 < receiver.sent < len(receiver.answer)
+
+
+def test_connecting_to_several_silent_addresses_shares_the_deadline(settings, monkeypatch):
+    """The deadline's cut only reaches connected sockets: connecting must share it too.
+    Four addresses that each fail only when their connect timeout runs out: the first
+    two get the whole WEBHOOK_TIMEOUT, the third what is left, the fourth is not tried."""
+    settings.WEBHOOK_TIMEOUT, settings.WEBHOOK_DEADLINE = 10, 25
+    addresses = ["93.184.215.14", "93.184.215.15", "93.184.215.16", "93.184.215.17"]
+    fake_dns(monkeypatch, {"hooks.example.com": addresses})
+    now = [1000.0]  # the clock the deadline reads; only the fake connections move it
+    monkeypatch.setattr(
+        client, "Deadline", functools.partial(client.Deadline, clock=lambda: now[0])
+    )
+    tried = []
+
+    def unreachable(transport, request):
+        timeout = request.extensions["timeout"]["connect"]
+        tried.append((request.url.host, timeout))
+        now[0] += timeout
+        raise httpx.ConnectError("No route to host", request=request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", unreachable)
+    result = client.post_event("https://hooks.example.com/h", "{}", secrets=["s"], event_id="e")
+    assert tried == [(addresses[0], 10), (addresses[1], 10), (addresses[2], 5)]
+    assert result.retryable
+    assert result.error.startswith("No complete answer within 25 s (WEBHOOK_DEADLINE)")
 
 
 def test_the_cut_attempt_is_recorded_as_timed_out_and_retried(

@@ -46,27 +46,48 @@ class VettedTransport(httpx.BaseTransport):
     """Checks every request's URL right before sending (validators.vet_url) and connects to
     the addresses that check resolved, never resolving the name a second time: a DNS answer
     that changes between the check and the connection (DNS rebinding) cannot redirect us.
-    The Host header, SNI and the certificate check still use the host name."""
+    The Host header, SNI and the certificate check still use the host name.
 
-    def __init__(self):
+    With a `deadline`, connecting shares it: each address gets at most the time left, and
+    none is tried once it has run out (the deadline's own cut only reaches sockets that
+    finished connecting, so N silent addresses would otherwise cost N connect timeouts)."""
+
+    def __init__(self, deadline=None):
         self._transport = httpx.HTTPTransport()
+        self._deadline = deadline
 
     def handle_request(self, request):
         target = validators.vet_url(str(request.url))
         if target.host_is_address:
-            return self._transport.handle_request(request)
+            attempts = [request]
+        else:
+            attempts = (_pinned(request, address, target.host) for address in target.addresses)
         failure = None
-        for address in target.addresses:
+        for attempt in attempts:
+            left = None if self._deadline is None else self._deadline.remaining()
+            if left is not None and left <= 0:
+                break
             try:
-                return self._transport.handle_request(_pinned(request, address, target.host))
+                return self._transport.handle_request(_connect_within(attempt, left))
             except httpx.ConnectError as exc:
                 # Nothing was sent yet, so the next checked address is safe to try (an
                 # IPv6 answer first on a worker without an IPv6 route is common).
                 failure = exc
-        raise failure
+        raise failure or httpx.ConnectTimeout("No time left to connect.", request=request)
 
     def close(self):
         self._transport.close()
+
+
+def _connect_within(request, seconds):
+    """The request with its connect timeout cut to `seconds` (None: left as it is)."""
+    if seconds is None:
+        return request
+    timeouts = dict(request.extensions.get("timeout", {}))
+    configured = timeouts.get("connect")
+    timeouts["connect"] = seconds if configured is None else min(configured, seconds)
+    request.extensions = {**request.extensions, "timeout": timeouts}
+    return request
 
 
 def _pinned(request, address, host):
@@ -87,9 +108,11 @@ class Deadline:
     connection down under httpx, whichever read it is in. It learns the connection from
     httpcore's trace hook (the `trace` request extension)."""
 
-    def __init__(self, seconds):
+    def __init__(self, seconds, clock=time.monotonic):
         self.seconds = seconds
-        self.expired = False
+        self._clock = clock
+        self._ends_at = clock() + seconds
+        self.expired = False  # set when the time is up and the connections are cut
         self._streams = []
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
@@ -98,6 +121,10 @@ class Deadline:
     def __enter__(self):
         self._timer.start()
         return self
+
+    def remaining(self):
+        """Seconds left (0 once the deadline has passed)."""
+        return max(0.0, self._ends_at - self._clock())
 
     def __exit__(self, *exc):
         self._timer.cancel()
@@ -149,7 +176,7 @@ def post_event(url, body, *, secrets, event_id):
         with (
             deadline,
             httpx.Client(
-                transport=VettedTransport(),
+                transport=VettedTransport(deadline),
                 timeout=httpx.Timeout(settings.WEBHOOK_TIMEOUT),
                 follow_redirects=False,
                 trust_env=False,
@@ -165,7 +192,9 @@ def post_event(url, body, *, secrets, event_id):
             result = _result(response, _ms_since(started))
             return _past_deadline(started) if deadline.expired else result
     except httpx.TransportError as exc:
-        if deadline.expired:
+        # The transport gives up connecting when no time is left, maybe an instant before
+        # the timer has fired.
+        if deadline.expired or deadline.remaining() <= 0:
             return _past_deadline(started)
         return _transport_failure(exc, started)
     except validators.UnsafeUrl as exc:
