@@ -59,23 +59,20 @@ def test_a_peering_reads_back_with_the_models_names(api, deployment):
     assert body["customer_steps"] is None
 
 
-def test_a_failed_peering_reads_its_reason_code_beside_the_reason_in_the_callers_language(
-    api, deployment
-):
+def test_a_failed_peering_reads_its_reason_code_beside_the_reason_in_english(api, deployment):
+    """Programs read the API: the reason is English whatever the caller's Accept-Language,
+    and the code and its parameters beside it are what a program should branch on."""
     peering = make_peering(
         deployment,
         "peer_deleted",
         status_reason_code="deleted_by_customer",
         status_reason_params={"state": "deleted"},
     )
-    english = api.get(peering_url(peering.pk)).json()
-    assert english["status_reason_code"] == "deleted_by_customer"
-    assert english["status_reason_params"] == {"state": "deleted"}
-    assert english["status_reason"].startswith("The peering connection is deleted in AWS")
-    chinese = api.get(peering_url(peering.pk), headers={"Accept-Language": "zh-hans"}).json()
-    assert chinese["status_reason_code"] == "deleted_by_customer"
-    assert chinese["status_reason"] != english["status_reason"]
-    assert chinese["status_reason"].isascii() is False
+    for language in ("en", "zh-hans"):
+        body = api.get(peering_url(peering.pk), headers={"Accept-Language": language}).json()
+        assert body["status_reason_code"] == "deleted_by_customer"
+        assert body["status_reason_params"] == {"state": "deleted"}
+        assert body["status_reason"].startswith("The peering connection is deleted in AWS")
 
 
 def test_a_peering_is_found_by_its_pcx_id_as_well(api, deployment):

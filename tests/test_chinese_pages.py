@@ -100,9 +100,7 @@ def pages(world):
 )
 def test_a_main_page_in_chinese_has_no_english_sentence(client, world, name):
     url, htmx = pages(world)[name]
-    # The actions' names are the i18n-codes branch's (checked below, marked until merged).
-    actions = [str(label) for _, label in audit.customer_actions()]
-    assert english_sentences(chinese_page(client, url, htmx), allowed=actions) == []
+    assert english_sentences(chinese_page(client, url, htmx)) == []
 
 
 @pytest.mark.parametrize("name", ["list", "form", "revoke"])
@@ -160,19 +158,13 @@ def test_the_api_documentation_in_chinese_says_its_own_words_in_chinese(client, 
     assert "<p>请求体（JSON）：</p>" in page and "错误：" in page
 
 
-# Refusals, failure reasons and the audit log's actions and messages become codes rendered in
-# the reader's language on the i18n-codes branch: strict, so that the merge turns these red
-# until their marks are removed.
-CODES = pytest.mark.xfail(strict=True, reason="refusals and audit texts: the i18n-codes branch")
-
-
-@CODES
+# Refusals, failure reasons and the audit log's actions and messages are codes rendered in
+# the reader's language (core/reasons.py).
 def test_the_delete_refusal_in_chinese_has_no_english_sentence(client, world):
     url, htmx = pages(world)["delete refused"]
     assert english_sentences(chinese_page(client, url, htmx)) == []
 
 
-@CODES
 def test_the_audit_logs_events_in_chinese_have_no_english_sentence(client, world):
     deployment = world[0]
     audit.record(
