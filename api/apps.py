@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ApiConfig(AppConfig):
@@ -8,8 +9,8 @@ class ApiConfig(AppConfig):
     verbose_name = "API"
     # What customers may filter their audit log by (core.audit.customer_actions).
     audit_actions = [
-        ("api_key.created", "API key created"),
-        ("api_key.revoked", "API key revoked"),
+        ("api_key.created", _("API key created")),
+        ("api_key.revoked", _("API key revoked")),
     ]
 
     def ready(self):

@@ -301,23 +301,25 @@ def _tell(model_admin, request, one, several, outcomes):
 
 
 def _summary(event):
-    """An audit event in one line: its message and what changed."""
+    """An audit event in one line: its message and what changed, in the reader's language
+    (the same lines as the customer's audit log: audit_display)."""
     parts = [event.message_text] if event.message_text else []
-    before = audit_display.with_rendered_reasons(event.before)
-    after = audit_display.with_rendered_reasons(event.after)
-    for key, value in after.items():
-        if key in before and before[key] != value:
-            parts.append(f"{key}: {_shown(before[key])} \u2192 {_shown(value)}")
-        elif value not in _EMPTY:
-            parts.append(f"{key}: {value}")
+    before, after = _in_words(event.before), _in_words(event.after)
+    parts += [str(change) for change in audit_display.changes(before, after)]
     return " \u00b7 ".join(parts)
 
 
-_EMPTY: tuple[object, ...] = ("", [], None)
-
-
-def _shown(value):
-    return "\u2014" if value in _EMPTY else value
+def _in_words(values):
+    """A peering's status and a support request's state as the page's badges word them,
+    rather than their codes."""
+    if not isinstance(values, dict):
+        return values
+    shown = dict(values)
+    if isinstance(shown.get("status"), str):
+        shown["status"] = status_word(shown["status"])
+    if isinstance(shown.get("state"), str):
+        shown["state"] = str(STATE_WORDS.get(shown["state"], shown["state"]))
+    return shown
 
 
 class ResourceAdminForm(forms.ModelForm):

@@ -88,7 +88,7 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
                 "fields": [
                     "organization",
                     "peering_link",
-                    "failed_status",
+                    "failed_status_word",
                     "failure_reason",
                     "failure_reason_code",
                     "words",
@@ -154,6 +154,16 @@ class SupportRequestAdmin(KeepsHistory, AuditedAdmin):
         return format_html(
             '<a href="{}">{}</a> {}', change_url(peering), peering, status_badge(peering.status)
         )
+
+    # The status and the reason it failed with, in the reader's language: the field holds
+    # the status's code, and failure_reason is a property (rendered from its code).
+    @admin.display(description=_("status when asked"))
+    def failed_status_word(self, request_):
+        return status_word(request_.failed_status)
+
+    @admin.display(description=_("reason when asked"))
+    def failure_reason(self, request_):
+        return request_.failure_reason
 
     @admin.display(description=_("Failure"))
     def failure(self, request_):

@@ -101,7 +101,7 @@ def test_a_peering_page_reads_in_chinese_with_aws_names_in_english(
     services.ask_support(peering, user=owner, words="")
     client.force_login(support)
     words = text_of(client.get(f"{PEERINGS}{peering.pk}/change/", **CHINESE).content.decode())
-    for said in ("AWS 实时状态", "工单", "审计记录", "操作人", "重新同步"):
+    for said in ("AWS 实时状态", "工单", "审计记录", "操作者", "重新同步"):
         assert said in words
     assert "AWS 在 us-east-1 中找不到此 Peering Connection。" in words
 

@@ -100,7 +100,11 @@ def test_queue_depth_and_the_oldest_tasks_age_come_from_the_broker(scrape, monke
     assert 0 < metrics[age] < 60
 
 
-def test_aws_calls_are_counted_by_operation_and_outcome_throttles_included(monkeypatch, settings):
+def test_aws_calls_are_counted_by_operation_and_outcome_throttles_included(
+    transactional_db,  # every EC2 request takes a token from the budget kept in the database
+    monkeypatch,
+    settings,
+):
     settings.AWS_MAX_ATTEMPTS = 2
     throttled = (
         400,

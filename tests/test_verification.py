@@ -104,7 +104,12 @@ def test_it_refuses_the_wrong_vpc(aws_deployment):
 
 
 def not_found(deployment, peering_id):
-    return not_for_this_deployment(deployment, peering_id)
+    """The not-found refusal as the customer reads it (in English here)."""
+    return as_read(not_for_this_deployment(deployment, peering_id))
+
+
+def as_read(errors):
+    return {field: [str(m) for m in messages] for field, messages in errors.items()}
 
 
 def test_a_request_for_another_vpc_of_ours_reads_as_no_such_request(aws_deployment, organization):
@@ -348,7 +353,7 @@ def test_a_request_addressed_to_another_account_reads_as_no_such_request(stubbed
     stubbed.add_response("describe_vpc_peering_connections", answer)
     with pytest.raises(services.Refused) as caught:
         stubbed_check(deployment)
-    assert caught.value.errors == not_found(deployment, STUB_PCX)
+    assert as_read(caught.value.errors) == not_found(deployment, STUB_PCX)
     assert "999999999999" not in str(caught.value.errors)
     assert "expired" not in str(caught.value.errors)
 

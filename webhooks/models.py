@@ -101,11 +101,12 @@ class WebhookDelivery(models.Model):
     """One event for one endpoint, however many attempts it takes."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SUCCEEDED = "succeeded", _("Succeeded")
-        FAILED = "failed", _("Failed")
+        # In their own context: a peering's "Pending" (等待中) is not a delivery's (待发送).
+        PENDING = "pending", pgettext_lazy("webhook delivery status", "Pending")
+        SUCCEEDED = "succeeded", pgettext_lazy("webhook delivery status", "Succeeded")
+        FAILED = "failed", pgettext_lazy("webhook delivery status", "Failed")
         # The endpoint was disabled before the delivery went out.
-        CANCELLED = "cancelled", _("Cancelled")
+        CANCELLED = "cancelled", pgettext_lazy("webhook delivery status", "Cancelled")
 
     endpoint = models.ForeignKey(
         WebhookEndpoint,
