@@ -1,12 +1,15 @@
 """Every error the API gives is RFC 9457 `application/problem+json`: a `type` naming the
 problem for programs, a `title` and `detail` for people, the `status`, the request's path
 (`instance`) and its `request_id`; refusals (422) carry their messages by field in
-`errors`, as the dialog shows them by its fields."""
+`errors`, as the dialog shows them by its fields, and beside them in `codes` each message's
+stable code (core/reasons.py, or Django's and DRF's own such as `required`; "" when it has
+none), in the same order: programs branch on the codes, never on the words."""
 
 import math
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -35,16 +38,34 @@ class Problem(exceptions.APIException):
     ):
         super().__init__(detail, code)
         self.status_code = status
-        self.errors = errors
+        # Made into text here, in the view (English: ApiView answers in English), so that a
+        # Reason or a lazy message never reaches the JSON renderer.
+        self.errors, self.codes = by_field(errors) if errors is not None else (None, None)
         self.location = location
         self.retry_after = retry_after
         self.extra = extra or {}
 
 
+def by_field(errors):
+    """`errors` ({field: [message]}, None or "__all__" for the whole request; a message a
+    string, a core.reasons.Reason, a Django ValidationError or a DRF ErrorDetail) as
+    ({field: [text]}, {field: [code]}), the code "" where a message has none."""
+    texts, codes = {}, {}
+    for field, messages in errors.items():
+        key = WHOLE_REQUEST if field in (None, "__all__") else str(field)
+        for message in messages if isinstance(messages, list | tuple) else [messages]:
+            if isinstance(message, DjangoValidationError):
+                text = " ".join(message.messages)
+            else:
+                text = str(message)
+            texts.setdefault(key, []).append(text)
+            codes.setdefault(key, []).append(str(getattr(message, "code", None) or ""))
+    return texts, codes
+
+
 def refused(errors, detail="The request was refused; see errors by field."):
-    """422: `errors` maps fields (None: the whole request) to messages."""
-    by_field = {field or WHOLE_REQUEST: [str(m) for m in ms] for field, ms in errors.items()}
-    return Problem(422, "refused", detail, errors=by_field)
+    """422: `errors` maps fields (None: the whole request) to messages (see by_field)."""
+    return Problem(422, "refused", detail, errors=errors)
 
 
 def conflict(code, detail, **kwargs):
@@ -68,15 +89,10 @@ def problem_response(request, status, code, detail, *, headers=None, **members):
 
 
 def _messages(detail):
-    """A DRF error detail as {field: [messages]}."""
+    """A DRF error detail as ({field: [messages]}, {field: [codes]})."""
     if isinstance(detail, dict):
-        return {
-            str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
-            for field, msgs in detail.items()
-        }
-    if isinstance(detail, list):
-        return {WHOLE_REQUEST: [str(m) for m in detail]}
-    return {WHOLE_REQUEST: [str(detail)]}
+        return by_field(detail)
+    return by_field({None: detail if isinstance(detail, list) else [detail]})
 
 
 def exception_handler(exc, context):
@@ -99,6 +115,7 @@ def exception_handler(exc, context):
         detail = exc.detail
         if exc.errors is not None:
             members["errors"] = exc.errors
+            members["codes"] = exc.codes
         if exc.location:
             headers["Location"] = exc.location
             members["location"] = exc.location
@@ -108,7 +125,7 @@ def exception_handler(exc, context):
         # Input that cannot be acted on is a refusal, whichever layer found it.
         status, code = 422, "invalid"
         detail = "The request was refused; see errors by field."
-        members["errors"] = _messages(exc.detail)
+        members["errors"], members["codes"] = _messages(exc.detail)
     else:
         code = exc.default_code
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)

@@ -33,6 +33,12 @@ PROBLEM = {
             "description": "Messages by field (non_field_errors: the whole request).",
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
         },
+        "codes": {
+            "type": "object",
+            "description": "Beside `errors`, in the same order: each message's stable code "
+            "(such as peering_id_in_use, request_not_found, required), empty when it has none.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
         "location": {"type": "string", "description": "The existing object (duplicates)."},
         "peering_status": {"type": "string", "description": "The peering's status, on a 409."},
         "resources": {

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from api import idempotency, problems, serializers
 from api.base import ApiView, Cursor, as_pk
 from core.models import AuditEvent
+from core.reasons import Reason
 from peerings import ratebudget, services
 from peerings.audit_views import _as_customers_see
 from peerings.forms import AuditFilterForm, MoveResourceForm, PeeringForm, ResourceForm
@@ -98,9 +99,8 @@ class _View(_Lookups, ApiView):
 
 
 def _form_refusal(form):
-    return problems.refused(
-        {None if field == "__all__" else field: msgs for field, msgs in form.errors.items()}
-    )
+    # As ValidationErrors, for their codes (a Refused's reasons keep theirs, see add_to).
+    return problems.refused(form.errors.as_data())
 
 
 @extend_schema(tags=["deployments"])
@@ -153,13 +153,8 @@ class DeploymentPeerings(mixins.ListModelMixin, _View):
         self.require_write()
         data = self.body()
         if not deployment.peering_allowed:
-            raise problems.refused(
-                {
-                    None: [
-                        f"VPC peering is not available on the {deployment.get_plan_display()} plan."
-                    ]
-                }
-            )
+            plan = str(deployment.get_plan_display())
+            raise problems.refused({None: [Reason("plan_not_allowed", {"plan": plan})]})
         form = PeeringForm(data, deployment=deployment)
         self._refuse_duplicates(
             deployment,

@@ -105,11 +105,11 @@ class PeeringConnection(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     # Said to the customer: what went wrong and what they can do about it, as a code of
     # core/reasons.py and its parameters, rendered in the reader's language (status_reason).
-    status_reason_code = models.CharField("status reason code", max_length=64, blank=True)
-    status_reason_params = models.JSONField("status reason parameters", default=dict, blank=True)
+    status_reason_code = models.CharField(_("status reason code"), max_length=64, blank=True)
+    status_reason_params = models.JSONField(_("status reason parameters"), default=dict, blank=True)
     # The English sentence of a row older than the codes that migration 0009 could not read
     # back into one: shown as it is.
-    status_reason_text = models.TextField("status reason (before codes)", blank=True)
+    status_reason_text = models.TextField(_("status reason (before codes)"), blank=True)
     # Whether a Retry can succeed (AWS still holds a request we can accept).
     retryable = models.BooleanField(default=False)
     created_by = models.ForeignKey(

@@ -198,6 +198,8 @@ def test_a_duplicate_peering_id_is_409_pointing_at_the_existing_peering(api, dep
     body = assert_problem(response, 409)
     assert response["Location"] == peering_url(existing.pk)
     assert "peering_id" in body["errors"]
+    assert "peering_id_in_use" in body["codes"]["peering_id"]
+    assert existing.peering_id in body["errors"]["peering_id"][0]
 
 
 def test_a_duplicate_vpc_is_409_pointing_at_the_existing_peering(api, deployment):
@@ -213,22 +215,43 @@ def test_a_duplicate_vpc_is_409_pointing_at_the_existing_peering(api, deployment
     body = assert_problem(response, 409)
     assert response["Location"] == peering_url(existing.pk)
     assert list(body["errors"]) == ["vpc_id"]
+    assert body["codes"] == {"vpc_id": ["vpc_already_peered"]}
 
 
-def test_another_organizations_duplicate_is_409_without_its_location(api, deployment):
+def test_another_organizations_peering_id_reads_as_no_such_request(api, deployment):
+    """An outsider learns nothing: another organization's live peering ID is not a 409
+    (nor a Location) but reads exactly as an ID that exists nowhere, the refusal AWS gives
+    for a request not addressed to this deployment. 409 with Location is only for the
+    key's own organization (above)."""
     from core.models import Organization
 
     theirs = make_peering(make_deployment(Organization.objects.create(name="Them")), "running")
-    response = api.post(
-        peerings_url(deployment),
-        {
-            "peering_id": theirs.peering_id,
-            "account_id": "210987654321",
-            "vpc_id": "vpc-0000000000000abcd",
-        },
-    )
-    assert_problem(response, 409)
-    assert not response.has_header("Location")
+
+    def refusal(peering_id):
+        response = api.post(
+            peerings_url(deployment),
+            {
+                "peering_id": peering_id,
+                "account_id": "210987654321",
+                "vpc_id": "vpc-0000000000000abcd",
+            },
+        )
+        body = assert_problem(response, 422)
+        assert not response.has_header("Location")
+        assert "location" not in body
+        return body
+
+    body = refusal(theirs.peering_id)
+    assert body["codes"] == {"peering_id": ["request_not_found"]}
+    assert theirs.customer_vpc_id not in str(body)
+    assert theirs.customer_account_id not in str(body)
+    unknown = "pcx-0000000000000dead"
+    nowhere = refusal(unknown)
+    assert body["errors"] == {
+        field: [m.replace(unknown, theirs.peering_id) for m in messages]
+        for field, messages in nowhere["errors"].items()
+    }
+    assert body["codes"] == nowhere["codes"]
 
 
 def test_delete_is_202_deleting_then_404_once_deleted(api, deployment):
