@@ -54,7 +54,8 @@ def test_connecting_to_several_silent_addresses_shares_the_deadline(settings, mo
     result = client.post_event("https://hooks.example.com/h", "{}", secrets=["s"], event_id="e")
     assert tried == [(addresses[0], 10), (addresses[1], 10), (addresses[2], 5)]
     assert result.retryable
-    assert result.error.startswith("No complete answer within 25 s (WEBHOOK_DEADLINE)")
+    assert result.error.code == "webhook_cut_off"
+    assert str(result.error).startswith("No complete answer within 25 s (WEBHOOK_DEADLINE)")
 
 
 def test_the_cut_attempt_is_recorded_as_timed_out_and_retried(
