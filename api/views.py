@@ -322,7 +322,9 @@ class DeploymentResources(mixins.ListModelMixin, _View):
         deployment = self.deployment(id)
         self.require_write()
         data = _with_peering_pk(self, deployment, self.body())
-        existing = deployment.resources.filter(name=str(data.get("name") or "").strip()).first()
+        name = str(data.get("name") or "").strip()
+        # A NUL never reaches a query (PostgreSQL refuses it: a 500); the form refuses it below.
+        existing = None if "\x00" in name else deployment.resources.filter(name=name).first()
         if existing is not None:
             raise problems.conflict(
                 "duplicate",
@@ -344,7 +346,12 @@ class DeploymentResources(mixins.ListModelMixin, _View):
 def _with_peering_pk(view, deployment, data):
     """The body with its `peering` (our ID or the pcx-… ID) as our ID, for the forms."""
     ref = data.get("peering")
-    if isinstance(ref, str | int) and not isinstance(ref, bool) and str(ref):
+    if (
+        isinstance(ref, str | int)
+        and not isinstance(ref, bool)
+        and str(ref)
+        and "\x00" not in str(ref)
+    ):
         rows = view.peerings().filter(deployment=deployment)
         found = rows.filter(peering_id=str(ref).lower()).order_by("-id").first()
         if found is not None:

@@ -94,6 +94,22 @@ def test_a_host_outside_the_peerings_cidr_is_422_on_host(api, deployment):
     assert not Resource.objects.exists()
 
 
+def test_a_nul_in_a_name_or_peering_is_422_not_a_server_error(api, deployment):
+    """PostgreSQL refuses NUL in text: nothing the caller typed may reach a query with one
+    (schemathesis found the 500 on PostgreSQL)."""
+    peering = make_peering(deployment, "running")
+    for name, ref in (("d\x00b", peering.pk), ("db", "pcx-\x00")):
+        body = assert_problem(
+            api.post(
+                resources_url(deployment),
+                {"name": name, "kind": "mysql", "host": "172.16.1.9", "port": 3306, "peering": ref},
+            ),
+            422,
+        )
+        assert body["errors"]
+    assert not Resource.objects.exists()
+
+
 def test_a_peering_not_running_is_refused_on_peering(api, deployment):
     peering = make_peering(deployment, "pending")
     body = assert_problem(
