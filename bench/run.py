@@ -543,7 +543,7 @@ def measure_burst(scale, table, w):
     minimum, busiest = result.minimum()
     capacity, rate = burst.ratebudget.bucket_size(busiest) if busiest else (0, 0)
     table.section(
-        f"4. Burst: {result.peerings} peerings confirmed at once, 2-worker cluster, behind a "
+        f"5. Burst: {result.peerings} peerings confirmed at once, 2-worker cluster, behind a "
         "proxy that throttles EC2 with AWS's bucket sizes"
     )
     table.check(
