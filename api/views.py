@@ -13,7 +13,7 @@ from api.base import ApiView, Cursor, as_pk
 from core.models import AuditEvent
 from core.reasons import Reason
 from peerings import ratebudget, services
-from peerings.audit_views import _as_customers_see
+from peerings.audit_views import as_customers_see
 from peerings.forms import AuditFilterForm, MoveResourceForm, PeeringForm, ResourceForm
 from peerings.models import Deployment, PeeringConnection, Resource
 from peerings.services.checks import database_problems
@@ -435,7 +435,7 @@ class AuditEventList(mixins.ListModelMixin, _View):
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
         for event in page:
-            event.actor_label, event.shown_ip, event.shown_request_id = _as_customers_see(
+            event.actor_label, event.shown_ip, event.shown_request_id = as_customers_see(
                 event.actor_name, event.source, event.ip, event.request_id, event.by_support
             )
         return page

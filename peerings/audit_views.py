@@ -47,7 +47,7 @@ def audit_log(request):
     older = page[AUDIT_PAGE_SIZE - 1].id if len(page) > AUDIT_PAGE_SIZE else None
     labels = audit_display.action_labels()
     for event in page:
-        event.actor_label, event.ip, event.request_id = _as_customers_see(
+        event.actor_label, event.ip, event.request_id = as_customers_see(
             event.actor_name, event.source, event.ip, event.request_id, event.by_support
         )
         event.action_label = audit_display.action_label(event.action, labels)
@@ -71,7 +71,7 @@ def audit_log(request):
     return response
 
 
-def _as_customers_see(actor_name, source, ip, request_id, by_support):
+def as_customers_see(actor_name, source, ip, request_id, by_support):
     """(actor, IP, request ID) as a customer may see them: the vendor's support staff, in
     the admin or through work they queued, appear as the vendor's support, without their
     usernames, addresses or request IDs (which would tie their events together)."""
@@ -139,7 +139,7 @@ def audit_export(request):
         ):
             *values, by_support, deployment, message_code, message_params, before, after = event
             values[0] = values[0].isoformat()
-            values[1], values[3], values[4] = _as_customers_see(*values[1:5], by_support)
+            values[1], values[3], values[4] = as_customers_see(*values[1:5], by_support)
             values[9] = reasons.render(message_code, message_params, fallback=values[9])
             added = [audit_display.action_label(values[5], labels), deployment, message_code]
             yield writer.writerow(
