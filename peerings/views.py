@@ -206,8 +206,11 @@ def peering_new(request, pk):
     return _done(
         request,
         deployment,
-        f"{peering.peering_id} confirmed. We are accepting it in AWS and adding our routes "
-        "and rules; this takes about a minute.",
+        _(
+            "%(peering_id)s confirmed. We are accepting it in AWS and adding our routes and "
+            "rules; this takes about a minute."
+        )
+        % {"peering_id": peering.peering_id},
     )
 
 

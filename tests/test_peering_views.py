@@ -704,3 +704,19 @@ def test_outside_demo_mode_there_is_no_demo_request(client, owner, deployment, s
     dialog = client.get(new_url(deployment), **HTMX).content.decode()
     assert "create this request from a sandbox customer account" not in dialog
     assert demo_path not in dialog
+
+
+def test_the_confirmation_says_what_happens_next_in_the_readers_language(
+    client, owner, aws_deployment
+):
+    request = sandbox.create_customer_request(aws_deployment)
+    client.force_login(owner)
+    response = client.post(
+        new_url(aws_deployment),
+        form_data(request),
+        headers={"accept-language": "zh-CN"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert f"{request.peering_id} 已确认" in page
+    assert "We are accepting it" not in page
