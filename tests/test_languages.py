@@ -192,3 +192,17 @@ def test_form_labels_and_field_errors_read_in_chinese(client, owner, deployment)
     refused = client.post(url, {"peering_id": "", "account_id": "", "vpc_id": ""}, **CHINESE)
     # Django REST framework's catalog (an installed app) words it before Django's own does.
     assert "该字段是必填项。" in refused.content.decode()
+
+
+def test_dates_are_written_iso_in_english_and_without_leading_zeros_in_chinese():
+    from django.utils import translation
+
+    from core.templatetags.portal import local_date, utc_time
+
+    moment = datetime(2026, 3, 5, 4, 7, 9, tzinfo=UTC)
+    with translation.override("en"):
+        assert (local_date(moment), utc_time(moment)) == ("2026-03-05", "2026-03-05 04:07 UTC")
+        assert utc_time(moment, "second") == "2026-03-05 04:07:09 UTC"
+    with translation.override("zh-hans"):
+        assert (local_date(moment), utc_time(moment)) == ("2026年3月5日", "2026年3月5日 04:07 UTC")
+        assert utc_time(moment, "second") == "2026年3月5日 04:07:09 UTC"

@@ -5,7 +5,6 @@ from datetime import UTC
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import reverse
-from django.utils.dateformat import format as format_date
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import get_language, pgettext
@@ -13,10 +12,20 @@ from django.utils.translation import get_language, pgettext
 register = template.Library()
 
 # Dates and times as each language writes them (Django's own formats for English are
-# "Dec. 1, 2026, 2:42 a.m.", which our people and tests read as ISO dates instead).
+# "Dec. 1, 2026, 2:42 a.m.", which our people and tests read as ISO dates instead). Python
+# format strings, not Django's date formats: pages write two times on each of hundreds of
+# rows, and Django's formatter was about 5 % of such a page (cProfile, 500 rows).
 DATE_PATTERNS = {
-    "en": {"date": "Y-m-d", "minute": "Y-m-d H:i", "second": "Y-m-d H:i:s"},
-    "zh-hans": {"date": "Y年n月j日", "minute": "Y年n月j日 H:i", "second": "Y年n月j日 H:i:s"},
+    "en": {
+        "date": "{0:%Y-%m-%d}",
+        "minute": "{0:%Y-%m-%d %H:%M}",
+        "second": "{0:%Y-%m-%d %H:%M:%S}",
+    },
+    "zh-hans": {
+        "date": "{0.year}年{0.month}月{0.day}日",
+        "minute": "{0.year}年{0.month}月{0.day}日 {0:%H:%M}",
+        "second": "{0.year}年{0.month}月{0.day}日 {0:%H:%M:%S}",
+    },
 }
 
 
@@ -29,14 +38,14 @@ def _pattern(precision):
 @register.filter
 def local_date(moment):
     """The day, in the reader's language (and the site's time zone)."""
-    return format_date(localtime(moment), _pattern("date"))
+    return _pattern("date").format(localtime(moment))
 
 
 @register.filter
 def utc_time(moment, precision="minute"):
     """A time in UTC written the reader's way, the zone named: "2026-11-30 14:05 UTC",
     "2026年11月30日 14:05 UTC". `precision`: "minute" or "second"."""
-    return f"{format_date(localtime(moment, UTC), _pattern(precision))} UTC"
+    return f"{_pattern(precision).format(localtime(moment, UTC))} UTC"
 
 
 # Each header link and the URL names of the pages under it.
