@@ -132,14 +132,16 @@ MESSAGES = {
         "The set-up stopped: the portal's own AWS set-up has a problem, and our support team "
         "has been alerted. Nothing is lost: press Retry once it is fixed."
     ),
+    # "about half an hour": the worker's retry rounds (peerings.queue.retry_delay, ten
+    # of them, MAX_UNAVAILABLE_ROUNDS); tests/test_reasons.py holds the two together.
     "setup_unavailable": _(
-        "AWS did not answer for several minutes, so the set-up stopped. Nothing is lost: "
+        "AWS did not answer for about half an hour, so the set-up stopped. Nothing is lost: "
         "press Retry."
     ),
     # --- deleting ---
     "delete_unavailable": _(
-        "Deleting stopped because AWS did not complete a step (no answer for several "
-        "minutes). Nothing is left half-done that a second try cannot finish: press Delete "
+        "Deleting stopped because AWS did not complete a step (no answer for about half an "
+        "hour). Nothing is left half-done that a second try cannot finish: press Delete "
         "again."
     ),
     "delete_refused": _(

@@ -41,7 +41,7 @@ def test_a_failed_peerings_reason_reads_in_the_readers_language(deployment):
     assert (peering.status_reason_code, peering.status_reason_params) == ("setup_unavailable", {})
     assert peering.status_reason_text == ""
     english = (
-        "AWS did not answer for several minutes, so the set-up stopped. Nothing is lost: "
+        "AWS did not answer for about half an hour, so the set-up stopped. Nothing is lost: "
         "press Retry."
     )
     with translated(chinese_for("setup_unavailable", SETUP_UNAVAILABLE_ZH)):
@@ -352,3 +352,21 @@ def test_the_csv_writes_the_readers_language_beside_the_machines_codes(client, o
     assert (requeued["message"], requeued["message_code"]) == ("pending 状态过久。", "requeued")
     old = by_action["peering.created"]
     assert (old["message"], old["message_code"]) == ("Written in English in 2025.", "")
+
+
+@pytest.mark.parametrize("code", ["setup_unavailable", "delete_unavailable"])
+def test_about_half_an_hour_is_what_the_worker_waits_before_it_gives_up(code, monkeypatch):
+    """The messages name the worker's retry schedule: rounds 1 … MAX_UNAVAILABLE_ROUNDS-1
+    of peerings.queue.retry_delay, each drawn from the upper half of its ceiling."""
+    from types import SimpleNamespace
+
+    from peerings import queue, services
+
+    def waited(draw):
+        monkeypatch.setattr(queue, "random", SimpleNamespace(uniform=draw))
+        rounds = range(1, services.MAX_UNAVAILABLE_ROUNDS)
+        return sum(queue.retry_delay(n) for n in rounds) / 60
+
+    shortest, longest = waited(lambda low, high: low), waited(lambda low, high: high)
+    assert shortest >= 15 and longest <= 45, (shortest, longest)
+    assert "about half an hour" in reasons.english(code, {})
