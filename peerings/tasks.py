@@ -32,5 +32,11 @@ def reconcile_peerings():
 
 
 def reconcile_deployments(deployment_ids, actor):
-    with audit.acting_as(audit.Actor(**actor)), ratebudget.priority(ratebudget.Priority.RECONCILE):
-        return str(services.reconcile_deployments(deployment_ids))
+    try:
+        with (
+            audit.acting_as(audit.Actor(**actor)),
+            ratebudget.priority(ratebudget.Priority.RECONCILE),
+        ):
+            return str(services.reconcile_deployments(deployment_ids))
+    finally:
+        services.reconcile_batch_done()

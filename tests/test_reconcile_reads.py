@@ -249,3 +249,58 @@ def test_one_groups_aws_failure_leaves_the_other_groups_reconciled(
     assert PeeringConnection.objects.get(pk=stranded.pk).status == "running"
     event = AuditEvent.objects.get(action="peering.resynced")
     assert (event.source, event.target_id) == ("system", str(peering.pk))
+
+
+def test_the_schedule_queues_no_new_batches_while_the_last_runs_are_still_waiting(
+    organization, simulator, django_capture_on_commit_callbacks
+):
+    two_deployments_of_two_peerings(organization)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert "1 batches of deployments queued" in tasks.reconcile_peerings()
+    assert len(queued) == 1
+    assert services.reconcile_backlog() == 1
+    # AWS is slow, the batch has not run yet: the next scheduled run adds nothing.
+    with django_capture_on_commit_callbacks(execute=False) as queued_again:
+        assert "1 batches of the last run still waiting, so none queued" in (
+            tasks.reconcile_peerings()
+        )
+    assert queued_again == []
+    queued[0]()  # the batch runs (the test cluster is synchronous)
+    assert services.reconcile_backlog() == 0
+    with django_capture_on_commit_callbacks(execute=False) as queued_later:
+        assert "1 batches of deployments queued" in tasks.reconcile_peerings()
+    assert len(queued_later) == 1
+
+
+def test_a_batch_that_fails_still_counts_as_done(organization, monkeypatch):
+    from django.core.cache import cache
+
+    cache.set(reconciling.BACKLOG_KEY, 1)
+
+    def fails(deployment_ids):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "reconcile_deployments", fails)
+    with pytest.raises(RuntimeError):
+        tasks.reconcile_deployments([1], audit.SYSTEM.as_task_context())
+    assert services.reconcile_backlog() == 0
+
+
+def test_a_batch_out_of_time_stops_and_leaves_the_rest_to_the_next_run(
+    organization, simulator, monkeypatch
+):
+    two_deployments_of_two_peerings(organization)
+    now = iter(range(1000))  # a clock that moves a second each time it is read
+    monkeypatch.setattr(reconciling, "time", SimpleNamespace(monotonic=lambda: next(now)))
+    # Started at 0, the place looked at 1 and the first peering at 2: the second, at 3, is
+    # past the budget.
+    monkeypatch.setattr(reconciling, "batch_seconds", lambda: 2.5)
+    with aws_calls() as calls:
+        report = reconcile()
+    assert (report.checked, report.out_of_time) == (1, 3)
+    assert "3 left for the next run (out of time)" in str(report)
+    assert calls == {
+        "DescribeVpcPeeringConnections": 1,
+        "DescribeRouteTables": 1,
+        "DescribeSecurityGroups": 1,
+    }

@@ -5,11 +5,13 @@ in a transitional status has its lost task queued again."""
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
@@ -203,13 +205,15 @@ class ReconcileReport:
     requeued: int = 0
     unreachable: int = 0
     unrepaired: int = 0
+    out_of_time: int = 0
 
     def __str__(self) -> str:
         return (
             f"checked {self.checked} peerings: {self.peer_deleted} deleted on the customer "
             f"side, {self.repaired} repaired, {self.requeued} stuck and re-queued, "
             f"{self.unrepaired} AWS would not let us repair, "
-            f"{self.unreachable} not checked (AWS unavailable)"
+            f"{self.unreachable} not checked (AWS unavailable), "
+            f"{self.out_of_time} left for the next run (out of time)"
         )
 
     def add(self, other: "ReconcileReport") -> None:
@@ -225,6 +229,23 @@ COMPARED = (Status.RUNNING, Status.FAILED)
 # a batch is then one page and at most 200 more reads, far inside Q_TIMEOUT.
 BATCH_PEERINGS = aws.PEERINGS_PAGE_SIZE
 BATCH_DEPLOYMENTS = 100
+
+
+def batch_seconds() -> float:
+    """How long one batch may compare before it stops and leaves the rest to the next run.
+    Its reads usually take seconds, but each may wait up to AWS_BUDGET_MAX_WAIT for the
+    shared budget when AWS is busy: half of Q_TIMEOUT keeps a batch from being killed
+    half-way (and then retried from its start by the cluster)."""
+    return settings.Q_TIMEOUT / 2
+
+
+# Batches of the last scheduled run not finished yet, in the shared cache. While some
+# wait, the schedule queues no new ones: under a long AWS slowdown the queue would otherwise
+# gain a whole run's batches every RECONCILE_EVERY_MINUTES, ahead of nothing useful. A
+# count lost with a killed worker expires with the key, so it holds runs back for an hour
+# at most.
+BACKLOG_KEY = "reconcile:batches-waiting"
+BACKLOG_EXPIRES = 3600
 
 
 def reconcile(*, stuck_after: int | None = None) -> ReconcileReport:
@@ -245,10 +266,30 @@ def queue_reconcile(*, stuck_after: int | None = None) -> str:
     that each is far inside Q_TIMEOUT, a slow or failing batch holds up no other, and a
     killed worker loses one batch's progress, not the run's."""
     report = requeue_stuck(stuck_after=stuck_after)
+    waiting = reconcile_backlog()
+    if waiting:
+        log.warning("reconcile: %d batches of the last run still waiting; none queued", waiting)
+        return (
+            f"{report.requeued} stuck and re-queued; {waiting} batches of the last run still "
+            f"waiting, so none queued"
+        )
     batches = list(reconcile_batches())
+    cache.set(BACKLOG_KEY, len(batches), timeout=BACKLOG_EXPIRES)
     for deployment_ids in batches:
         queue.enqueue_reconcile(deployment_ids)
     return f"{report.requeued} stuck and re-queued; {len(batches)} batches of deployments queued"
+
+
+def reconcile_backlog() -> int:
+    return max(cache.get(BACKLOG_KEY) or 0, 0)
+
+
+def reconcile_batch_done() -> None:
+    """One queued batch has finished (or failed): one fewer for the next run to wait for."""
+    try:
+        cache.decr(BACKLOG_KEY)
+    except ValueError:  # expired, or the count was never set (run by hand)
+        pass
 
 
 def reconcile_batches() -> Iterator[list[int]]:
@@ -295,7 +336,11 @@ def reconcile_deployments(deployment_ids: Iterable[int]) -> ReconcileReport:
     for peering in rows:
         deployment = peering.deployment
         places.setdefault((deployment.vendor_account_id, deployment.region), []).append(peering)
+    deadline = time.monotonic() + batch_seconds()
     for (account_id, region), peerings in places.items():
+        if time.monotonic() > deadline:
+            report.out_of_time += len(peerings)
+            continue
         report.checked += len(peerings)
         try:
             ec2 = aws.Ec2(region, account_id)
@@ -311,7 +356,13 @@ def reconcile_deployments(deployment_ids: Iterable[int]) -> ReconcileReport:
             report.unrepaired += len(peerings)
             continue
         networks: dict[int, Callable[[], aws.Network]] = {}
-        for peering in peerings:
+        for done, peering in enumerate(peerings):
+            if time.monotonic() > deadline:
+                # Slow AWS (or a thin budget): stop here rather than be killed by Q_TIMEOUT;
+                # the rest are compared by the next run.
+                report.checked -= len(peerings) - done
+                report.out_of_time += len(peerings) - done
+                break
             if peering.deployment_id not in networks:
                 networks[peering.deployment_id] = _reader(ec2, peering.deployment)
             _reconcile_one(
