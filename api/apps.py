@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -16,4 +17,6 @@ class ApiConfig(AppConfig):
     def ready(self):
         # Registers the Bearer scheme with drf-spectacular (an extension registers itself
         # on import).
-        from api import schema  # noqa: F401
+        from api import schema, signals  # noqa: F401
+
+        post_migrate.connect(signals.keep_bootstrap_rows, sender=self)

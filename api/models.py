@@ -16,26 +16,36 @@ class ApiKey(models.Model):
         VIEWER = "viewer", _("Viewer")
 
     organization = models.ForeignKey(
-        "core.Organization", on_delete=models.PROTECT, related_name="api_keys"
+        "core.Organization",
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+        verbose_name=_("organization"),
     )
-    name = models.CharField(max_length=100)
-    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    name = models.CharField(_("name"), max_length=100)
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
     # The secret's first characters, so people can tell their keys apart (and match a
     # leaked one); far too short to be guessed from.
-    prefix = models.CharField(max_length=16)
+    prefix = models.CharField(_("prefix"), max_length=16)
     # SHA-256 of the whole secret: a secret of 32 random bytes needs no slow hash.
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         ordering = ["-created_at", "-id"]
+        # Support's one change to a key (api/admin.py); owners revoke theirs in the portal.
+        permissions = [("revoke_apikey", "Can revoke an API key")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(role__in=["member", "viewer"]), name="api_key_role_valid"

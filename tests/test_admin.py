@@ -91,7 +91,7 @@ def shown(response):
 # --- 1. the Support group ---
 
 
-def test_the_support_group_may_view_everything_and_retry_and_resync_only(db):
+def test_the_support_group_may_view_everything_and_retry_resync_and_revoke_only(db):
     group = Group.objects.get(name="Support")
     granted = set(group.permissions.values_list("content_type__app_label", "codename"))
     assert granted == {
@@ -109,6 +109,9 @@ def test_the_support_group_may_view_everything_and_retry_and_resync_only(db):
         ("webhooks", "view_webhookendpoint"),
         ("webhooks", "view_webhookdelivery"),
         ("webhooks", "view_webhookattempt"),
+        # Keys: seen, and revoked when one leaked (tests/test_api_key_admin.py).
+        ("api", "view_apikey"),
+        ("api", "revoke_apikey"),
     }
     assert not [
         c
