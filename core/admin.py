@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core import audit
-from core.models import AuditEvent, Membership, Organization
+from core.models import AuditCheckpoint, AuditEvent, Membership, Organization
 
 # Each word of an admin search is one more nested condition (SQLite refuses past 1,000
 # levels); nobody's real question is longer than this.
@@ -212,6 +212,16 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["target_repr", "actor_name", "request_id", "organization__name"]
     # The message in the reader's language, beside its stored code and parameters.
     readonly_fields = [*(f.name for f in AuditEvent._meta.fields), "message_text"]
+    show_full_result_count = False
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    """For operators (superusers): when the chain's head was last written down, to compare
+    with the `audit.checkpoint` lines kept elsewhere; `verify_audit_chain` checks them all."""
+
+    list_display = ["created_at", "event_count", "head_event_id", "head_hash"]
+    readonly_fields = [f.name for f in AuditCheckpoint._meta.fields]
     show_full_result_count = False
 
 

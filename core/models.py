@@ -168,15 +168,17 @@ class AuditCheckpoint(models.Model):
     a plain number, not a foreign key: a checkpoint must outlive the rows it vouches for,
     and a TRUNCATE of the log must not be able to cascade to it."""
 
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
     # None when the log was empty.
-    head_event_id = models.BigIntegerField(null=True, blank=True)
-    head_hash = models.CharField(max_length=64, blank=True)
-    event_count = models.PositiveBigIntegerField()
+    head_event_id = models.BigIntegerField(_("newest event"), null=True, blank=True)
+    head_hash = models.CharField(_("its hash"), max_length=64, blank=True)
+    event_count = models.PositiveBigIntegerField(_("events"))
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")
         ordering = ["-id"]
 
     def __str__(self):

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
 from core import admin as core_admin
-from core import audit
-from core.models import AuditEvent, Membership, Organization
+from core import audit, checkpoints
+from core.models import AuditCheckpoint, AuditEvent, Membership, Organization
 from peerings import admin as peerings_admin
 from peerings import aws, services
 from peerings.models import Deployment, PeeringConnection, Resource
@@ -935,3 +935,19 @@ def test_each_changelist_runs_a_fixed_number_of_queries(client, superuser, model
     many, rows = changelist_queries(client, model)
     assert rows == 100
     assert few == many
+
+
+def test_operators_read_the_audit_checkpoints_and_nobody_changes_them(
+    client, superuser, support, one_of_each
+):
+
+    checkpoint = checkpoints.write_checkpoint()
+    url = "/admin/core/auditcheckpoint/"
+    client.force_login(superuser)
+    page = client.get(url).content.decode()
+    assert checkpoint.head_hash in page
+    assert client.get(f"{url}add/").status_code == 403
+    assert client.post(f"{url}{checkpoint.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditCheckpoint.objects.filter(pk=checkpoint.pk).exists()
+    client.force_login(support)  # support reads the log itself, not the operators' records
+    assert client.get(url).status_code == 403
