@@ -2,10 +2,9 @@
 An outsider gets 404, exactly as for a row that does not exist."""
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext
-
-from django.db.models import F
 
 from core.models import Membership
 from peerings.models import Deployment

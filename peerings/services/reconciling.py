@@ -3,6 +3,7 @@ reconcile schedule for all of them. Drift is acted on (a connection gone on the 
 side becomes peer_deleted; a missing vendor route or rule is put back), and a peering stuck
 in a transitional status has its lost task queued again."""
 
+import contextlib
 import functools
 import logging
 import time
@@ -286,10 +287,9 @@ def reconcile_backlog() -> int:
 
 def reconcile_batch_done() -> None:
     """One queued batch has finished (or failed): one fewer for the next run to wait for."""
-    try:
+    # ValueError: expired, or never set (the batch was queued by hand or by an older run).
+    with contextlib.suppress(ValueError):
         cache.decr(BACKLOG_KEY)
-    except ValueError:  # expired, or the count was never set (run by hand)
-        pass
 
 
 def reconcile_batches() -> Iterator[list[int]]:
