@@ -35,7 +35,9 @@ def provision(ec2, spec, request):
     tables = [
         t["RouteTableId"] for page in pages for t in page["RouteTables"] if t["VpcId"] == vpc_id
     ]
-    ec2.describe_security_groups(GroupIds=[request["security_group_id"]])
+    ec2.describe_security_groups(
+        Filters=[{"Name": "group-id", "Values": [request["security_group_id"]]}]
+    )
     for table_id in tables:
         ec2.create_route(
             RouteTableId=table_id, DestinationCidrBlock=cidr, VpcPeeringConnectionId=peering_id

@@ -31,7 +31,7 @@ def read(ec2, spec):
             for table in answer["RouteTables"]
             for route in table["Routes"]
         }
-        answer = ec2.describe_security_groups(GroupIds=[group_id])
+        answer = ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group_id]}])
         rules[group_id] = {
             (ip_range["CidrIp"], permission.get("FromPort"))
             for group in answer["SecurityGroups"]

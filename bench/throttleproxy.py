@@ -41,9 +41,10 @@ class Bucket:
 
 
 class ThrottleProxy:
-    """`size_of(action)` gives (capacity, refill per second) of each EC2 action's bucket."""
+    """`size_of(action, filtered=…)` gives (capacity, refill per second) of each EC2 action's
+    bucket."""
 
-    def __init__(self, target_url: str, size_of: Callable[[str], tuple[float, float]]):
+    def __init__(self, target_url: str, size_of: Callable[..., tuple[float, float]]):
         self.target = urlsplit(target_url)
         self.size_of = size_of
         self.buckets: dict[tuple[str, str, str], Bucket] = {}
@@ -70,12 +71,15 @@ class ThrottleProxy:
         match = CREDENTIAL.search(headers.get("Authorization", ""))
         if not match or match.group(3) != "ec2":
             return True
-        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+        fields = parse_qs(body.decode("utf-8", "replace"))
+        action = fields.get("Action", [""])[0]
+        # As EC2 counts them: a filtered or paged describe is an ordinary read.
+        filtered = "MaxResults" in fields or any(name.startswith("Filter.") for name in fields)
         key = (match.group(1), match.group(2), action)
         with self.lock:
             bucket = self.buckets.get(key)
             if bucket is None:
-                bucket = self.buckets[key] = Bucket(*self.size_of(action))
+                bucket = self.buckets[key] = Bucket(*self.size_of(action, filtered=filtered))
             admitted = bucket.take()
             (self.forwarded if admitted else self.throttled)[action] += 1
         return admitted

@@ -92,6 +92,33 @@ def test_the_sizes_are_aws_documented_categories(settings):
     assert ratebudget.bucket_size("CreateRoute") == (50, 5)
     settings.AWS_BUDGET_ACTIONS = {"CreateRoute": (200, 40)}
     assert ratebudget.bucket_size("CreateRoute") == (200, 40)
+    # Filtered or paged, the expensive describes count as ordinary reads.
+    assert ratebudget.bucket_size("DescribeSecurityGroups", filtered=True) == (100, 20)
+
+
+@pytest.mark.parametrize(
+    ("body", "filtered"),
+    [
+        ("Action=DescribeSecurityGroups&Version=2016-11-15&GroupId.1=sg-1", False),
+        ("Action=DescribeSecurityGroups&Filter.1.Name=group-id&Filter.1.Value.1=sg-1", True),
+        ("Action=DescribeVpcPeeringConnections&MaxResults=1000", True),
+        (b"Action=DescribeSecurityGroups", False),
+        (None, False),
+    ],
+)
+def test_a_request_is_filtered_when_it_has_a_filter_or_max_results(body, filtered):
+    assert ratebudget.is_filtered(body) is filtered
+
+
+def test_the_portals_security_group_reads_take_from_the_ordinary_read_bucket(
+    simulator, settings, store, aws_deployment
+):
+    # The unfiltered bucket is empty: had the read been unfiltered, it would wait and fail.
+    settings.AWS_BUDGET_UNFILTERED_NON_MUTATING = (1, 0.001)
+    settings.AWS_BUDGET_MAX_WAIT = 1
+    ec2 = vendor_ec2()
+    for _ in range(3):
+        assert ec2.network(aws_deployment.vpc_id, aws_deployment.security_group_id)
 
 
 def test_every_ec2_request_takes_a_token_and_the_dialog_may_spend_what_workers_leave(
@@ -119,7 +146,7 @@ def test_request_limit_exceeded_is_counted_and_retried_until_the_attempts_run_ou
     # far larger, as when something else spends the account's budget too. botocore retries
     # each throttled answer (standard mode: exponential backoff with full jitter).
     settings.AWS_MAX_ATTEMPTS = 3
-    with ThrottleProxy(simulator, lambda action: (1, 0.001)) as proxy:
+    with ThrottleProxy(simulator, lambda action, filtered: (1, 0.001)) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         aws._home_client.cache_clear()
         try:
@@ -190,7 +217,7 @@ def test_a_throttle_count_that_fails_does_not_break_the_call(
     settings.AWS_MAX_ATTEMPTS = 3
     failing = FailingStore(redis.ConnectionError("Connection refused"), only_throttled=True)
     monkeypatch.setattr(ratebudget, "store", lambda: failing)
-    with ThrottleProxy(simulator, lambda action: (1, 0.001)) as proxy:
+    with ThrottleProxy(simulator, lambda action, filtered: (1, 0.001)) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         aws._home_client.cache_clear()
         try:

@@ -14,7 +14,7 @@ CATEGORIES = ("NON_MUTATING", "UNFILTERED_NON_MUTATING", "MUTATING", "RESOURCE_I
 @contextlib.contextmanager
 def throttling_aws(simulator, monkeypatch, settings, capacity, refill):
     """Yields the proxy (what it forwarded and throttled, by action)."""
-    with ThrottleProxy(simulator, lambda action: (capacity, refill)) as proxy:
+    with ThrottleProxy(simulator, lambda action, filtered: (capacity, refill)) as proxy:
         for category in CATEGORIES:
             monkeypatch.setenv(f"AWS_BUDGET_{category}", f"{capacity}/{refill}")
             setattr(settings, f"AWS_BUDGET_{category}", (capacity, refill))
