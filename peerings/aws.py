@@ -518,6 +518,12 @@ class Ec2:
             self.ec2.describe_security_groups,
             Filters=[{"Name": "group-id", "Values": [group_id]}],
         )
+        if not answer.get("SecurityGroups"):
+            # What GroupIds would have answered: the group is gone, nothing to compare (an
+            # empty answer would read as "every rule missing" and invite writes).
+            raise AwsRefused(
+                f"The security group {group_id} does not exist.", code="InvalidGroup.NotFound"
+            )
         return [
             (ip_range["CidrIp"], permission["FromPort"], permission["ToPort"])
             for group in answer.get("SecurityGroups", [])

@@ -304,3 +304,14 @@ def test_a_batch_out_of_time_stops_and_leaves_the_rest_to_the_next_run(
         "DescribeRouteTables": 1,
         "DescribeSecurityGroups": 1,
     }
+
+
+def test_a_deployment_security_group_gone_is_reported_without_a_write(aws_deployment):
+    provisioned(aws_deployment)
+    vendor_ec2().ec2.delete_security_group(GroupId=aws_deployment.security_group_id)
+    with aws_calls() as calls:
+        report = reconcile()
+    assert (report.checked, report.unrepaired) == (1, 1)
+    assert [op for op in calls if not op.startswith("Describe")] == []
+    event = AuditEvent.objects.get(action="peering.resync_failed")
+    assert event.after == {"aws_error": "InvalidGroup.NotFound"}
