@@ -102,9 +102,9 @@ def test_an_api_create_asks_aws_below_the_dialog_and_above_provisioning(
     levels = []
     take = ratebudget.take
 
-    def noting(account_id, region, action, level, max_wait):
+    def noting(account_id, region, action, level, max_wait, **kwargs):
         levels.append((level, max_wait))
-        return take(account_id, region, action, level, max_wait)
+        return take(account_id, region, action, level, max_wait, **kwargs)
 
     monkeypatch.setattr(ratebudget, "take", noting)
     assert api.post(peerings_url(aws_deployment), request_for(request)).status_code == 202

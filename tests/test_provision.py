@@ -14,6 +14,7 @@ from tests.support.aws import (
     STUB_CIDR,
     customer_ec2,
     described,
+    no_rules,
     routes_to,
     rules_for,
     stub_ec2,
@@ -178,7 +179,7 @@ def test_a_lost_accept_race_is_fine_when_aws_says_active(stubbed, deployment):
             ]
         },
     )
-    stubbed.add_response("describe_security_groups", {"SecurityGroups": []})
+    stubbed.add_response("describe_security_groups", no_rules(deployment))
     # Read as missing, then there: another worker won the race to add them. Done all the same.
     stubbed.add_client_error("create_route", service_error_code="RouteAlreadyExists")
     for _port in deployment.service_ports:
@@ -199,7 +200,7 @@ def test_a_refusal_fails_with_a_customer_reason_and_logs_the_detail(stubbed, dep
             ]
         },
     )
-    stubbed.add_response("describe_security_groups", {"SecurityGroups": []})
+    stubbed.add_response("describe_security_groups", no_rules(deployment))
     stubbed.add_client_error(
         "create_route",
         service_error_code="UnauthorizedOperation",

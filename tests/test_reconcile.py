@@ -17,6 +17,7 @@ from tests.support.audit import event_text
 from tests.support.aws import (
     customer_ec2,
     described,
+    no_rules,
     nothing_left_for,
     routes_to,
     rules_for,
@@ -223,7 +224,7 @@ def test_a_connection_aws_reports_gone_becomes_peer_deleted(monkeypatch, deploym
         )
         # Our side is read, and holds nothing of this peering: nothing is written.
         stubber.add_response("describe_route_tables", {"RouteTables": []})
-        stubber.add_response("describe_security_groups", {"SecurityGroups": []})
+        stubber.add_response("describe_security_groups", no_rules(deployment))
         report = reconcile()
         stubber.assert_no_pending_responses()
     assert report.peer_deleted == 1

@@ -71,6 +71,12 @@ def stub_ec2(monkeypatch):
     return ec2
 
 
+def no_rules(deployment):
+    """DescribeSecurityGroups' answer (by group-id filter) for the deployment's group with no
+    inbound rule."""
+    return {"SecurityGroups": [{"GroupId": deployment.security_group_id, "IpPermissions": []}]}
+
+
 def described(
     deployment,
     status="pending-acceptance",
