@@ -1,4 +1,3 @@
-import json
 from datetime import UTC
 
 from django.conf import settings
@@ -115,8 +114,6 @@ def _support_request(fields, peering):
     """The SupportRequest a row shows, from the subquery's JSON (None without one)."""
     if fields is None:
         return None
-    if isinstance(fields, str):  # a database that hands JSON back as text
-        fields = json.loads(fields)
     opened_at = parse_datetime(fields["opened_at"])
     if timezone.is_naive(opened_at):  # SQLite keeps UTC without an offset
         opened_at = timezone.make_aware(opened_at, UTC)
